@@ -1,0 +1,177 @@
+"""Talks to checkout workflows on behalf of the API and the benchmark.
+
+Translates Temporal's failures back into the domain's codes, so callers only ever see
+``DomainError`` (a business answer) or an exception (a bug or an outage).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import (
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from domain.checkout import CheckoutStatus
+from domain.errors import DomainError, ErrorCode
+from workflows.contract import (
+    QUERY_STATE,
+    SA_EVENT_ID,
+    SA_STATUS,
+    SA_USER_ID,
+    UPDATE_CANCEL,
+    UPDATE_EXTEND_HOLD,
+    UPDATE_HOLD_SEATS,
+    UPDATE_SUBMIT_PAYMENT,
+    WORKFLOW_NAME,
+    CancelRequest,
+    CheckoutInput,
+    CheckoutState,
+    ExtendHoldRequest,
+    HoldSeatsRequest,
+    HoldSeatsResult,
+    SubmitPaymentRequest,
+    workflow_id,
+)
+
+
+def _as_domain_error(exc: BaseException) -> DomainError | None:
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ApplicationError) and cause.type in ErrorCode.__members__:
+            details = cause.details[0] if cause.details else {}
+            return DomainError(
+                ErrorCode(cause.type),
+                cause.message,
+                **(details if isinstance(details, dict) else {}),
+            )
+        cause = cause.__cause__
+    return None
+
+
+class CheckoutClient:
+    def __init__(
+        self,
+        client: Client,
+        task_queue: str,
+        hold_seconds: int = 300,
+        max_extensions: int = 2,
+        max_seats: int = 10,
+    ) -> None:
+        self._client = client
+        self._task_queue = task_queue
+        self._hold_seconds = hold_seconds
+        self._max_extensions = max_extensions
+        self._max_seats = max_seats
+
+    def _handle(self, checkout_id: str) -> WorkflowHandle[Any, Any]:
+        return self._client.get_workflow_handle(workflow_id(checkout_id))
+
+    async def _update(self, checkout_id: str, name: str, arg: Any, result_type: type) -> Any:
+        try:
+            return await self._handle(checkout_id).execute_update(
+                name, arg, result_type=result_type
+            )
+        except WorkflowUpdateFailedError as exc:
+            raise _as_domain_error(exc) or exc from exc
+        except RPCError as exc:
+            raise _rpc_to_domain(exc, checkout_id) from exc
+
+    async def start_and_hold(
+        self, checkout_id: str, user_id: str, event_id: str, seat_ids: list[str]
+    ) -> HoldSeatsResult:
+        """Starts the checkout and holds its first seats in one round trip (update-with-start).
+
+        Calling it again with the same checkout id adds the seats to that open checkout.
+        """
+        start = WithStartWorkflowOperation(
+            WORKFLOW_NAME,
+            CheckoutInput(
+                checkout_id=checkout_id,
+                user_id=user_id,
+                event_id=event_id,
+                hold_seconds=self._hold_seconds,
+                max_extensions=self._max_extensions,
+                max_seats=self._max_seats,
+            ),
+            id=workflow_id(checkout_id),
+            task_queue=self._task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            # A closed checkout is never revived under the same id: its booking is keyed by it.
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            search_attributes=TypedSearchAttributes(
+                [
+                    SA_STATUS.value_set(CheckoutStatus.OPEN.value),
+                    SA_EVENT_ID.value_set(event_id),
+                    SA_USER_ID.value_set(user_id),
+                ]
+            ),
+            static_summary=f"Checkout of {len(seat_ids)} seat(s), event {event_id}",
+            execution_timeout=timedelta(hours=2),
+        )
+        try:
+            return await self._client.execute_update_with_start_workflow(
+                UPDATE_HOLD_SEATS,
+                HoldSeatsRequest(seat_ids=list(seat_ids)),
+                start_workflow_operation=start,
+                result_type=HoldSeatsResult,
+            )
+        except WorkflowUpdateFailedError as exc:
+            raise _as_domain_error(exc) or exc from exc
+        except RPCError as exc:
+            raise _rpc_to_domain(exc, checkout_id) from exc
+        except Exception as exc:  # WorkflowAlreadyStartedError on a closed id, among others
+            if type(exc).__name__ == "WorkflowAlreadyStartedError":
+                raise DomainError(
+                    ErrorCode.CHECKOUT_CLOSED, "this checkout has already finished"
+                ) from exc
+            raise
+
+    async def hold(self, checkout_id: str, seat_ids: list[str]) -> HoldSeatsResult:
+        return await self._update(
+            checkout_id,
+            UPDATE_HOLD_SEATS,
+            HoldSeatsRequest(seat_ids=list(seat_ids)),
+            HoldSeatsResult,
+        )
+
+    async def submit_payment(
+        self, checkout_id: str, payment_token: str | None, seat_ids: list[str] | None = None
+    ) -> CheckoutState:
+        request = SubmitPaymentRequest(payment_token=payment_token, seat_ids=seat_ids)
+        return await self._update(checkout_id, UPDATE_SUBMIT_PAYMENT, request, CheckoutState)
+
+    async def extend(self, checkout_id: str) -> CheckoutState:
+        return await self._update(
+            checkout_id, UPDATE_EXTEND_HOLD, ExtendHoldRequest(), CheckoutState
+        )
+
+    async def cancel(self, checkout_id: str, reason: str = "buyer cancelled") -> CheckoutState:
+        return await self._update(checkout_id, UPDATE_CANCEL, CancelRequest(reason), CheckoutState)
+
+    async def state(self, checkout_id: str) -> CheckoutState:
+        """Works on running and on finished checkouts. Unknown id: DomainError NOT_FOUND."""
+        try:
+            return await self._handle(checkout_id).query(QUERY_STATE, result_type=CheckoutState)
+        except RPCError as exc:
+            raise _rpc_to_domain(exc, checkout_id) from exc
+
+    async def result(self, checkout_id: str) -> CheckoutState:
+        return await self._handle(checkout_id).result(result_type=CheckoutState)
+
+
+def _rpc_to_domain(exc: RPCError, checkout_id: str) -> Exception:
+    if exc.status == RPCStatusCode.NOT_FOUND:
+        return DomainError(ErrorCode.NOT_FOUND, f"no checkout {checkout_id}")
+    return exc
