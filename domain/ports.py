@@ -95,3 +95,13 @@ class Payments(Protocol):
     def captured_without_booking(self) -> list[PaymentIntent]:
         """Ledger check (invariant 2): captured, not refunded, no CONFIRMED booking."""
         ...
+
+
+class SeatMapEvents(Protocol):
+    """Tells readers that an event's seat map changed (cache invalidation + live updates).
+
+    ``kind`` is one of "held", "released", "booked", "cancelled". Must not raise on a cache
+    outage: the seat map converges through its staleness bound anyway (invariant 5).
+    """
+
+    def changed(self, event_id: str, seat_ids: Sequence[str], kind: str) -> None: ...
