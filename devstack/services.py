@@ -111,6 +111,85 @@ def probe_temporal(address: str, namespace: str = "default") -> None:
     asyncio.run(check())
 
 
+def ensure_search_attributes(address: str, namespace: str = "default") -> list[str]:
+    """Registers the missing custom search attributes (Keyword); returns the ones added.
+
+    Idempotent: the operator service is asked first, so a second call adds nothing.
+    """
+    from temporalio.api.enums.v1 import IndexedValueType
+    from temporalio.api.operatorservice.v1 import (
+        AddSearchAttributesRequest,
+        ListSearchAttributesRequest,
+    )
+    from temporalio.client import Client
+
+    async def register() -> list[str]:
+        client = await Client.connect(address, namespace=namespace)
+        listed = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=namespace)
+        )
+        missing = [name for name in SEARCH_ATTRIBUTES if name not in listed.custom_attributes]
+        if missing:
+            keyword = IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
+            await client.operator_service.add_search_attributes(
+                AddSearchAttributesRequest(
+                    namespace=namespace, search_attributes={name: keyword for name in missing}
+                )
+            )
+        return missing
+
+    return asyncio.run(register())
+
+
+def task_queue_pollers(address: str, task_queue: str, namespace: str = "default") -> list[str]:
+    """Identities (``pid@host``) of the workers polling ``task_queue`` for workflow tasks."""
+    from temporalio.api.enums.v1 import TaskQueueType
+    from temporalio.api.taskqueue.v1 import TaskQueue
+    from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+    from temporalio.client import Client
+
+    async def describe() -> list[str]:
+        client = await Client.connect(address, namespace=namespace)
+        response = await client.workflow_service.describe_task_queue(
+            DescribeTaskQueueRequest(
+                namespace=namespace,
+                task_queue=TaskQueue(name=task_queue),
+                task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+            )
+        )
+        return [poller.identity for poller in response.pollers]
+
+    return asyncio.run(describe())
+
+
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    """SIGTERM by PID, then SIGKILL if it has not exited within ``timeout``; always reaped."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+
+
+def pid_alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie waiting to be reaped counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state != "Z"
+
+
 @dataclass
 class Stack:
     """Where each service answers, and the processes this stack started (stopped by PID)."""
@@ -133,22 +212,24 @@ class Stack:
         return proc
 
     def stop(self) -> None:
+        # One at a time, newest first: the API and worker drain while Temporal, moto and
+        # Redis still answer, instead of all of them dying together.
         for proc in reversed(self._processes):
-            if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(proc.pid, signal.SIGTERM)
-        for proc in reversed(self._processes):
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=5)
+            stop_process(proc)
         self._processes.clear()
         if self._pgserver is not None:
             with contextlib.suppress(Exception):
                 self._pgserver.cleanup()  # type: ignore[attr-defined]
             self._pgserver = None
+
+    def pids(self) -> dict[str, int]:
+        """The PIDs this stack owns (its children, and the embedded PostgreSQL's postmaster)."""
+        owned = {Path(str(p.args[0])).name + f"#{i}": p.pid for i, p in enumerate(self._processes)}
+        if self._pgserver is not None:
+            pid = self._pgserver.get_pid()  # type: ignore[attr-defined]
+            if pid:
+                owned["postgres"] = int(pid)
+        return owned
 
     # --- one method per service ---
 
@@ -256,5 +337,8 @@ class Stack:
             self.spawn(args, data_dir / "temporal.log")
             address = f"127.0.0.1:{port}"
             self.embedded["temporal"] = f"temporal dev server on {address}"
+        else:
+            # a configured cluster: register what the dev server gets from --search-attribute
+            wait_until(lambda: ensure_search_attributes(address, namespace), "Temporal", timeout=90)
         wait_until(lambda: probe_temporal(address, namespace), "Temporal", timeout=90)
         self.temporal_address = address
