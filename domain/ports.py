@@ -92,6 +92,11 @@ class Payments(Protocol):
 
     def get(self, intent_id: str) -> PaymentIntent | None: ...
 
+    def find_by_checkout(self, checkout_id: str) -> PaymentIntent | None:
+        """The intent an authorize for this checkout created, if any (the compensation's
+        way to void or refund after a crash that lost the intent id)."""
+        ...
+
     def captured_without_booking(self) -> list[PaymentIntent]:
         """Ledger check (invariant 2): captured, not refunded, no CONFIRMED booking."""
         ...
