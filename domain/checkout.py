@@ -29,7 +29,8 @@ TERMINAL = frozenset(
 
 _S = CheckoutStatus
 TRANSITIONS: dict[CheckoutStatus, frozenset[CheckoutStatus]] = {
-    _S.OPEN: frozenset({_S.HELD, _S.FAILED, _S.CANCELLED, _S.EXPIRED}),
+    # OPEN -> COMPENSATING: a first hold that failed may have half-happened; release anyway
+    _S.OPEN: frozenset({_S.HELD, _S.COMPENSATING, _S.FAILED, _S.CANCELLED, _S.EXPIRED}),
     # HELD -> HELD: seats added or the hold extended
     _S.HELD: frozenset({_S.HELD, _S.AUTHORIZING, _S.COMPENSATING, _S.CANCELLED, _S.EXPIRED}),
     _S.AUTHORIZING: frozenset({_S.CONFIRMING, _S.COMPENSATING}),

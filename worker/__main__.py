@@ -1,0 +1,55 @@
+"""``python -m worker``: runs checkout workflows and activities until SIGTERM/SIGINT.
+
+Start several processes on one task queue to scale out; Temporal shares the work among them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import structlog
+from temporalio.client import Client
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+
+from config.settings import get_settings
+from devstack.services import port_is_free
+from worker.bootstrap import build_activities, build_worker
+
+log = structlog.get_logger("worker")
+
+
+def _runtime(metrics_port: int) -> Runtime | None:
+    # Several workers on one machine: only the first gets the metrics port.
+    if metrics_port <= 0 or not port_is_free(metrics_port):
+        return None
+    telemetry = TelemetryConfig(metrics=PrometheusConfig(bind_address=f"127.0.0.1:{metrics_port}"))
+    return Runtime(telemetry=telemetry)
+
+
+async def main() -> None:
+    settings = get_settings()
+    if not settings.temporal_address:
+        raise SystemExit("TEMPORAL_ADDRESS is not set (start the stack with `make dev`)")
+    runtime = _runtime(settings.worker_metrics_port)
+    client = await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        **({"runtime": runtime} if runtime else {}),
+    )
+    resources = build_activities(settings)
+    worker = build_worker(settings, client, resources.activities)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("worker started", task_queue=settings.task_queue, metrics=runtime is not None)
+    async with worker:
+        await stop.wait()
+        log.info("worker stopping: finishing in-flight tasks")
+    resources.close()
+    log.info("worker stopped")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

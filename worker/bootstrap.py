@@ -1,0 +1,81 @@
+"""The composition root: the one place where settings meet real adapters."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import redis
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.checkout import CheckoutActivities
+from adapters.bookings import PostgresBookingStore
+from adapters.db import make_engine
+from adapters.dynamo import ensure_seat_lock_table, make_client
+from adapters.inventory import PostgresCatalog
+from adapters.payments import TOKEN_APPROVE, SandboxPayments
+from adapters.seat_locks import DynamoSeatLocks
+from adapters.seatmap_cache import RedisSeatMapEvents
+from config.settings import Settings
+from workflows.checkout import CheckoutWorkflow
+
+
+@dataclass
+class Resources:
+    activities: CheckoutActivities
+    closers: list[Callable[[], object]] = field(default_factory=list)
+
+    def close(self) -> None:
+        for close in reversed(self.closers):
+            close()
+
+
+def build_activities(settings: Settings) -> Resources:
+    if not settings.database_url:
+        raise RuntimeError("DATABASE_URL is not set (start the stack with `make dev`)")
+    engine = make_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+    )
+    dynamodb = make_client(
+        settings.dynamodb_endpoint,
+        region=settings.aws_region,
+        access_key=settings.aws_access_key_id,
+        secret_key=settings.aws_secret_access_key,
+        max_attempts=settings.dynamodb_max_attempts,
+        max_pool_connections=settings.worker_activity_threads,
+    )
+    ensure_seat_lock_table(dynamodb, settings.seat_lock_table)
+    cache = redis.Redis.from_url(settings.redis_url or "redis://127.0.0.1:6379/0")
+    activities = CheckoutActivities(
+        locks=DynamoSeatLocks(dynamodb, settings.seat_lock_table),
+        catalog=PostgresCatalog(engine),
+        bookings=PostgresBookingStore(engine, lock_timeout_ms=settings.db_lock_timeout_ms),
+        payments=SandboxPayments(engine),
+        seat_map=RedisSeatMapEvents(cache, settings.redis_prefix),
+        default_payment_token=TOKEN_APPROVE if settings.payment_processor == "sandbox" else None,
+    )
+    return Resources(activities, closers=[engine.dispose, cache.close])
+
+
+def build_worker(
+    settings: Settings, client: Client, activities: CheckoutActivities | None = None
+) -> Worker:
+    """A worker on the settings' task queue; pass ``activities`` to inject fakes in tests."""
+    if activities is None:
+        activities = build_activities(settings).activities
+    return Worker(
+        client,
+        graceful_shutdown_timeout=timedelta(seconds=20),
+        task_queue=settings.task_queue,
+        workflows=[CheckoutWorkflow],
+        activities=activities.all(),
+        activity_executor=ThreadPoolExecutor(max_workers=settings.worker_activity_threads),
+        max_concurrent_activities=settings.worker_max_concurrent_activities,
+        max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
+        max_concurrent_local_activities=settings.worker_max_concurrent_local_activities,
+    )
