@@ -101,7 +101,7 @@ def _to_lock(item: Item) -> SeatLock:
     )
 
 
-def _to_item(lock: SeatLock) -> Item:
+def lock_item(lock: SeatLock) -> Item:
     return {
         "pk": {"S": lock_key(lock.event_id, lock.seat_id)},
         "event_id": {"S": lock.event_id},
@@ -182,7 +182,7 @@ class DynamoSeatLocks:
         try:
             response = self._client.put_item(
                 TableName=self._table,
-                Item=_to_item(lock),
+                Item=lock_item(lock),
                 ConditionExpression=(
                     "attribute_not_exists(pk) OR expires_at < :now OR lock_id = :lock"
                 ),
