@@ -16,6 +16,7 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
 )
 from temporalio.common import (
+    SearchAttributePair,
     TypedSearchAttributes,
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
@@ -86,7 +87,18 @@ class CheckoutClient:
         except WorkflowUpdateFailedError as exc:
             raise _as_domain_error(exc) or exc from exc
         except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND and await self._exists(checkout_id):
+                raise DomainError(
+                    ErrorCode.CHECKOUT_CLOSED, "this checkout has already finished"
+                ) from exc
             raise _rpc_to_domain(exc, checkout_id) from exc
+
+    async def _exists(self, checkout_id: str) -> bool:
+        try:
+            await self._handle(checkout_id).describe()
+        except RPCError:
+            return False
+        return True
 
     async def start_and_hold(
         self, checkout_id: str, user_id: str, event_id: str, seat_ids: list[str]
@@ -112,9 +124,9 @@ class CheckoutClient:
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             search_attributes=TypedSearchAttributes(
                 [
-                    SA_STATUS.value_set(CheckoutStatus.OPEN.value),
-                    SA_EVENT_ID.value_set(event_id),
-                    SA_USER_ID.value_set(user_id),
+                    SearchAttributePair(SA_STATUS, CheckoutStatus.OPEN.value),
+                    SearchAttributePair(SA_EVENT_ID, event_id),
+                    SearchAttributePair(SA_USER_ID, user_id),
                 ]
             ),
             static_summary=f"Checkout of {len(seat_ids)} seat(s), event {event_id}",
@@ -168,7 +180,10 @@ class CheckoutClient:
             raise _rpc_to_domain(exc, checkout_id) from exc
 
     async def result(self, checkout_id: str) -> CheckoutState:
-        return await self._handle(checkout_id).result(result_type=CheckoutState)
+        handle = self._client.get_workflow_handle(
+            workflow_id(checkout_id), result_type=CheckoutState
+        )
+        return await handle.result()
 
 
 def _rpc_to_domain(exc: RPCError, checkout_id: str) -> Exception:

@@ -18,7 +18,6 @@ from adapters.dynamo import ensure_seat_lock_table, make_client
 from adapters.inventory import PostgresCatalog
 from adapters.payments import TOKEN_APPROVE, SandboxPayments
 from adapters.seat_locks import DynamoSeatLocks
-from adapters.seatmap_cache import RedisSeatMapEvents
 from config.settings import Settings
 from workflows.checkout import CheckoutWorkflow
 
@@ -50,6 +49,8 @@ def build_activities(settings: Settings) -> Resources:
         max_pool_connections=settings.worker_activity_threads,
     )
     ensure_seat_lock_table(dynamodb, settings.seat_lock_table)
+    from adapters.seatmap_cache import RedisSeatMapEvents
+
     cache = redis.Redis.from_url(settings.redis_url or "redis://127.0.0.1:6379/0")
     activities = CheckoutActivities(
         locks=DynamoSeatLocks(dynamodb, settings.seat_lock_table),
@@ -75,7 +76,10 @@ def build_worker(
         workflows=[CheckoutWorkflow],
         activities=activities.all(),
         activity_executor=ThreadPoolExecutor(max_workers=settings.worker_activity_threads),
-        max_concurrent_activities=settings.worker_max_concurrent_activities,
+        # a sync activity occupies a thread: never admit more than there are threads
+        max_concurrent_activities=min(
+            settings.worker_max_concurrent_activities, settings.worker_activity_threads
+        ),
         max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
         max_concurrent_local_activities=settings.worker_max_concurrent_local_activities,
     )
