@@ -1,0 +1,1 @@
+"""The GraphQL API: FastAPI + Ariadne, schema-first (SDL in ``api/schema/``)."""

@@ -1,0 +1,107 @@
+"""The FastAPI application: GraphQL at ``/graphql`` (HTTP + graphql-transport-ws), health,
+metrics. ``app`` is safe to import: connections are made in the lifespan, not here.
+
+Run: ``uvicorn api.app:app`` (settings from the environment, see ``config/settings.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from ariadne.asgi import GraphQL
+from ariadne.asgi.handlers import GraphQLHTTPHandler, GraphQLTransportWSHandler
+from ariadne.explorer import ExplorerGraphiQL, ExplorerHttp405
+from fastapi import FastAPI, Response
+from fastapi.middleware.cors import CORSMiddleware
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.requests import HTTPConnection
+from starlette.routing import WebSocketRoute
+from temporalio.client import Client
+
+from api.context import CONNECTION_PARAMS, Context, build_context
+from api.errors import format_error
+from api.health import router as health_router
+from api.limits_rules import depth_limit_rule, make_query_parser
+from api.logs import configure_logging
+from api.middleware import ApiMiddleware
+from api.schema import build_schema
+from api.services import Services, build_services
+from config.settings import Settings, get_settings
+
+
+def _context(connection: HTTPConnection, _data: Any) -> Context:
+    return build_context(connection.app.state.services, connection)
+
+
+def _on_connect(websocket: Any, payload: Any) -> None:
+    # graphql-transport-ws carries auth in connection_init; the context reads it from here.
+    websocket.scope[CONNECTION_PARAMS] = payload if isinstance(payload, dict) else {}
+
+
+def create_graphql_app(settings: Settings) -> GraphQL:
+    development = settings.environment != "production"
+    return GraphQL(
+        build_schema(),
+        context_value=_context,
+        error_formatter=format_error,
+        debug=False,
+        introspection=development,
+        explorer=ExplorerGraphiQL(title="Ticket booking") if development else ExplorerHttp405(),
+        query_parser=make_query_parser(settings.graphql_max_query_bytes),
+        validation_rules=[depth_limit_rule(settings.graphql_max_depth)],
+        http_handler=GraphQLHTTPHandler(),
+        websocket_handler=GraphQLTransportWSHandler(on_connect=_on_connect),
+    )
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    temporal_client: Client | None = None,
+    services: Services | None = None,
+    configure_logs: bool = True,
+) -> FastAPI:
+    """The API. Lifespan builds ``Services`` from settings (engine, Redis, DynamoDB, a lazy
+    Temporal client) unless ``services`` is given; pass ``temporal_client`` to share one."""
+    settings = settings or get_settings()
+    if configure_logs:
+        configure_logging(settings.log_level, settings.log_json)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = services is None
+        app.state.services = services or build_services(settings, temporal_client)
+        try:
+            yield
+        finally:
+            if owned:
+                await app.state.services.close()
+
+    app = FastAPI(title="Ticket booking API", lifespan=lifespan, docs_url=None, redoc_url=None)
+    graphql = create_graphql_app(settings)
+    app.add_route("/graphql", graphql.handle_request, methods=["GET", "POST", "OPTIONS"])
+    app.router.routes.append(WebSocketRoute("/graphql", graphql.handle_websocket))
+    app.include_router(health_router)
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    app.add_middleware(
+        ApiMiddleware,
+        production=settings.environment == "production",
+        max_body_bytes=settings.graphql_max_query_bytes * 5,
+    )
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "POST", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+        expose_headers=["X-Request-ID", "Retry-After"],
+    )
+    return app
+
+
+app = create_app()

@@ -1,0 +1,29 @@
+"""Prometheus metrics of the API (scraped at ``/metrics``)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+REQUEST_LATENCY = Histogram(
+    "api_request_seconds",
+    "HTTP request latency",
+    ["method", "path", "status"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+GRAPHQL_OPERATIONS = Counter(
+    "api_graphql_operations_total", "GraphQL root fields executed", ["field", "outcome"]
+)
+LOCK_ACQUISITIONS = Counter(
+    "api_lock_acquisitions_total",
+    "Seat hold attempts (lockSeat, startCheckout, holdSeats) by outcome",
+    ["outcome"],  # acquired | refused | error
+)
+CHECKOUTS = Counter(
+    "api_checkouts_total", "Checkouts finished through the API, by terminal status", ["outcome"]
+)
+SEATMAP_READS = Counter(
+    "api_seatmap_reads_total",
+    "Seat-map reads by where they were served from",
+    ["source"],  # cache (hit) | rebuilt (miss) | database (Redis down)
+)
+RATE_LIMITED = Counter("api_rate_limited_total", "Requests refused by a rate limit", ["scope"])

@@ -1,0 +1,1 @@
+"""Resolvers, one module per area of the schema; ``BINDABLES`` lists every type binding."""

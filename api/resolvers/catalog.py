@@ -1,0 +1,75 @@
+"""Events and the seat map."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from ariadne import ObjectType, QueryType
+from graphql import GraphQLResolveInfo
+
+from adapters.catalog import EventInfo, SeatInfo
+from api.context import ctx
+from api.errors import bad_input
+from api.metrics import SEATMAP_READS
+from api.resolvers.common import event_or_404, uuid_arg
+from api.services import run_sync
+from domain.model import EventStatus
+
+query = QueryType()
+event_type = ObjectType("Event")
+
+MAX_EVENTS = 100
+
+
+@query.field("events")
+async def resolve_events(
+    _: Any, info: GraphQLResolveInfo, limit: int | None = None, status: str | None = None
+) -> list[EventInfo]:
+    if limit is None:
+        limit = 20
+    if not 1 <= limit <= MAX_EVENTS:
+        raise bad_input(f"limit must be between 1 and {MAX_EVENTS}", field="limit")
+    return await run_sync(ctx(info).services.catalog.list_events, limit, status)
+
+
+@query.field("event")
+async def resolve_event(_: Any, info: GraphQLResolveInfo, id: str) -> EventInfo | None:
+    event_id = uuid_arg(id, "id")
+    return await run_sync(ctx(info).services.catalog.get_event, event_id)
+
+
+@query.field("availableSeats")
+async def resolve_available_seats(
+    _: Any, info: GraphQLResolveInfo, event_id: str
+) -> tuple[SeatInfo, ...]:
+    context = ctx(info)
+    event = await event_or_404(context, uuid_arg(event_id, "eventId"))
+    seat_map = await run_sync(context.services.seatmap.get, event.id)
+    SEATMAP_READS.labels(seat_map.source).inc()
+    return seat_map.seats
+
+
+async def _available_count(info: GraphQLResolveInfo, event: EventInfo) -> int:
+    # events { availableSeats canPurchaseTickets } asks twice per event: count once.
+    memo: dict[str, int] = ctx(info).extras.setdefault("available_counts", {})
+    if event.id not in memo:
+        count, source = await run_sync(ctx(info).services.seatmap.available_count, event.id)
+        SEATMAP_READS.labels(source).inc()
+        memo[event.id] = count
+    return memo[event.id]
+
+
+@event_type.field("availableSeats")
+async def resolve_event_available(event: EventInfo, info: GraphQLResolveInfo) -> int:
+    return await _available_count(info, event)
+
+
+@event_type.field("canPurchaseTickets")
+async def resolve_can_purchase(event: EventInfo, info: GraphQLResolveInfo) -> bool:
+    if event.status != EventStatus.ON_SALE.value or event.event_date <= datetime.now(UTC):
+        return False
+    return await _available_count(info, event) > 0
+
+
+BINDABLES = [query, event_type]

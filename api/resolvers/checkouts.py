@@ -1,0 +1,157 @@
+"""The checkout operations on the saga: start, hold, pay, extend, cancel, read."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from ariadne import MutationType, ObjectType, QueryType
+from graphql import GraphQLResolveInfo
+
+from api.context import Context, ctx
+from api.errors import bad_input
+from api.metrics import CHECKOUTS, LOCK_ACQUISITIONS
+from api.resolvers.common import check_selection, failure, owned_checkout, seats_arg, uuid_arg
+from domain.checkout import TERMINAL, CheckoutStatus
+from domain.errors import DomainError
+from domain.validation import validate_payment_token
+from workflows.contract import CheckoutState, HoldSeatsResult
+
+query = QueryType()
+mutation = MutationType()
+checkout_type = ObjectType("Checkout")
+checkout_type.set_alias("id", "checkout_id")
+
+
+def count_hold(result: HoldSeatsResult) -> None:
+    LOCK_ACQUISITIONS.labels("acquired" if result.held else "refused").inc()
+
+
+def count_outcome(state: CheckoutState) -> None:
+    if state.status in TERMINAL:
+        CHECKOUTS.labels(state.status).inc()
+
+
+def checked_token(context: Context, token: str | None) -> str | None:
+    try:
+        checked = validate_payment_token(token)
+    except DomainError as exc:
+        raise bad_input(exc.message, field="paymentToken") from None
+    return checked or context.services.default_payment_token
+
+
+def _lazy_state(context: Context, checkout_id: str) -> Callable[..., Awaitable[CheckoutState]]:
+    # graphql-core calls a callable attribute: the state is only queried if the client asks.
+    async def load(*_: Any, **__: Any) -> CheckoutState:
+        return await (await context.services.checkouts()).state(checkout_id)
+
+    return load
+
+
+def hold_payload(context: Context, checkout_id: str, result: HoldSeatsResult) -> dict[str, Any]:
+    message = result.message or ("seats held" if result.held else "seats not held")
+    if result.taken:
+        message = f"seat(s) already taken: {', '.join(result.taken)}"
+    return {
+        "success": result.held,
+        "checkout": _lazy_state(context, checkout_id),
+        "taken_seat_ids": result.taken,
+        "message": message,
+        "failure_reason": None if result.held else result.failure_reason,
+    }
+
+
+def state_payload(state: CheckoutState, success: bool, message: str = "") -> dict[str, Any]:
+    return {
+        "success": success,
+        "checkout": state,
+        "taken_seat_ids": [],
+        "message": message or state.failure_message or state.status,
+        "failure_reason": None if success else state.failure_reason,
+    }
+
+
+@query.field("checkout")
+async def resolve_checkout(_: Any, info: GraphQLResolveInfo, id: str) -> CheckoutState:
+    return await owned_checkout(ctx(info), uuid_arg(id, "id"))
+
+
+@mutation.field("startCheckout")
+async def resolve_start_checkout(
+    _: Any, info: GraphQLResolveInfo, event_id: str, seat_ids: list[str]
+) -> dict[str, Any]:
+    context = ctx(info)
+    user_id = context.require_user().user_id
+    event = uuid_arg(event_id, "eventId")
+    seats = seats_arg(seat_ids, context.services.settings.max_seats_per_checkout)
+    checkout_id = str(uuid.uuid4())
+    try:
+        await check_selection(context, event, seats)
+        client = await context.services.checkouts()
+        result = await client.start_and_hold(checkout_id, user_id, event, seats)
+    except DomainError as exc:
+        return failure(exc, checkout=None, taken_seat_ids=exc.details.get("seat_ids", []))
+    count_hold(result)
+    return hold_payload(context, checkout_id, result)
+
+
+@mutation.field("holdSeats")
+async def resolve_hold_seats(
+    _: Any, info: GraphQLResolveInfo, checkout_id: str, seat_ids: list[str]
+) -> dict[str, Any]:
+    context = ctx(info)
+    checkout = uuid_arg(checkout_id, "checkoutId")
+    seats = seats_arg(seat_ids, context.services.settings.max_seats_per_checkout)
+    state = await owned_checkout(context, checkout)
+    try:
+        await check_selection(context, state.event_id, seats)
+        result = await (await context.services.checkouts()).hold(checkout, seats)
+    except DomainError as exc:
+        return failure(exc, checkout=state, taken_seat_ids=exc.details.get("seat_ids", []))
+    count_hold(result)
+    return hold_payload(context, checkout, result)
+
+
+@mutation.field("submitPayment")
+async def resolve_submit_payment(
+    _: Any, info: GraphQLResolveInfo, checkout_id: str, payment_token: str | None = None
+) -> dict[str, Any]:
+    context = ctx(info)
+    checkout = uuid_arg(checkout_id, "checkoutId")
+    token = checked_token(context, payment_token)
+    state = await owned_checkout(context, checkout)
+    try:
+        final = await (await context.services.checkouts()).submit_payment(checkout, token)
+    except DomainError as exc:
+        return failure(exc, checkout=state, taken_seat_ids=[])
+    count_outcome(final)
+    return state_payload(final, final.status == CheckoutStatus.CONFIRMED.value)
+
+
+@mutation.field("extendHold")
+async def resolve_extend_hold(_: Any, info: GraphQLResolveInfo, checkout_id: str) -> Any:
+    context = ctx(info)
+    checkout = uuid_arg(checkout_id, "checkoutId")
+    state = await owned_checkout(context, checkout)
+    try:
+        extended = await (await context.services.checkouts()).extend(checkout)
+    except DomainError as exc:
+        return failure(exc, checkout=state, taken_seat_ids=[])
+    return state_payload(extended, True, "hold extended")
+
+
+@mutation.field("cancelCheckout")
+async def resolve_cancel_checkout(_: Any, info: GraphQLResolveInfo, checkout_id: str) -> Any:
+    context = ctx(info)
+    checkout = uuid_arg(checkout_id, "checkoutId")
+    state = await owned_checkout(context, checkout)
+    try:
+        cancelled = await (await context.services.checkouts()).cancel(checkout)
+    except DomainError as exc:
+        return failure(exc, checkout=state, taken_seat_ids=[])
+    count_outcome(cancelled)
+    return state_payload(cancelled, True, "checkout cancelled")
+
+
+BINDABLES = [query, mutation, checkout_type]
