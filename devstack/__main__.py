@@ -105,11 +105,13 @@ def single_instance(data: Path) -> Iterator[None]:
         yield
 
 
-def raise_on_sigterm() -> None:
-    def handler(signum: int, frame: FrameType | None) -> None:
+def handle_stop_signals() -> None:
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
         raise SystemExit(128 + signum)
 
-    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGTERM, on_sigterm)
+    # explicitly: a parent that ignored SIGINT (a background job) would make us ignore Ctrl-C
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def ignore_signals() -> None:
@@ -293,15 +295,18 @@ class DevStack:
         )
 
     def stop(self) -> None:
-        owned = self.stack.pids()
+        owned = list(self.stack.pids().items())
         self.stack.stop()
-        say(f"stopped {', '.join(f'{k} (pid {v})' for k, v in owned.items()) or 'nothing'}")
+        # the order they were stopped in: apps first, embedded PostgreSQL last
+        children = [o for o in owned if o[0] != "postgres"]
+        stopped = [*reversed(children), *(o for o in owned if o[0] == "postgres")]
+        say("stopped " + (", ".join(f"{k} (pid {v})" for k, v in stopped) or "nothing"))
 
 
 def run_dev(settings: Settings, with_apps: bool, print_env: bool) -> int:
     began = time.monotonic()
     dev = DevStack(settings, with_apps)
-    raise_on_sigterm()
+    handle_stop_signals()
     with single_instance(dev.data):
         try:
             dev.start_services()
@@ -316,7 +321,7 @@ def run_dev(settings: Settings, with_apps: bool, print_env: bool) -> int:
             reported: set[str] = set()
             while True:
                 for name, proc in dev.apps.items():
-                    if proc.poll() is not None and name not in reported:
+                    if proc.poll() is not None and name not in reported | set(dev.notes):
                         reported.add(name)
                         say(f"{name} exited with code {proc.returncode}; see {dev.logs}")
                 time.sleep(1.0)  # supervision tick, not a readiness wait
