@@ -18,6 +18,7 @@ from adapters.dynamo import ensure_seat_lock_table, make_client
 from adapters.inventory import PostgresCatalog
 from adapters.payments import TOKEN_APPROVE, SandboxPayments
 from adapters.seat_locks import DynamoSeatLocks
+from adapters.seatmap_cache import RedisSeatMapEvents
 from config.settings import Settings
 from workflows.checkout import CheckoutWorkflow
 
@@ -49,8 +50,6 @@ def build_activities(settings: Settings) -> Resources:
         max_pool_connections=settings.worker_activity_threads,
     )
     ensure_seat_lock_table(dynamodb, settings.seat_lock_table)
-    from adapters.seatmap_cache import RedisSeatMapEvents
-
     cache = redis.Redis.from_url(settings.redis_url or "redis://127.0.0.1:6379/0")
     activities = CheckoutActivities(
         locks=DynamoSeatLocks(dynamodb, settings.seat_lock_table),

@@ -1,0 +1,37 @@
+"""Recorded histories of every saga path replay against the current workflow code.
+
+A change that would break running checkouts (nondeterminism) fails here. Re-record with
+``RECORD_HISTORIES=1 pytest tests/e2e/test_checkout_saga.py`` only for deliberate changes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.worker import Replayer
+
+from workflows.checkout import CheckoutWorkflow
+
+HISTORIES = sorted((Path(__file__).resolve().parent.parent / "histories").glob("*.json"))
+
+
+def test_every_path_has_a_recorded_history() -> None:
+    names = {path.stem for path in HISTORIES}
+    assert {
+        "confirmed",
+        "hold_refused",
+        "payment_declined",
+        "capture_failed",
+        "expired",
+        "cancelled",
+        "confirm_refused",
+    } <= names
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
+async def test_history_replays_without_nondeterminism(path: Path) -> None:
+    history = WorkflowHistory.from_json(f"checkout-{path.stem}", path.read_text())
+    result = await Replayer(workflows=[CheckoutWorkflow]).replay_workflow(history)
+    assert result.replay_failure is None
