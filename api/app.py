@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from ariadne.asgi import GraphQL
-from ariadne.asgi.handlers import GraphQLHTTPHandler, GraphQLTransportWSHandler
+from ariadne.asgi.handlers import GraphQLTransportWSHandler
 from ariadne.explorer import ExplorerGraphiQL, ExplorerHttp405
 from fastapi import FastAPI, Response
 from fastapi.middleware.cors import CORSMiddleware
@@ -22,6 +22,7 @@ from temporalio.client import Client
 
 from api.context import CONNECTION_PARAMS, Context, build_context
 from api.errors import format_error
+from api.graphql_http import HTTPHandler, graphql_logger
 from api.health import router as health_router
 from api.limits_rules import depth_limit_rule, make_query_parser
 from api.logs import configure_logging
@@ -51,7 +52,8 @@ def create_graphql_app(settings: Settings) -> GraphQL:
         explorer=ExplorerGraphiQL(title="Ticket booking") if development else ExplorerHttp405(),
         query_parser=make_query_parser(settings.graphql_max_query_bytes),
         validation_rules=[depth_limit_rule(settings.graphql_max_depth)],
-        http_handler=GraphQLHTTPHandler(),
+        http_handler=HTTPHandler(),
+        logger=graphql_logger(),
         websocket_handler=GraphQLTransportWSHandler(on_connect=_on_connect),
     )
 

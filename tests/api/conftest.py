@@ -22,6 +22,7 @@ from api.app import create_app
 from api.auth import Identity, hash_password
 from api.context import Context
 from api.errors import format_error
+from api.graphql_http import graphql_logger
 from api.limits_rules import depth_limit_rule, make_query_parser
 from api.schema import build_schema
 from api.services import Services, build_services
@@ -105,6 +106,7 @@ class Gql:
             data,
             context_value=context,
             error_formatter=format_error,
+            logger=graphql_logger(),
             query_parser=make_query_parser(settings.graphql_max_query_bytes),
             validation_rules=[depth_limit_rule(settings.graphql_max_depth)],
         )

@@ -76,8 +76,6 @@ def row_counts(engine: Engine) -> dict[str, int]:
             "users": conn.execute(select(func.count()).select_from(User)).scalar_one(),
             "bookings": conn.execute(select(func.count()).select_from(BookingRow)).scalar_one(),
             "booked_seats": conn.execute(
-                select(func.count())
-                .select_from(EventSeat)
-                .where(EventSeat.status == "BOOKED")
+                select(func.count()).select_from(EventSeat).where(EventSeat.status == "BOOKED")
             ).scalar_one(),
         }

@@ -13,7 +13,8 @@ REGISTER = """
 mutation($input: RegisterInput!) {
   register(input: $input) { token user { id email firstName lastName } }
 }"""
-LOGIN = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token user { id } } }"
+LOGIN = """
+mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token user { id } } }"""
 ME = "{ me { id email firstName } }"
 
 
@@ -30,9 +31,7 @@ async def test_register_login_me(gql: Any, services: Any) -> None:
 
     logged = data_of(await gql(LOGIN, {"e": email, "p": "s3cret-password"}))["login"]
     assert logged["user"]["id"] == registered["user"]["id"]
-    assert error_codes(await gql(LOGIN, {"e": email, "p": "wrong-password"})) == [
-        "UNAUTHENTICATED"
-    ]
+    assert error_codes(await gql(LOGIN, {"e": email, "p": "wrong-password"})) == ["UNAUTHENTICATED"]
     assert error_codes(await gql(LOGIN, {"e": "nobody@example.com", "p": "x" * 10})) == [
         "UNAUTHENTICATED"
     ]
