@@ -1,5 +1,5 @@
 """The ports the saga and the API depend on. Real adapters live in ``adapters/``; in-memory
-fakes in ``adapters/memory.py``; a contract suite per port runs against both."""
+fakes in ``adapters/fakes/``; a contract suite per port runs against both."""
 
 from __future__ import annotations
 
@@ -64,6 +64,10 @@ class BookingStore(Protocol):
 
     def cancel(self, checkout_id: str) -> Booking | None:
         """Seats back to AVAILABLE; idempotent; None if there was never a booking."""
+        ...
+
+    def mark_refunded(self, checkout_id: str) -> Booking | None:
+        """Like ``cancel``, for a booking whose payment was refunded (status REFUNDED)."""
         ...
 
     def get_by_checkout(self, checkout_id: str) -> Booking | None: ...
