@@ -133,6 +133,23 @@ class DevStack:
         self.notes: dict[str, str] = {}  # app -> why it is not running
 
     def start_services(self) -> None:
+        try:
+            self._start_services()
+        except TimeoutError as exc:
+            configured = [
+                name
+                for name in ("DATABASE_URL", "REDIS_URL", "DYNAMODB_ENDPOINT", "TEMPORAL_ADDRESS")
+                if getattr(self.settings, name.lower())
+            ]
+            hint = (
+                f"; configured by you: {', '.join(configured)} (a shell that sourced an old "
+                ".devstack/env? unset them to let make dev start its own)"
+                if configured
+                else ""
+            )
+            raise SystemExit(f"[devstack] {exc}{hint}") from exc
+
+    def _start_services(self) -> None:
         s = self.settings
         say("PostgreSQL ...")
         self.stack.start_postgres(s.database_url, self.data / "pg")
