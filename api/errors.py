@@ -66,7 +66,15 @@ def _classify(error: GraphQLError) -> str:
     if message.startswith("Syntax Error"):
         return GRAPHQL_PARSE_FAILED
     # Coercion failures of arguments and variables: the client sent a malformed value.
-    markers = ("Variable '", "got invalid value", "Expected value of type", "argument '")
+    markers = (
+        "Variable '",
+        "got invalid value",
+        "Expected value of type",
+        "argument '",
+        "Argument '",
+        "was not provided",
+        "cannot represent",
+    )
     if any(marker in message for marker in markers):
         return BAD_USER_INPUT
     return GRAPHQL_VALIDATION_FAILED
