@@ -69,12 +69,14 @@ class CheckoutClient:
         hold_seconds: int = 300,
         max_extensions: int = 2,
         max_seats: int = 10,
+        local_activities: bool = True,
     ) -> None:
         self._client = client
         self._task_queue = task_queue
         self._hold_seconds = hold_seconds
         self._max_extensions = max_extensions
         self._max_seats = max_seats
+        self.local_activities = local_activities
 
     def _handle(self, checkout_id: str) -> WorkflowHandle[Any, Any]:
         return self._client.get_workflow_handle(workflow_id(checkout_id))
@@ -116,6 +118,7 @@ class CheckoutClient:
                 hold_seconds=self._hold_seconds,
                 max_extensions=self._max_extensions,
                 max_seats=self._max_seats,
+                local_activities=self.local_activities,
             ),
             id=workflow_id(checkout_id),
             task_queue=self._task_queue,

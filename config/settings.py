@@ -55,6 +55,7 @@ class Settings(BaseSettings):
     max_seats_per_checkout: int = 10
     currency: str = "USD"
     payment_processor: Literal["sandbox"] = "sandbox"
+    checkout_local_activities: bool = True
 
     # --- worker ---
     worker_max_concurrent_activities: int = 200

@@ -25,6 +25,7 @@ from typing import Any
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import TimeoutError as StepTimeout
 
 with workflow.unsafe.imports_passed_through():
     from activities.checkout import (
@@ -77,6 +78,11 @@ COMPENSATION_RETRY = RetryPolicy(
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=30),
 )
+
+
+# A failed step: an ActivityError for a regular activity; a local activity's failure may
+# surface as the ApplicationError itself.
+STEP_ERRORS = (ActivityError, ApplicationError, StepTimeout)
 
 
 class SagaFailed(Exception):
@@ -173,6 +179,15 @@ class CheckoutWorkflow:
     async def _activity(
         self, method: Callable[..., Any], arg: Any, summary: str, compensation: bool = False
     ) -> Any:
+        if self._input.local_activities and not compensation:
+            return await workflow.execute_local_activity_method(
+                method,
+                arg,
+                start_to_close_timeout=STEP_TIMEOUT,
+                schedule_to_close_timeout=STEP_DEADLINE,
+                retry_policy=STEP_RETRY,
+                summary=summary,
+            )
         return await workflow.execute_activity_method(
             method,
             arg,
@@ -257,7 +272,7 @@ class CheckoutWorkflow:
                 CaptureInput(checkout_id, self._payment_intent_id or ""),
                 f"Capture {amount} {currency}",
             )
-        except ActivityError as exc:
+        except STEP_ERRORS as exc:
             raise SagaFailed(*_failure_code(exc)) from exc
 
         # Post-step: the booking is final; the locks only have to go.
@@ -340,7 +355,7 @@ class CheckoutWorkflow:
                 ),
                 f"Hold {len(seat_ids)} seat(s) in DynamoDB",
             )
-        except ActivityError as exc:
+        except STEP_ERRORS as exc:
             code, message = _failure_code(exc)
             return HoldOutput(held=False, reason=code, message=message)
 
@@ -397,7 +412,7 @@ class CheckoutWorkflow:
                     ),
                     "Extend the seat locks",
                 )
-            except ActivityError as exc:
+            except STEP_ERRORS as exc:
                 code, message = _failure_code(exc)
                 raise ApplicationError(message, type=code, non_retryable=True) from None
             self._extensions_used += 1

@@ -46,6 +46,10 @@ class CheckoutInput:
     # After the hold expires, how long payment may still run before the checkout must be
     # terminal (invariant 4's deadline is expires_at + this).
     payment_grace_seconds: int = 120
+    # Forward steps as local activities: no activity-task round trips through the server.
+    # Compensations always stay regular activities, so a stuck one is visible in the UI.
+    # Defaults to False so histories recorded before the switch replay unchanged.
+    local_activities: bool = False
 
 
 @dataclass

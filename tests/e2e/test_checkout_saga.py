@@ -34,12 +34,13 @@ from workflows.contract import SA_EVENT_ID, SA_STATUS, SA_USER_ID, CheckoutState
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
 
 
-async def record(client: Client, checkout_id: str, name: str) -> None:
+async def record(client: Client, checkouts: CheckoutClient, checkout_id: str, name: str) -> None:
     if os.environ.get("RECORD_HISTORIES") != "1":
         return
     history = await client.get_workflow_handle(workflow_id(checkout_id)).fetch_history()
     HISTORIES.mkdir(exist_ok=True)
-    (HISTORIES / f"{name}.json").write_text(history.to_json())
+    suffix = "-local" if checkouts.local_activities else ""
+    (HISTORIES / f"{name}{suffix}.json").write_text(history.to_json())
 
 
 def seat_statuses(engine: Engine, event: EventFixture) -> dict[str, str]:
@@ -105,7 +106,7 @@ async def test_happy_path_confirms_books_captures_and_releases(
     kinds = [kind for (e, _seats, kind) in backends.seat_map.calls if e == event.event_id]
     assert kinds == ["held", "booked", "released"]
     await assert_no_violations(engine, backends, temporal_client, event)
-    await record(temporal_client, checkout_id, "confirmed")
+    await record(temporal_client, checkouts, checkout_id, "confirmed")
 
 
 async def test_two_checkouts_race_for_one_seat(
@@ -134,7 +135,7 @@ async def test_two_checkouts_race_for_one_seat(
     winner_id = ids[1 - loser_index]
     assert [lock.lock_id for lock in backends.locks.live_locks(event.event_id)] == [winner_id]
     await checkouts.cancel(winner_id)
-    await record(temporal_client, ids[loser_index], "hold_refused")
+    await record(temporal_client, checkouts, ids[loser_index], "hold_refused")
 
 
 async def test_declined_card_releases_and_charges_nothing(
@@ -158,7 +159,7 @@ async def test_declined_card_releases_and_charges_nothing(
     assert backends.locks.live_locks(event.event_id) == []
     assert set(seat_statuses(engine, event).values()) == {"AVAILABLE"}
     await assert_no_violations(engine, backends, temporal_client, event)
-    await record(temporal_client, checkout_id, "payment_declined")
+    await record(temporal_client, checkouts, checkout_id, "payment_declined")
 
 
 async def test_capture_failure_cancels_booking_and_voids(
@@ -183,7 +184,7 @@ async def test_capture_failure_cancels_booking_and_voids(
     assert intent is not None and intent.status == PaymentStatus.VOIDED
     assert backends.locks.live_locks(event.event_id) == []
     await assert_no_violations(engine, backends, temporal_client, event)
-    await record(temporal_client, checkout_id, "capture_failed")
+    await record(temporal_client, checkouts, checkout_id, "capture_failed")
 
 
 async def test_authorization_timeout_is_retried_once_then_confirms(
@@ -221,7 +222,7 @@ async def test_hold_expires_on_the_workflow_timer(
         await short_checkouts.submit_payment(checkout_id, TOKEN_APPROVE)
     assert refused.value.code in (ErrorCode.CHECKOUT_CLOSED, ErrorCode.NOT_FOUND)
     await assert_no_violations(engine, backends, temporal_client, event)
-    await record(temporal_client, checkout_id, "expired")
+    await record(temporal_client, short_checkouts, checkout_id, "expired")
 
 
 async def test_cancel_releases_the_hold(
@@ -242,7 +243,7 @@ async def test_cancel_releases_the_hold(
     with pytest.raises(DomainError) as refused:
         await checkouts.cancel(checkout_id)
     assert refused.value.code == ErrorCode.CHECKOUT_CLOSED
-    await record(temporal_client, checkout_id, "cancelled")
+    await record(temporal_client, checkouts, checkout_id, "cancelled")
 
 
 async def test_extend_is_bounded(checkouts: CheckoutClient, event: EventFixture, user: str) -> None:
@@ -315,7 +316,7 @@ async def test_lock_expired_during_payment_loses_to_the_new_holder(
     assert booking is not None and booking.status == BookingStatus.CONFIRMED
     assert seat_statuses(engine, event)[seat] == "BOOKED"
     await assert_no_violations(engine, backends, temporal_client, event)
-    await record(temporal_client, slow, "confirm_refused")
+    await record(temporal_client, checkouts, slow, "confirm_refused")
 
 
 async def test_query_reports_the_whole_state(

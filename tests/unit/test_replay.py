@@ -17,17 +17,21 @@ from workflows.checkout import CheckoutWorkflow
 HISTORIES = sorted((Path(__file__).resolve().parent.parent / "histories").glob("*.json"))
 
 
-def test_every_path_has_a_recorded_history() -> None:
+PATHS = {
+    "confirmed",
+    "hold_refused",
+    "payment_declined",
+    "capture_failed",
+    "expired",
+    "cancelled",
+    "confirm_refused",
+}
+
+
+def test_every_path_has_a_recorded_history_in_both_step_modes() -> None:
     names = {path.stem for path in HISTORIES}
-    assert {
-        "confirmed",
-        "hold_refused",
-        "payment_declined",
-        "capture_failed",
-        "expired",
-        "cancelled",
-        "confirm_refused",
-    } <= names
+    assert PATHS <= names
+    assert {f"{name}-local" for name in PATHS} <= names
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
