@@ -48,6 +48,7 @@ from devstack.stack_env import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
+COMMANDS = ("dev", "migrate", "seed", "env", "worker-health")
 APP_STARTUP_TIMEOUT = 60.0
 
 
@@ -425,7 +426,7 @@ def main(argv: list[str] | None = None) -> int:
         "command",
         nargs="?",
         default="dev",
-        choices=["dev", "migrate", "seed", "env", "worker-health"],
+        choices=COMMANDS,
     )
     args = parser.parse_args(argv)
     if args.command == "dev":
