@@ -9,7 +9,9 @@ from typing import Any
 
 from ariadne import SubscriptionType
 from graphql import GraphQLResolveInfo
+from redis.asyncio.client import PubSub
 
+from adapters.checkout_client import CheckoutClient
 from adapters.seatmap_cache import seatmap_channel
 from api.context import ctx
 from api.resolvers.common import event_or_404, owned_checkout, uuid_arg
@@ -33,18 +35,25 @@ async def checkout_progress_source(
     """Polls the workflow's state query and yields each change, ending at a terminal state.
 
     Polling a query is what a workflow offers to outside readers; every API process can serve
-    it, so it needs no fan-out of its own.
+    it, so it needs no fan-out of its own. Access is checked before the stream starts, so a
+    refusal is an error result, not a broken stream.
     """
     context = ctx(info)
     checkout = uuid_arg(checkout_id, "checkoutId")
     state = await owned_checkout(context, checkout)
     client = await context.services.checkouts()
+    return _progress(client, checkout, state)
+
+
+async def _progress(
+    client: CheckoutClient, checkout_id: str, state: CheckoutState
+) -> AsyncIterator[CheckoutState]:
     last = _fingerprint(state)
     yield state
     while state.status not in TERMINAL:
         await asyncio.sleep(POLL_SECONDS)
         try:
-            state = await client.state(checkout)
+            state = await client.state(checkout_id)
         except DomainError:
             return
         if _fingerprint(state) != last:
@@ -66,6 +75,10 @@ async def seat_map_changes_source(
     event = await event_or_404(context, uuid_arg(event_id, "eventId"))
     pubsub = context.services.aredis.pubsub(ignore_subscribe_messages=True)
     await pubsub.subscribe(seatmap_channel(context.services.settings.redis_prefix, event.id))
+    return _changes(pubsub)
+
+
+async def _changes(pubsub: PubSub) -> AsyncIterator[dict[str, Any]]:
     try:
         async for message in pubsub.listen():
             if message.get("type") != "message":

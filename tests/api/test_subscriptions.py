@@ -1,0 +1,115 @@
+"""Subscriptions over a real websocket (graphql-transport-ws) on a real uvicorn."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+import websockets
+
+from tests.api.conftest import data_of
+
+pytestmark = pytest.mark.usefixtures("api_worker")
+
+START = """mutation($e: ID!, $s: [ID!]!) {
+  startCheckout(eventId: $e, seatIds: $s) { success checkout { id } } }"""
+PAY = "mutation($c: ID!) { submitPayment(checkoutId: $c) { success } }"
+PROGRESS = "subscription($c: ID!) { checkoutProgress(checkoutId: $c) { status seatIds } }"
+SEAT_MAP = "subscription($e: ID!) { seatMapChanges(eventId: $e) { eventId kind seatIds } }"
+
+
+async def _next(ws: Any, op_id: str, timeout: float = 30) -> dict[str, Any]:
+    """The next message of operation ``op_id`` (others are kept for later)."""
+    pending: dict[str, list[dict[str, Any]]] = ws.pending
+    if pending.get(op_id):
+        return pending[op_id].pop(0)
+    while True:
+        message = json.loads(await asyncio.wait_for(ws.recv(), timeout))
+        if message.get("id") == op_id:
+            return message
+        pending.setdefault(message.get("id", ""), []).append(message)
+
+
+async def test_checkout_progress_and_seat_map_changes(
+    live_server: str, gql: Any, make_buyer: Any, event_factory: Any, services: Any
+) -> None:
+    event = event_factory(seats=2)
+    buyer = make_buyer()
+    started = data_of(await gql(START, {"e": event.id, "s": event.seat_ids[:1]}, buyer))
+    checkout_id = started["startCheckout"]["checkout"]["id"]
+
+    async with websockets.connect(
+        f"ws://{live_server}/graphql", subprotocols=["graphql-transport-ws"]
+    ) as ws:
+        ws.pending = {}  # type: ignore[attr-defined]
+        await ws.send(
+            json.dumps(
+                {"type": "connection_init", "payload": {"Authorization": f"Bearer {buyer.token}"}}
+            )
+        )
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        for op_id, query, variables in (
+            ("map", SEAT_MAP, {"e": event.id}),
+            ("progress", PROGRESS, {"c": checkout_id}),
+        ):
+            payload = {"query": query, "variables": variables}
+            await ws.send(json.dumps({"id": op_id, "type": "subscribe", "payload": payload}))
+
+        first = await _next(ws, "progress")
+        assert first["type"] == "next", first
+        assert first["payload"]["data"]["checkoutProgress"]["status"] == "HELD"
+
+        # The seat-map subscription starts listening asynchronously: announce until it hears.
+        probe = None
+        for _ in range(100):
+            services.seatmap_events.changed(event.id, [event.seat_ids[1]], "released")
+            try:
+                probe = await _next(ws, "map", timeout=0.2)
+                break
+            except TimeoutError:
+                continue
+        assert probe is not None and probe["payload"]["data"]["seatMapChanges"]["kind"]
+
+        paid = data_of(await gql(PAY, {"c": checkout_id}, buyer))["submitPayment"]
+        assert paid["success"] is True
+
+        statuses = ["HELD"]
+        while statuses[-1] != "CONFIRMED":
+            message = await _next(ws, "progress")
+            if message["type"] == "complete":
+                break
+            statuses.append(message["payload"]["data"]["checkoutProgress"]["status"])
+        assert statuses[0] == "HELD" and statuses[-1] == "CONFIRMED"
+        assert statuses == sorted(set(statuses), key=statuses.index)  # each change once
+        assert (await _next(ws, "progress"))["type"] == "complete"
+
+        kinds = []
+        while "booked" not in kinds:
+            change = (await _next(ws, "map"))["payload"]["data"]["seatMapChanges"]
+            assert change["eventId"] == event.id
+            kinds.append(change["kind"])
+        assert event.seat_ids[0] in change["seatIds"]
+
+
+async def test_someone_elses_checkout_cannot_be_watched(
+    gql: Any, make_buyer: Any, event_factory: Any, schema: Any, services: Any
+) -> None:
+    from ariadne import subscribe
+
+    from api.context import Context
+    from api.errors import format_error
+
+    event = event_factory(seats=1)
+    owner, other = make_buyer(), make_buyer()
+    started = data_of(await gql(START, {"e": event.id, "s": event.seat_ids}, owner))
+    checkout_id = started["startCheckout"]["checkout"]["id"]
+    ok, result = await subscribe(
+        schema,
+        {"query": PROGRESS, "variables": {"c": checkout_id}},
+        context_value=Context(services, other.identity),
+        error_formatter=format_error,
+    )
+    assert not ok
+    assert [e["extensions"]["code"] for e in result] == ["NOT_FOUND"]
