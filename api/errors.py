@@ -6,14 +6,11 @@ errors here are for bad requests, authentication, authorization, limits and bugs
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from graphql import GraphQLError
 
 from domain.errors import DomainError, ErrorCode
-
-log = logging.getLogger(__name__)
 
 BAD_USER_INPUT = "BAD_USER_INPUT"
 NOT_FOUND = "NOT_FOUND"
@@ -92,8 +89,8 @@ def format_error(error: GraphQLError, debug: bool = False) -> dict[str, Any]:
         formatted["message"] = mapped.message
         extensions = dict(mapped.extensions or {})
     elif original is not None and not isinstance(original, GraphQLError):
-        # A bug or an outage: log it with its stack, tell the client nothing about internals.
-        log.error("unhandled error in resolver", exc_info=original)
+        # A bug or an outage (logged with its stack by the server's logger): tell the client
+        # nothing about internals.
         formatted["message"] = "Internal server error"
         extensions = {"code": INTERNAL_SERVER_ERROR}
     elif "code" not in extensions:
