@@ -1,0 +1,347 @@
+"""``python -m bench`` (``make bench``): ceilings, micro, saga, API, flash sale, scaling.
+
+One process tree: the run starts its own moto_server, Temporal dev server (SQLite + WAL, as
+``make dev``), worker and API processes, uses the configured/machine PostgreSQL and Redis with a
+database and key prefix of its own, and stops everything by PID at the end, on errors and on
+Ctrl-C. Prints a table, writes ``bench/results/latest.json`` and a dated copy, and exits 1 when
+any invariant was violated (the targets are reported, never enforced).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import api_latency, ceilings, flash_sale, micro_bookings, micro_locks, saga
+from bench.stack import BenchStack, start
+from bench.stats import ratio
+
+SECTIONS = ("ceilings", "micro", "saga", "api", "flash", "scaling")
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--buyers", type=int, default=10_000)
+    parser.add_argument("--seats", type=int, default=1_000)
+    parser.add_argument("--clients", type=int, default=200)
+    parser.add_argument("--sections", default=",".join(SECTIONS))
+    parser.add_argument("--workers", type=int, default=1, help="worker processes in the sale")
+    parser.add_argument("--api-processes", type=int, default=1)
+    parser.add_argument("--hold-seconds", type=int, default=30, help="hold length in the sale")
+    parser.add_argument("--quick", action="store_true", help="fewer samples in every section")
+    parser.add_argument("--keep-database", action="store_true")
+    parser.add_argument("--output", type=Path, default=RESULTS / "latest.json")
+    args = parser.parse_args(argv)
+    unknown = set(args.sections.split(",")) - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown sections {sorted(unknown)}; choose from {','.join(SECTIONS)}")
+    return args
+
+
+# --- where the CPU goes: per-process CPU seconds from /proc, before and after a section ---
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _by_name(name: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == name:
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+def cpu_snapshot(bench: BenchStack) -> dict[str, float]:
+    """CPU seconds so far of each process of the run, plus the shared PostgreSQL and Redis."""
+    snap = {name: _cpu_seconds(pid) for name, pid in bench.pids().items()}
+    snap["bench (this process)"] = sum(os.times()[:2])
+    for shared in ("postgres", "redis-server"):
+        snap[f"{shared} (all, shared)"] = sum(_cpu_seconds(pid) for pid in _by_name(shared))
+    return snap
+
+
+def cpu_used(before: dict[str, float], after: dict[str, float], seconds: float) -> dict[str, Any]:
+    """Cores used per process over the section (1.0 = one core busy the whole time)."""
+    used = {
+        name: round((after[name] - before.get(name, 0.0)) / seconds, 2)
+        for name in after
+        if seconds > 0
+    }
+    return dict(sorted(used.items(), key=lambda kv: -kv[1]))
+
+
+# --- sections ---
+
+
+async def run_sections(bench: BenchStack, args: argparse.Namespace) -> dict[str, Any]:
+    chosen = args.sections.split(",")
+    quick = args.quick
+    out: dict[str, Any] = {}
+    api_env = {"HOLD_SECONDS": str(args.hold_seconds)}
+
+    if "ceilings" in chosen:
+        print("== ceilings", flush=True)
+        out["ceilings"] = await ceilings.run(bench, quick, args.clients)
+    if "micro" in chosen:
+        print("== micro (issue 4)", flush=True)
+        n = 100 if quick else 200
+        out["micro"] = {
+            "locks": await asyncio.to_thread(
+                micro_locks.run_all, bench.dynamodb(), bench.seat_lock_table, n
+            ),
+            "bookings": [
+                await asyncio.to_thread(micro_bookings.run, bench.engine, c, 5 * n) for c in (1, 16)
+            ],
+        }
+    if "saga" in chosen:
+        print("== saga (issue 5)", flush=True)
+        out["saga"] = await saga.run(bench, n=60 if quick else 200, concurrency=20)
+
+    needs_api = {"api", "flash", "scaling"} & set(chosen)
+    if not needs_api:
+        return out
+    apis = [await asyncio.to_thread(bench.start_api, **api_env) for _ in range(args.api_processes)]
+    urls = [url for _, url in apis]
+    if "api" in chosen:
+        print("== api (issue 6)", flush=True)
+        workers = await asyncio.to_thread(bench.start_workers, 1, **api_env)
+        try:
+            out["api"] = await api_latency.run(bench, urls[0], quick)
+        finally:
+            for proc in workers:
+                await asyncio.to_thread(bench.stop_app, proc)
+    if "flash" in chosen:
+        print(
+            f"== flash sale: {args.buyers} buyers, {args.seats} seats, {args.clients} clients, "
+            f"{args.workers} worker(s)",
+            flush=True,
+        )
+        out["flash"] = await _sale(bench, urls, args, args.buyers, args.seats, args.workers)
+    if "scaling" in chosen:
+        buyers, seats = max(100, args.buyers // 5), max(20, args.seats // 5)
+        out["scaling"] = {}
+        for workers in (1, 2):
+            print(f"== scaling: {buyers} buyers, {seats} seats, {workers} worker(s)", flush=True)
+            out["scaling"][f"workers_{workers}"] = await _sale(
+                bench, urls, args, buyers, seats, workers, seed=100 + workers
+            )
+    return out
+
+
+async def _sale(
+    bench: BenchStack,
+    urls: list[str],
+    args: argparse.Namespace,
+    buyers: int,
+    seats: int,
+    workers: int,
+    seed: int = 7,
+) -> dict[str, Any]:
+    procs = await asyncio.to_thread(
+        bench.start_workers, workers, HOLD_SECONDS=str(args.hold_seconds)
+    )
+    try:
+        before, began = cpu_snapshot(bench), time.perf_counter()
+        result = await flash_sale.run(
+            bench, urls, buyers, seats, args.clients, args.hold_seconds, seed=seed
+        )
+        # CPU over the buying part only would need a snapshot mid-run; the whole section is
+        # dominated by it, and the wait for expiries is mostly idle.
+        result["cpu_cores_used"] = cpu_used(
+            before, cpu_snapshot(bench), time.perf_counter() - began
+        )
+        result["workers"] = workers
+        return result
+    finally:
+        for proc in procs:
+            await asyncio.to_thread(bench.stop_app, proc)
+
+
+# --- the summary issue 7 asks for ---
+
+
+def _get(data: dict[str, Any], *path: str) -> Any:
+    for key in path:
+        if not isinstance(data, dict) or key not in data:
+            return None
+        data = data[key]
+    return data
+
+
+def summarize(out: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    flash = out.get("flash", {})
+    uws = _get(out, "ceilings", "update_with_start") or {}
+    uws_at_sale = _get(uws, f"conc{args.clients}", "round_trip", "p99_ms")
+    summary: dict[str, Any] = {
+        "buyers": args.buyers,
+        "seats": args.seats,
+        "clients": args.clients,
+        "workers": args.workers,
+        "api_processes": args.api_processes,
+        "hold_seconds": args.hold_seconds,
+        "quick": args.quick,
+        "bare_workflows_per_s": _get(out, "ceilings", "bare_workflows", "workflows_per_s"),
+        "bare_update_with_start_conc1_p50_ms": _get(uws, "conc1", "round_trip", "p50_ms"),
+        "bare_update_with_start_conc20_p99_ms": _get(uws, "conc20", "round_trip", "p99_ms"),
+        f"bare_update_with_start_conc{args.clients}_p99_ms": uws_at_sale,
+        "moto_puts_per_s": _get(out, "ceilings", "moto_puts", "puts_per_s"),
+        "postgres_bookings_per_s": _get(out, "ceilings", "postgres_bookings", "confirms_per_s"),
+        "checkouts_per_s": flash.get("checkouts_per_s"),
+        "confirmed_per_s": flash.get("confirmed_per_s"),
+        "sale_seconds": flash.get("sale_seconds"),
+        "seats_sold": flash.get("seats_sold"),
+        "double_sold": flash.get("double_sold"),
+        "orphan_charges": flash.get("orphan_charges"),
+        "invariant_violations": flash.get("invariant_violations"),
+        "http_5xx": flash.get("http_5xx"),
+        "hold_p50_ms": flash.get("hold_p50_ms"),
+        "hold_p99_ms": flash.get("hold_p99_ms"),
+        "refusal_p99_ms": flash.get("refusal_p99_ms"),
+        "pay_to_terminal_p99_ms": flash.get("pay_to_terminal_p99_ms"),
+        "seatmap_cached_p50_ms": _get(out, "api", "available_seats", "cached", "conc1", "p50_ms"),
+        "seatmap_uncached_p50_ms": _get(
+            out, "api", "available_seats", "uncached", "conc1", "p50_ms"
+        ),
+        "workers_1_checkouts_per_s": _get(out, "scaling", "workers_1", "checkouts_per_s"),
+        "workers_2_checkouts_per_s": _get(out, "scaling", "workers_2", "checkouts_per_s"),
+        "saga_workers_1_checkouts_per_s": _get(out, "saga", "workers_1", "checkouts_per_s"),
+        "saga_workers_2_checkouts_per_s": _get(out, "saga", "workers_2", "checkouts_per_s"),
+    }
+    s = summary
+    targets = [
+        _target(
+            "checkouts_per_s >= 1.0 x bare_workflows_per_s",
+            ratio(s["checkouts_per_s"], s["bare_workflows_per_s"]),
+            ">=",
+            1.0,
+        ),
+        _target(
+            "all seats sold (seats_sold / seats)",
+            ratio(s["seats_sold"], flash.get("seats")),
+            ">=",
+            1.0,
+        ),
+        _target("double_sold = 0", s["double_sold"], "<=", 0),
+        _target("orphan_charges = 0", s["orphan_charges"], "<=", 0),
+        _target("invariant_violations = 0", s["invariant_violations"], "<=", 0),
+        _target("http_5xx = 0", s["http_5xx"], "<=", 0),
+        _target("refusal_p99_ms <= 250", s["refusal_p99_ms"], "<=", 250),
+        _target(
+            f"hold_p99_ms <= 4 x bare update-with-start p99 at concurrency {args.clients}",
+            ratio(s["hold_p99_ms"], uws_at_sale),
+            "<=",
+            4.0,
+        ),
+        _target(
+            "seatmap_cached_p50_ms <= 1/5 seatmap_uncached_p50_ms",
+            ratio(s["seatmap_cached_p50_ms"], s["seatmap_uncached_p50_ms"]),
+            "<=",
+            0.2,
+        ),
+        _target(
+            "workers_2_checkouts_per_s >= workers_1_checkouts_per_s",
+            ratio(s["workers_2_checkouts_per_s"], s["workers_1_checkouts_per_s"]),
+            ">=",
+            1.0,
+        ),
+    ]
+    summary["targets"] = targets
+    all_violations = [
+        *flash.get("violations", []),
+        *(v for w in (out.get("saga") or {}).values() for v in w.get("invariant_violations", [])),
+        *(v for w in (out.get("scaling") or {}).values() for v in w.get("violations", [])),
+    ]
+    summary["invariant_violations_all_sections"] = len(all_violations) + sum(
+        (w.get("double_sold") or 0) for w in [flash, *(out.get("scaling") or {}).values()]
+    )
+    return summary
+
+
+def _target(name: str, value: float | None, op: str, bound: float) -> dict[str, Any]:
+    if value is None:
+        verdict = "not measured"
+    else:
+        verdict = "pass" if (value >= bound if op == ">=" else value <= bound) else "miss"
+    return {"target": name, "value": value, "bound": f"{op} {bound}", "verdict": verdict}
+
+
+def print_table(summary: dict[str, Any], out: dict[str, Any]) -> None:
+    print("\n== figures")
+    for key, value in summary.items():
+        if key != "targets":
+            print(f"  {key:<44} {value}")
+    sales = [("flash", out["flash"])] if "flash" in out else []
+    sales += [(f"scaling {k}", v) for k, v in (out.get("scaling") or {}).items()]
+    for label, sale in sales:
+        print(f"\n  {label}: outcomes {sale['outcomes']}, failures {sale['other_failures']}")
+        print(f"  {label}: CPU cores used {sale['cpu_cores_used']}")
+    print("\n== targets (ratios measured in this run)")
+    for t in summary["targets"]:
+        print(f"  [{t['verdict']:>12}] {t['target']:<70} {t['value']} (bound {t['bound']})")
+
+
+def write(results: dict[str, Any], output: Path) -> Path:
+    output.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(results, indent=2, default=str)
+    output.write_text(text)
+    dated = output.parent / f"bench-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    dated.write_text(text)
+    return dated
+
+
+def _interrupt(signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse(argv)
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill <pid>` stops the stack like Ctrl-C
+    work = Path(tempfile.mkdtemp(prefix="tb-bench-"))
+    began = time.perf_counter()
+    bench = start(work, keep_database=args.keep_database)
+    print(f"stack up: {bench.pids()} (logs in {work})", flush=True)
+    try:
+        out = asyncio.run(run_sections(bench, args))
+    finally:
+        bench.stop()
+    summary = summarize(out, args)
+    results = {
+        "summary": summary,
+        "sections": out,
+        "command": "python -m bench " + " ".join(sys.argv[1:] if argv is None else argv),
+        "seconds": round(time.perf_counter() - began, 1),
+        "at": datetime.now(UTC).isoformat(),
+        **{k: v for k, v in summary.items() if k != "targets"},
+    }
+    print_table(summary, out)
+    dated = write(results, args.output)
+    print(f"\nwritten: {args.output} and {dated} ({results['seconds']} s)")
+    if summary["invariant_violations_all_sections"]:
+        print("INVARIANTS VIOLATED", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

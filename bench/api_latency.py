@@ -1,0 +1,125 @@
+"""Issue 6's figures over HTTP: ``lockSeat`` and ``availableSeats`` p50/p99 at concurrency 1, 50.
+
+* ``lockSeat``: every call is a fresh buyer on a fresh seat, so each one opens a checkout and
+  holds (update-with-start): the cost of a successful hold through the whole API.
+* ``availableSeats`` of the demo's 5,100-seat event (seed's full field list): "cached" against the
+  run's API (the map is built once, then served from Redis); "uncached" against a second API
+  process whose cache entries expire at once (``SEATMAP_MAX_STALENESS_MS=0``), so every call
+  rebuilds the map from PostgreSQL and the live locks, as a cache miss does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+
+from bench.stack import BenchStack, create_users, seed_event
+from bench.stats import summary_ms
+from devstack.seed import FLASH_SALE_EVENT, demo_id
+
+LOCK_SEAT = """
+mutation LockSeat($seatId: ID!, $eventId: ID!, $userId: ID!) {
+  lockSeat(seatId: $seatId, eventId: $eventId, userId: $userId) {
+    success lockId expiresAt message
+  }
+}"""
+AVAILABLE_SEATS = """
+query GetAvailableSeats($eventId: ID!) {
+  availableSeats(eventId: $eventId) { id section row number type priceModifier price }
+}"""
+
+
+async def _measure(
+    url: str,
+    n: int,
+    concurrency: int,
+    request: Callable[[int], tuple[dict[str, Any], dict[str, str]]],
+) -> dict[str, Any]:
+    """``n`` POSTs to /graphql, ``concurrency`` at a time; latency summary and failures."""
+    latencies: list[float] = []
+    failures: dict[str, int] = {}
+    next_i = iter(range(n))
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits, timeout=120.0) as http:
+
+        async def lane() -> None:
+            for i in next_i:
+                body, headers = request(i)
+                began = time.perf_counter()
+                response = await http.post(f"{url}/graphql", json=body, headers=headers)
+                latencies.append((time.perf_counter() - began) * 1000)
+                payload = response.json() if response.status_code == 200 else {}
+                data = (payload.get("data") or {}).values()
+                ok = response.status_code == 200 and not payload.get("errors")
+                if ok and any(isinstance(v, dict) and v.get("success") is False for v in data):
+                    ok = False
+                if not ok:
+                    key = f"HTTP_{response.status_code}"
+                    failures[key] = failures.get(key, 0) + 1
+
+        began = time.perf_counter()
+        await asyncio.gather(*(lane() for _ in range(concurrency)))
+        wall = time.perf_counter() - began
+    return {
+        "concurrency": concurrency,
+        **summary_ms(latencies),
+        "per_s": round(n / wall, 1),
+        "failures": failures,
+    }
+
+
+async def lock_seat(bench: BenchStack, url: str, n: int, concurrency: int) -> dict[str, Any]:
+    event = await asyncio.to_thread(seed_event, bench.engine, n, 20, "api-locks")
+    users = await asyncio.to_thread(create_users, bench.engine, n)
+    tokens = bench.tokens()
+    headers = [{"Authorization": f"Bearer {tokens.issue(u, e)}"} for u, e in users]
+
+    def request(i: int) -> tuple[dict[str, Any], dict[str, str]]:
+        variables = {"seatId": event.seat_ids[i], "eventId": event.event_id, "userId": users[i][0]}
+        return {"query": LOCK_SEAT, "variables": variables}, headers[i]
+
+    return await _measure(url, n, concurrency, request)
+
+
+async def available_seats(url: str, n: int, concurrency: int) -> dict[str, Any]:
+    body = {
+        "query": AVAILABLE_SEATS,
+        "variables": {"eventId": str(demo_id("event", FLASH_SALE_EVENT))},
+    }
+    return await _measure(url, n, concurrency, lambda _: (body, {}))
+
+
+async def run(bench: BenchStack, api_url: str, quick: bool) -> dict[str, Any]:
+    scale = 1 if quick else 2
+    result: dict[str, Any] = {
+        "lock_seat": {
+            "conc1": await lock_seat(bench, api_url, 20 * scale, 1),
+            "conc50": await lock_seat(bench, api_url, 100 * scale, 50),
+        }
+    }
+    await available_seats(api_url, 5, 1)  # builds the cached entry
+    cached = {
+        "conc1": await available_seats(api_url, 30 * scale, 1),
+        "conc50": await available_seats(api_url, 150 * scale, 50),
+    }
+    proc, uncached_url = await asyncio.to_thread(bench.start_api, SEATMAP_MAX_STALENESS_MS="0")
+    try:
+        await available_seats(uncached_url, 3, 1)  # warm its pools, unmeasured
+        uncached = {
+            "conc1": await available_seats(uncached_url, 10 * scale, 1),
+            "conc50": await available_seats(uncached_url, 50 * scale, 50),
+        }
+    finally:
+        await asyncio.to_thread(bench.stop_app, proc)
+    with bench.engine.connect() as conn:
+        n_seats = conn.execute(
+            text("SELECT count(*) FROM event_seats WHERE event_id = :e"),
+            {"e": str(demo_id("event", FLASH_SALE_EVENT))},
+        ).scalar_one()
+    result["available_seats"] = {"event_seats": n_seats, "cached": cached, "uncached": uncached}
+    return result

@@ -1,0 +1,168 @@
+"""Issue 7's flash sale: N buyers for M seats of one ON_SALE event, K concurrent HTTP clients.
+
+Buyers follow ``bench.buyer`` (the locust file runs the same behaviour). After the last buyer
+is done, the sale waits until every checkout of the event is terminal (abandoned holds expire on
+the saga's timer), then runs the invariant checker and counts what was sold.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import random
+import time
+from collections import Counter
+from collections.abc import Generator, Sequence
+from typing import Any
+
+import httpx
+from temporalio.client import Client
+
+from bench.buyer import BuyerPlan, Call, Outcome, Reply, buy, plan_buyers
+from bench.stack import BenchStack, check_invariants, create_users, seats_sold, seed_event
+from bench.stats import per_second, summary_ms
+
+
+async def drive(
+    http: httpx.AsyncClient, url: str, steps: Generator[Call, Reply, Outcome]
+) -> Outcome:
+    """Runs one buyer's generator against ``url``/graphql, timing every call."""
+    call = next(steps)
+    while True:
+        began = time.perf_counter()
+        try:
+            response = await http.post(f"{url}/graphql", json=call.body(), headers=call.headers())
+            status = response.status_code
+            try:
+                body = response.json()
+            except json.JSONDecodeError:
+                body = None
+        except httpx.HTTPError as exc:  # a transport failure is not an HTTP status
+            status, body = 0, {"errors": [{"extensions": {"code": type(exc).__name__}}]}
+        reply = Reply(status, body, (time.perf_counter() - began) * 1000)
+        try:
+            call = steps.send(reply)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+
+
+async def run_buyers(
+    api_urls: Sequence[str],
+    event_id: str,
+    plans: Sequence[BuyerPlan],
+    tokens: Sequence[str | None],
+    clients: int,
+    seed: int,
+) -> tuple[list[Outcome], float]:
+    """Every plan run by ``clients`` concurrent lanes, spread over the API processes."""
+    outcomes: list[Outcome] = []
+    work = iter(zip(plans, tokens, strict=True))
+    urls = itertools.cycle(api_urls)
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+
+    async with httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(120.0)) as http:
+
+        async def lane(n: int) -> None:
+            rng = random.Random(seed * 100_003 + n)
+            for plan, token in work:
+                outcomes.append(await drive(http, next(urls), buy(plan, event_id, token, rng)))
+
+        began = time.perf_counter()
+        await asyncio.gather(*(lane(n) for n in range(clients)))
+        return outcomes, time.perf_counter() - began
+
+
+async def wait_terminal(client: Client, event_id: str, timeout: float) -> tuple[int, float]:
+    """Waits until no checkout of the event runs; (still running at the end, seconds waited)."""
+    began = time.perf_counter()
+    query = f'EventId = "{event_id}" AND ExecutionStatus = "Running"'
+    running = -1
+    while time.perf_counter() - began < timeout:
+        running = (await client.count_workflows(query)).count
+        if running == 0:
+            break
+        await asyncio.sleep(1.0)
+    return running, round(time.perf_counter() - began, 1)
+
+
+def _merge(outcomes: Sequence[Outcome]) -> dict[str, list[float]]:
+    merged: dict[str, list[float]] = {"hold": [], "refusal": [], "pay": [], "seat_map": []}
+    for o in outcomes:
+        merged["hold"] += o.hold_ms
+        merged["refusal"] += o.refusal_ms
+        merged["pay"] += o.pay_ms
+        merged["seat_map"] += o.seat_map_ms
+    return merged
+
+
+async def run(
+    bench: BenchStack,
+    api_urls: Sequence[str],
+    buyers: int,
+    seats: int,
+    clients: int,
+    hold_seconds: int,
+    seed: int = 7,
+    abandon_share: float = 0.1,
+    decline_share: float = 0.1,
+    register_share: float = 0.01,
+) -> dict[str, Any]:
+    client = await Client.connect(bench.stack.temporal_address)
+    event = await asyncio.to_thread(seed_event, bench.engine, seats, 20, f"flash-{seed}")
+    plans = plan_buyers(buyers, seed, abandon_share, decline_share, register_share)
+    users = await asyncio.to_thread(create_users, bench.engine, buyers)
+    minted = bench.tokens()
+    tokens = [
+        None if plan.registers else minted.issue(user_id, email)
+        for plan, (user_id, email) in zip(plans, users, strict=True)
+    ]
+    outcomes, sale_seconds = await run_buyers(
+        api_urls, event.event_id, plans, tokens, clients, seed
+    )
+    still_running, waited = await wait_terminal(client, event.event_id, hold_seconds * 2 + 120)
+    await asyncio.sleep(2)  # past the seat-map cache's staleness bound (1 s by default)
+    violations = await check_invariants(bench, client, [event.event_id], with_seat_map=True)
+    sold = await asyncio.to_thread(seats_sold, bench.engine, event.event_id)
+
+    results = Counter(o.result for o in outcomes)
+    confirmed_seats = [s for o in outcomes if o.result == "confirmed" for s in o.seats]
+    checkouts = sum(len(o.checkout_ids) for o in outcomes)
+    failures = Counter(f for o in outcomes for f in o.other_failures)
+    lat = _merge(outcomes)
+    kinds = Counter(v.kind for v in violations)
+    hold, refusal, pay = summary_ms(lat["hold"]), summary_ms(lat["refusal"]), summary_ms(lat["pay"])
+    return {
+        "buyers": buyers,
+        "seats": seats,
+        "clients": clients,
+        "api_processes": len(api_urls),
+        "hold_seconds": hold_seconds,
+        "sale_seconds": round(sale_seconds, 1),
+        "checkouts": checkouts,
+        "checkouts_per_s": per_second(checkouts, sale_seconds),
+        "confirmed": results["confirmed"],
+        "confirmed_per_s": per_second(results["confirmed"], sale_seconds),
+        "outcomes": dict(results),
+        "other_failures": dict(failures.most_common(10)),
+        "seats_sold": sold,
+        "all_seats_sold": sold == seats,
+        # seats two buyers were both told they bought (must be 0, like the database's view)
+        "double_sold": kinds["double_booked"]
+        + sum(n - 1 for n in Counter(confirmed_seats).values() if n > 1),
+        "buyers_confirmed_seats_match_db": len(confirmed_seats) == sold,
+        "orphan_charges": kinds["orphan_charge"],
+        "invariant_violations": len(violations),
+        "violations": [f"{v.kind}: {v.detail}" for v in violations[:20]],
+        "checkouts_still_running": still_running,
+        "seconds_to_all_terminal": waited,
+        "http_5xx": sum(o.http_5xx for o in outcomes),
+        "hold": hold,
+        "refusal": refusal,
+        "pay_to_terminal": pay,
+        "seat_map": summary_ms(lat["seat_map"]),
+        "hold_p50_ms": hold["p50_ms"],
+        "hold_p99_ms": hold["p99_ms"],
+        "refusal_p99_ms": refusal["p99_ms"],
+        "pay_to_terminal_p99_ms": pay["p99_ms"],
+    }

@@ -1,0 +1,87 @@
+"""Issue 5's figures: checkouts straight through ``CheckoutClient`` (no HTTP), 1 and 2 workers.
+
+Each checkout holds 1-4 seats of its own (no contention: this is the saga's cost, not races'),
+then pays with the approving card and waits for the terminal state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+from collections import Counter
+from typing import Any
+
+from temporalio.client import Client
+
+from adapters.checkout_client import CheckoutClient
+from adapters.payments import TOKEN_APPROVE
+from bench.stack import BenchStack, check_invariants, create_users, seed_event
+from bench.stats import per_second, summary_ms
+
+
+async def run_checkouts(
+    client: Client,
+    bench: BenchStack,
+    n: int,
+    concurrency: int,
+    seed: int,
+) -> dict[str, Any]:
+    rng = random.Random(seed)
+    sizes = [rng.randint(1, 4) for _ in range(n)]
+    event = await asyncio.to_thread(seed_event, bench.engine, sum(sizes), 20, f"saga-{seed}")
+    ((user_id, _),) = await asyncio.to_thread(create_users, bench.engine, 1)
+    holds, cursor = [], 0
+    for size in sizes:
+        holds.append(event.seat_ids[cursor : cursor + size])
+        cursor += size
+    checkouts = CheckoutClient(client, bench.task_queue, hold_seconds=120)
+    hold_ms: list[float] = []
+    pay_ms: list[float] = []
+    outcomes: Counter[str] = Counter()
+    work = iter(holds)
+
+    async def lane() -> None:
+        for seats in work:
+            checkout_id = str(uuid.uuid4())
+            began = time.perf_counter()
+            held = await checkouts.start_and_hold(checkout_id, user_id, event.event_id, seats)
+            hold_ms.append((time.perf_counter() - began) * 1000)
+            if not held.held:
+                outcomes[f"hold_refused:{held.failure_reason}"] += 1
+                continue
+            paid = time.perf_counter()
+            state = await checkouts.submit_payment(checkout_id, TOKEN_APPROVE)
+            pay_ms.append((time.perf_counter() - paid) * 1000)
+            outcomes[state.status] += 1
+
+    began = time.perf_counter()
+    await asyncio.gather(*(lane() for _ in range(concurrency)))
+    wall = time.perf_counter() - began
+    violations = await check_invariants(bench, client, [event.event_id])
+    return {
+        "checkouts": n,
+        "concurrency": concurrency,
+        "seconds": round(wall, 2),
+        "checkouts_per_s": per_second(n, wall),
+        "hold": summary_ms(hold_ms),
+        "pay_to_terminal": summary_ms(pay_ms),
+        "outcomes": dict(outcomes),
+        "invariant_violations": [f"{v.kind}: {v.detail}" for v in violations],
+    }
+
+
+async def run(bench: BenchStack, n: int = 200, concurrency: int = 20) -> dict[str, Any]:
+    client = await Client.connect(bench.stack.temporal_address)
+    result: dict[str, Any] = {}
+    for workers in (1, 2):
+        procs = await asyncio.to_thread(bench.start_workers, workers)
+        try:
+            result[f"workers_{workers}"] = await run_checkouts(
+                client, bench, n, concurrency, seed=workers
+            )
+        finally:
+            for proc in procs:
+                await asyncio.to_thread(bench.stop_app, proc)
+    return result
