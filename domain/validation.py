@@ -91,10 +91,11 @@ def validate_amount(amount: Decimal, field: str = "amount") -> Decimal:
         raise _invalid(field, f"{field} must be a finite number")
     if value <= 0:
         raise _invalid(field, f"{field} must be positive", value=str(value))
-    if value != value.quantize(CENT):
-        raise _invalid(field, f"{field} has more than two decimals", value=str(value))
+    # Bound first: quantize() raises InvalidOperation past the context's precision.
     if value > MAX_AMOUNT:
         raise _invalid(field, f"{field} is too large", value=str(value))
+    if value != value.quantize(CENT):
+        raise _invalid(field, f"{field} has more than two decimals", value=str(value))
     return value.quantize(CENT)
 
 
