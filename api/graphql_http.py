@@ -6,14 +6,20 @@ one that could not be executed (malformed body, syntax, validation) answers 400.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
+import time
 from http import HTTPStatus
 
 from ariadne.asgi.handlers import GraphQLHTTPHandler
+from ariadne.exceptions import HttpError
 from graphql import GraphQLError
+from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from api.metrics import SEATMAP_READS
 from domain.errors import DomainError
 
 
@@ -21,6 +27,34 @@ class HTTPHandler(GraphQLHTTPHandler):
     async def create_json_response(self, request: Request, result: dict, success: bool) -> Response:
         status = HTTPStatus.OK if success or "data" in result else HTTPStatus.BAD_REQUEST
         return JSONResponse(result, status_code=status)
+
+    async def graphql_http_server(self, request: Request) -> Response:
+        """Serves a seat-map query from the response cache when it can (see
+        ``api/response_cache.py``); everything else goes through ariadne unchanged."""
+        services = getattr(request.app.state, "services", None)
+        if request.method != "POST" or services is None:
+            return await super().graphql_http_server(request)
+        try:
+            data = await self.extract_data_from_request(request)
+        except HttpError:
+            return await super().graphql_http_server(request)
+        cache = services.responses
+        event_id = cache.event_of(data)
+        if event_id is None:
+            return await super().graphql_http_server(request)
+        started = time.monotonic()
+        try:
+            body, version = await cache.lookup(event_id, data)
+        except RedisError:
+            return await super().graphql_http_server(request)
+        if body is not None:
+            SEATMAP_READS.labels("response_cache").inc()
+            return Response(body, media_type="application/json")
+        response = await super().graphql_http_server(request)
+        if response.status_code == HTTPStatus.OK and not json.loads(response.body).get("errors"):
+            with contextlib.suppress(RedisError):
+                await cache.store(event_id, data, version, bytes(response.body), started)
+        return response
 
 
 class _OnlyUnexpected(logging.Filter):

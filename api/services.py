@@ -31,6 +31,7 @@ from adapters.seatmap_cache import RedisSeatMapEvents, SeatMapCache
 from adapters.users import PostgresUsers
 from api.auth import TokenService
 from api.ratelimit import RateLimiter
+from api.response_cache import SeatMapResponseCache
 from config.settings import Settings
 
 T = TypeVar("T")
@@ -77,6 +78,7 @@ class Services:
     payments: SandboxPayments
     seatmap: SeatMapCache
     seatmap_events: RedisSeatMapEvents
+    responses: SeatMapResponseCache
     open_checkouts: RedisOpenCheckouts
     tokens: TokenService
     temporal: TemporalConnector
@@ -93,6 +95,7 @@ class Services:
                 hold_seconds=s.hold_seconds,
                 max_extensions=s.max_hold_extensions,
                 max_seats=s.max_seats_per_checkout,
+                local_activities=s.checkout_local_activities,
             )
         return self._checkouts
 
@@ -145,6 +148,9 @@ def build_services(settings: Settings, temporal_client: Client | None = None) ->
             max_staleness_ms=settings.seatmap_max_staleness_ms,
         ),
         seatmap_events=RedisSeatMapEvents(sync_redis, settings.redis_prefix),
+        responses=SeatMapResponseCache(
+            async_redis, settings.redis_prefix, settings.seatmap_max_staleness_ms
+        ),
         # The pointer outlives the hold a little so an expired checkout is found and replaced.
         open_checkouts=RedisOpenCheckouts(
             sync_redis,

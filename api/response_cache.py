@@ -1,0 +1,127 @@
+"""Whole-response cache for the seat-map query, the hottest read of an on-sale.
+
+Caching the seat map's rows (``adapters/seatmap_cache.py``) saves the database, but each
+request still made graphql-core resolve ~30k fields of a 5,000-seat map and serialize them
+again. This caches the *serialized response* of a query whose only root field is
+``availableSeats``, keyed by the exact query text and variables, next to the seat map's version.
+
+Same staleness bound as the seat map (``seatmap_max_staleness_ms``): an entry expires that
+long after the version it was built from was read, and it is ignored as soon as any change
+to the event's seats is announced (the version moves on). Only public, identity-free data is
+cached, and only successful responses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from functools import lru_cache
+from typing import Any
+
+import redis.asyncio as aredis
+from graphql import FieldNode, OperationDefinitionNode, OperationType, VariableNode, parse
+
+from adapters.seatmap_cache import seatmap_key
+
+CACHEABLE_FIELD = "availableSeats"
+
+
+@lru_cache(maxsize=256)
+def _event_argument(query: str, operation_name: str | None) -> tuple[str, str] | None:
+    """("var"|"literal", name-or-value) of the eventId argument when the document is a single
+    ``availableSeats`` query without fragments or directives; otherwise None."""
+    try:
+        document = parse(query, no_location=True)
+    except Exception:  # noqa: BLE001 - malformed queries are the executor's to report
+        return None
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if len(operations) != 1 or len(document.definitions) != 1:
+        return None
+    operation = operations[0]
+    if operation.operation != OperationType.QUERY or operation.directives:
+        return None
+    if operation_name and (operation.name is None or operation.name.value != operation_name):
+        return None
+    selections = operation.selection_set.selections
+    if len(selections) != 1 or not isinstance(selections[0], FieldNode):
+        return None
+    field = selections[0]
+    if field.name.value != CACHEABLE_FIELD or field.directives:
+        return None
+    if not _plain_fields(field):
+        return None
+    for argument in field.arguments:
+        if argument.name.value == "eventId":
+            value = argument.value
+            if isinstance(value, VariableNode):
+                return "var", value.name.value
+            literal = getattr(value, "value", None)
+            return ("literal", literal) if isinstance(literal, str) else None
+    return None
+
+
+def _plain_fields(field: FieldNode) -> bool:
+    """Only fields (no fragments, no directives) below the root field."""
+    if field.selection_set is None:
+        return True
+    for selection in field.selection_set.selections:
+        if not isinstance(selection, FieldNode) or selection.directives:
+            return False
+        if not _plain_fields(selection):
+            return False
+    return True
+
+
+class SeatMapResponseCache:
+    def __init__(self, client: aredis.Redis, prefix: str, max_staleness_ms: int) -> None:
+        self._redis = client
+        self._prefix = prefix
+        self._max_staleness_ms = max_staleness_ms
+
+    def event_of(self, data: Any) -> str | None:
+        """The event id when this request is cacheable, else None."""
+        if not isinstance(data, dict) or not isinstance(data.get("query"), str):
+            return None
+        operation_name = data.get("operationName")
+        if operation_name is not None and not isinstance(operation_name, str):
+            return None
+        found = _event_argument(data["query"], operation_name)
+        if found is None:
+            return None
+        kind, value = found
+        if kind == "literal":
+            return value
+        variables = data.get("variables") or {}
+        event_id = variables.get(value) if isinstance(variables, dict) else None
+        return event_id if isinstance(event_id, str) else None
+
+    def _keys(self, event_id: str, data: dict[str, Any]) -> tuple[str, str]:
+        request = json.dumps(
+            [data["query"], data.get("variables"), data.get("operationName")],
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+        digest = hashlib.sha256(request.encode()).hexdigest()[:32]
+        base = seatmap_key(self._prefix, event_id)
+        return f"{base}:version", f"{base}:response:{digest}"
+
+    async def lookup(self, event_id: str, data: dict[str, Any]) -> tuple[bytes | None, bytes]:
+        """(cached body or None, the version read now: pass it to ``store``)."""
+        version_key, response_key = self._keys(event_id, data)
+        version, cached = await self._redis.mget(version_key, response_key)
+        version = version or b""
+        if cached is not None:
+            stored_version, _, body = cached.partition(b"\n")
+            if stored_version == version:
+                return body, version
+        return None, version
+
+    async def store(
+        self, event_id: str, data: dict[str, Any], version: bytes, body: bytes, started: float
+    ) -> None:
+        ttl_ms = self._max_staleness_ms - int((time.monotonic() - started) * 1000)
+        if ttl_ms <= 0:
+            return
+        _, response_key = self._keys(event_id, data)
+        await self._redis.set(response_key, version + b"\n" + body, px=ttl_ms)

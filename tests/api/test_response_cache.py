@@ -1,0 +1,77 @@
+"""The serialized seat-map response: served from Redis, never past a change or the bound."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import httpx
+
+from api.services import Services
+from config.settings import Settings
+
+SEATS = """query GetAvailableSeats($eventId: ID!) {
+  availableSeats(eventId: $eventId) { id section row number type priceModifier }
+}"""
+
+
+async def _seat_ids(http: httpx.AsyncClient, event_id: str) -> list[str]:
+    response = await http.post(
+        "/graphql", json={"query": SEATS, "variables": {"eventId": event_id}}
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert "errors" not in body, body
+    return [seat["id"] for seat in body["data"]["availableSeats"]]
+
+
+def _cached_responses(services: Services, event_id: str) -> int:
+    pattern = f"{services.settings.redis_prefix}seatmap:{event_id}:response:*"
+    return len(list(services.redis.scan_iter(match=pattern)))
+
+
+async def test_second_read_is_the_cached_response_and_identical(
+    http: httpx.AsyncClient, services: Services, event_factory: Any
+) -> None:
+    event = event_factory(seats=4)
+    first = await _seat_ids(http, event.id)
+    assert _cached_responses(services, event.id) == 1
+    assert await _seat_ids(http, event.id) == first == event.seat_ids
+
+
+async def test_an_announced_hold_is_visible_on_the_next_read(
+    http: httpx.AsyncClient, services: Services, event_factory: Any
+) -> None:
+    event = event_factory(seats=3)
+    assert await _seat_ids(http, event.id) == event.seat_ids
+    seat = event.seat_ids[0]
+    assert services.seat_locks.acquire(event.id, [seat], str(uuid.uuid4()), "u", 60).acquired
+    services.seatmap_events.changed(event.id, [seat], "held")
+
+    assert await _seat_ids(http, event.id) == event.seat_ids[1:]
+
+
+async def test_an_unannounced_change_shows_within_the_staleness_bound(
+    http: httpx.AsyncClient, services: Services, event_factory: Any, api_settings: Settings
+) -> None:
+    event = event_factory(seats=2)
+    assert await _seat_ids(http, event.id) == event.seat_ids
+    seat = event.seat_ids[0]
+    assert services.seat_locks.acquire(event.id, [seat], str(uuid.uuid4()), "u", 60).acquired
+    time.sleep(api_settings.seatmap_max_staleness_ms / 1000 + 0.1)
+
+    assert await _seat_ids(http, event.id) == event.seat_ids[1:]
+
+
+async def test_errors_and_other_queries_are_not_cached(
+    http: httpx.AsyncClient, services: Services, event_factory: Any
+) -> None:
+    unknown = str(uuid.uuid4())
+    response = await http.post("/graphql", json={"query": SEATS, "variables": {"eventId": unknown}})
+    assert response.json()["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    assert _cached_responses(services, unknown) == 0
+    event = event_factory(seats=1)
+    mixed = "query($e: ID!) { availableSeats(eventId: $e) { id } me { id } }"
+    await http.post("/graphql", json={"query": mixed, "variables": {"e": event.id}})
+    assert _cached_responses(services, event.id) == 0
