@@ -62,7 +62,8 @@ async def resolve_lock_seat(
     seat = uuid_arg(seat_id, "seatId")
     event = uuid_arg(event_id, "eventId")
     try:
-        await check_selection(context, event, [seat])
+        own = await run_sync(context.services.open_checkouts.current, user, event)
+        await check_selection(context, event, [seat], own_checkout=own)
         result, checkout_id = await hold_in_open_checkout(context, user, event, [seat])
     except DomainError as exc:
         LOCK_ACQUISITIONS.labels("refused").inc()

@@ -105,7 +105,7 @@ async def resolve_hold_seats(
     seats = seats_arg(seat_ids, context.services.settings.max_seats_per_checkout)
     state = await owned_checkout(context, checkout)
     try:
-        await check_selection(context, state.event_id, seats)
+        await check_selection(context, state.event_id, seats, own_checkout=checkout)
         result = await (await context.services.checkouts()).hold(checkout, seats)
     except DomainError as exc:
         return failure(exc, checkout=state, taken_seat_ids=exc.details.get("seat_ids", []))

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from adapters.catalog import EventInfo, SeatInfo
+from adapters.catalog import EventInfo
 from api.context import Context
 from api.errors import bad_input, forbidden, from_domain, not_found
 from api.services import run_sync
@@ -46,11 +47,22 @@ async def event_or_404(context: Context, event_id: str) -> EventInfo:
     return event
 
 
-async def check_selection(context: Context, event_id: str, seat_ids: list[str]) -> None:
-    """Before anything is started: the event exists and is on sale, the seats are its own
-    and not booked. Raises NOT_FOUND errors or DomainError (a payload failure)."""
+async def check_selection(
+    context: Context, event_id: str, seat_ids: list[str], own_checkout: str | None = None
+) -> None:
+    """Before anything is started: the event exists and is on sale, the seats are its own,
+    not booked, and not held by another checkout than ``own_checkout``.
+
+    The lock read is one strongly consistent DynamoDB batch read: a buyer whose seats are
+    taken is refused here, in milliseconds, instead of by a workflow the refusal would cost.
+    It is a fast path only; the saga's conditional writes still decide every race.
+    Raises NOT_FOUND errors or DomainError (a payload failure).
+    """
     event = await event_or_404(context, event_id)
-    rows: list[SeatInfo] = await run_sync(context.services.catalog.seat_rows, event_id, seat_ids)
+    rows, held = await asyncio.gather(
+        run_sync(context.services.catalog.seat_rows, event_id, seat_ids),
+        run_sync(context.services.seat_locks.holders, event_id, seat_ids),
+    )
     found = {row.id: row for row in rows}
     missing = [s for s in seat_ids if s not in found]
     if missing:
@@ -63,6 +75,13 @@ async def check_selection(context: Context, event_id: str, seat_ids: list[str]) 
             ErrorCode.SEATS_UNAVAILABLE,
             f"seat(s) already booked: {', '.join(booked)}",
             seat_ids=booked,
+        )
+    taken = sorted(seat for seat, lock in held.items() if lock.lock_id != own_checkout)
+    if taken:
+        raise DomainError(
+            ErrorCode.SEATS_UNAVAILABLE,
+            f"seat(s) held by another buyer: {', '.join(taken)}",
+            seat_ids=taken,
         )
 
 

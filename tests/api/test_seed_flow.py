@@ -178,3 +178,24 @@ async def test_forty_buyers_race_for_one_seat(
     winners = [r for r in results if r["success"]]
     assert len(winners) == 1, results
     assert all(seat_id in r["message"] for r in results if not r["success"])
+
+
+async def test_a_held_seat_is_refused_without_starting_a_checkout(
+    http: httpx.AsyncClient, make_buyer: Any, event_factory: Any, services: Any
+) -> None:
+    event = event_factory(seats=2)
+    seat_id = event.seat_ids[0]
+    holder, latecomer = make_buyer(), make_buyer()
+    variables = {"seatId": seat_id, "eventId": event.id, "userId": holder.id}
+    assert (await post(http, LOCK_SEAT, variables, holder))["data"]["lockSeat"]["success"]
+
+    variables["userId"] = latecomer.id
+    refused = (await post(http, LOCK_SEAT, variables, latecomer))["data"]["lockSeat"]
+
+    assert not refused["success"] and seat_id in refused["message"]
+    # refused from the lock table alone: no checkout (workflow) was opened for the latecomer
+    assert services.open_checkouts.current(latecomer.id, event.id) is None
+    # the holder may add to its own hold: its own lock is not "taken"
+    variables["userId"] = holder.id
+    again = (await post(http, LOCK_SEAT, variables, holder))["data"]["lockSeat"]
+    assert again["success"]
