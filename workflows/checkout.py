@@ -177,23 +177,32 @@ class CheckoutWorkflow:
         self._compensations.clear()
 
     async def _activity(
-        self, method: Callable[..., Any], arg: Any, summary: str, compensation: bool = False
+        self,
+        method: Callable[..., Any],
+        arg: Any,
+        summary: str,
+        compensation: bool = False,
+        until_done: bool = False,
     ) -> Any:
+        """Forward steps retry for a bounded time; compensations (and ``until_done`` steps)
+        retry until they succeed. Compensations are always regular activities."""
+        retry = COMPENSATION_RETRY if compensation or until_done else STEP_RETRY
+        deadline = None if compensation or until_done else STEP_DEADLINE
         if self._input.local_activities and not compensation:
             return await workflow.execute_local_activity_method(
                 method,
                 arg,
                 start_to_close_timeout=STEP_TIMEOUT,
-                schedule_to_close_timeout=STEP_DEADLINE,
-                retry_policy=STEP_RETRY,
+                schedule_to_close_timeout=deadline,
+                retry_policy=retry,
                 summary=summary,
             )
         return await workflow.execute_activity_method(
             method,
             arg,
             start_to_close_timeout=STEP_TIMEOUT,
-            schedule_to_close_timeout=None if compensation else STEP_DEADLINE,
-            retry_policy=COMPENSATION_RETRY if compensation else STEP_RETRY,
+            schedule_to_close_timeout=deadline,
+            retry_policy=retry,
             summary=summary,
         )
 
@@ -275,19 +284,21 @@ class CheckoutWorkflow:
         except STEP_ERRORS as exc:
             raise SagaFailed(*_failure_code(exc)) from exc
 
-        # Post-step: the booking is final; the locks only have to go.
+        # Post-step: the booking is final; the locks only have to go, retried until done. On
+        # this path it may be a local activity (fewer round trips); nothing can undo it.
         self._compensations.clear()
-        await self._release_locks()
+        await self._release_locks(compensation=False)
         self._finish(S.CONFIRMED)
 
     # --- compensations (and the release post-step) ---
 
-    async def _release_locks(self) -> None:
+    async def _release_locks(self, compensation: bool = True) -> None:
         await self._activity(
             CheckoutActivities.release_seats,
             ReleaseInput(self._input.checkout_id, self._input.event_id, sorted(self._touched)),
             f"Release {len(self._touched)} seat lock(s)",
-            compensation=True,
+            compensation=compensation,
+            until_done=True,
         )
 
     async def _void_or_refund(self) -> None:
