@@ -53,7 +53,6 @@ class Settings(BaseSettings):
     hold_seconds: int = 300
     max_hold_extensions: int = 2
     max_seats_per_checkout: int = 10
-    currency: str = "USD"
     payment_processor: Literal["sandbox"] = "sandbox"
     checkout_local_activities: bool = True
 
@@ -76,7 +75,6 @@ class Settings(BaseSettings):
     graphql_max_depth: int = 10
     graphql_max_query_bytes: int = 20_000
     seatmap_max_staleness_ms: int = 1000
-    booking_wait_seconds: float = 30.0
 
     # --- observability ---
     log_level: str = "INFO"
