@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import signal
 import sys
 import tempfile
@@ -49,55 +48,15 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-# --- where the CPU goes: per-process CPU seconds from /proc, before and after a section ---
-
-
-def _cpu_seconds(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _by_name(name: str) -> list[int]:
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if (entry / "comm").read_text().strip() == name:
-                    pids.append(int(entry.name))
-            except OSError:
-                continue
-    return pids
-
-
-def cpu_snapshot(bench: BenchStack) -> dict[str, float]:
-    """CPU seconds so far of each process of the run, plus the shared PostgreSQL and Redis."""
-    snap = {name: _cpu_seconds(pid) for name, pid in bench.pids().items()}
-    snap["bench (this process)"] = sum(os.times()[:2])
-    for shared in ("postgres", "redis-server"):
-        snap[f"{shared} (all, shared)"] = sum(_cpu_seconds(pid) for pid in _by_name(shared))
-    return snap
-
-
-def cpu_used(before: dict[str, float], after: dict[str, float], seconds: float) -> dict[str, Any]:
-    """Cores used per process over the section (1.0 = one core busy the whole time)."""
-    used = {
-        name: round((after[name] - before.get(name, 0.0)) / seconds, 2)
-        for name in after
-        if seconds > 0
-    }
-    return dict(sorted(used.items(), key=lambda kv: -kv[1]))
-
-
 # --- sections ---
 
 
-async def run_sections(bench: BenchStack, args: argparse.Namespace) -> dict[str, Any]:
+async def run_sections(
+    bench: BenchStack, args: argparse.Namespace, out: dict[str, Any]
+) -> dict[str, Any]:
+    """Fills ``out`` section by section, so an interrupted run still reports what it measured."""
     chosen = args.sections.split(",")
     quick = args.quick
-    out: dict[str, Any] = {}
     api_env = {"HOLD_SECONDS": str(args.hold_seconds)}
 
     if "ceilings" in chosen:
@@ -162,14 +121,8 @@ async def _sale(
         bench.start_workers, workers, HOLD_SECONDS=str(args.hold_seconds)
     )
     try:
-        before, began = cpu_snapshot(bench), time.perf_counter()
         result = await flash_sale.run(
             bench, urls, buyers, seats, args.clients, args.hold_seconds, seed=seed
-        )
-        # CPU over the buying part only would need a snapshot mid-run; the whole section is
-        # dominated by it, and the wait for expiries is mostly idle.
-        result["cpu_cores_used"] = cpu_used(
-            before, cpu_snapshot(bench), time.perf_counter() - began
         )
         result["workers"] = workers
         return result
@@ -321,8 +274,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     began = time.perf_counter()
     bench = start(work, keep_database=args.keep_database)
     print(f"stack up: {bench.pids()} (logs in {work})", flush=True)
+    out: dict[str, Any] = {}
+    interrupted: str | None = None
     try:
-        out = asyncio.run(run_sections(bench, args))
+        asyncio.run(run_sections(bench, args, out))
+    except (KeyboardInterrupt, Exception) as exc:  # report what was measured, then fail
+        interrupted = f"{type(exc).__name__}: {exc}"
     finally:
         bench.stop()
     summary = summarize(out, args)
@@ -331,12 +288,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         "sections": out,
         "command": "python -m bench " + " ".join(sys.argv[1:] if argv is None else argv),
         "seconds": round(time.perf_counter() - began, 1),
+        "interrupted": interrupted,
         "at": datetime.now(UTC).isoformat(),
         **{k: v for k, v in summary.items() if k != "targets"},
     }
     print_table(summary, out)
     dated = write(results, args.output)
     print(f"\nwritten: {args.output} and {dated} ({results['seconds']} s)")
+    if interrupted:
+        print(f"INTERRUPTED: {interrupted} (partial results written)", file=sys.stderr)
+        return 2
     if summary["invariant_violations_all_sections"]:
         print("INVARIANTS VIOLATED", file=sys.stderr)
         return 1

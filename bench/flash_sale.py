@@ -17,11 +17,15 @@ from collections.abc import Generator, Sequence
 from typing import Any
 
 import httpx
+import redis
+from sqlalchemy import text
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from bench.buyer import BuyerPlan, Call, Outcome, Reply, buy, plan_buyers
 from bench.stack import BenchStack, check_invariants, create_users, seats_sold, seed_event
-from bench.stats import per_second, summary_ms
+from bench.stats import cpu_snapshot, cpu_used, per_second, summary_ms
+from workflows.contract import workflow_id
 
 
 async def drive(
@@ -86,6 +90,52 @@ async def wait_terminal(client: Client, event_id: str, timeout: float) -> tuple[
     return running, round(time.perf_counter() - began, 1)
 
 
+def pg_transactions(engine: Any) -> int:
+    """Commits + rollbacks of the run's own database (statistics lag by up to a second)."""
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                text(
+                    "SELECT xact_commit + xact_rollback FROM pg_stat_database "
+                    "WHERE datname = current_database()"
+                )
+            ).scalar_one()
+        )
+
+
+def redis_calls(url: str) -> int:
+    """Commands the Redis server has run so far (shared: other users' calls count too)."""
+    client = redis.Redis.from_url(url)
+    try:
+        stats = client.info("commandstats")
+    finally:
+        client.close()
+    return sum(int(v["calls"]) for v in stats.values())
+
+
+async def history_costs(client: Client, checkout_id: str) -> dict[str, int]:
+    """What one checkout costs Temporal, counted from its real history."""
+    history = await client.get_workflow_handle(workflow_id(checkout_id)).fetch_history()
+    kinds = Counter(
+        EventType.Name(e.event_type).removeprefix("EVENT_TYPE_") for e in history.events
+    )
+    costs = {
+        "history_events": len(history.events),
+        "workflow_tasks": kinds["WORKFLOW_TASK_COMPLETED"],
+        "activities": kinds["ACTIVITY_TASK_SCHEDULED"],
+        "local_activities": kinds["MARKER_RECORDED"],
+        "timers": kinds["TIMER_STARTED"],
+        "updates": kinds["WORKFLOW_EXECUTION_UPDATE_ACCEPTED"],
+        "search_attribute_upserts": kinds["UPSERT_WORKFLOW_SEARCH_ATTRIBUTES"],
+    }
+    # Billable actions as Temporal Cloud counts them: start, each activity (a local one counts
+    # once per marker), timer, update and search-attribute upsert.
+    costs["actions"] = 1 + sum(
+        v for k, v in costs.items() if k not in ("history_events", "workflow_tasks")
+    )
+    return costs
+
+
 def _merge(outcomes: Sequence[Outcome]) -> dict[str, list[float]]:
     merged: dict[str, list[float]] = {"hold": [], "refusal": [], "pay": [], "seat_map": []}
     for o in outcomes:
@@ -117,9 +167,15 @@ async def run(
         None if plan.registers else minted.issue(user_id, email)
         for plan, (user_id, email) in zip(plans, users, strict=True)
     ]
+    before = cpu_snapshot(bench.pids())
+    pg_before = await asyncio.to_thread(pg_transactions, bench.engine)
+    redis_before = await asyncio.to_thread(redis_calls, bench.stack.redis_url)
     outcomes, sale_seconds = await run_buyers(
         api_urls, event.event_id, plans, tokens, clients, seed
     )
+    cpu = cpu_used(before, cpu_snapshot(bench.pids()), sale_seconds)
+    pg_after = await asyncio.to_thread(pg_transactions, bench.engine)
+    redis_after = await asyncio.to_thread(redis_calls, bench.stack.redis_url)
     still_running, waited = await wait_terminal(client, event.event_id, hold_seconds * 2 + 120)
     await asyncio.sleep(2)  # past the seat-map cache's staleness bound (1 s by default)
     violations = await check_invariants(bench, client, [event.event_id], with_seat_map=True)
@@ -131,6 +187,12 @@ async def run(
     failures = Counter(f for o in outcomes for f in o.other_failures)
     lat = _merge(outcomes)
     kinds = Counter(v.kind for v in violations)
+    histories = {}
+    for result_kind in ("confirmed", "declined", "abandoned"):
+        sample = next((o for o in outcomes if o.result == result_kind and o.checkout_ids), None)
+        if sample is not None:
+            histories[result_kind] = await history_costs(client, sample.checkout_ids[-1])
+    per = max(checkouts, 1)
     hold, refusal, pay = summary_ms(lat["hold"]), summary_ms(lat["refusal"]), summary_ms(lat["pay"])
     return {
         "buyers": buyers,
@@ -161,6 +223,24 @@ async def run(
         "refusal": refusal,
         "pay_to_terminal": pay,
         "seat_map": summary_ms(lat["seat_map"]),
+        "cpu_cores_used": cpu,
+        # everything the sale cost (refused buyers' reads included), per successful hold
+        "per_checkout": {
+            "postgres_transactions": round((pg_after - pg_before) / per, 1),
+            "redis_calls_shared_server": round((redis_after - redis_before) / per, 1),
+            "seats_per_confirmed_checkout": round(
+                sum(len(o.seats) for o in outcomes) / max(results["confirmed"], 1), 2
+            ),
+            "http_requests": round(
+                sum(
+                    len(o.seat_map_ms) + len(o.hold_ms) + len(o.refusal_ms) + len(o.pay_ms)
+                    for o in outcomes
+                )
+                / per,
+                1,
+            ),
+        },
+        "temporal_history": histories,  # while buyers were buying; 2 cores on the benchmark box
         "hold_p50_ms": hold["p50_ms"],
         "hold_p99_ms": hold["p99_ms"],
         "refusal_p99_ms": refusal["p99_ms"],

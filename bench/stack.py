@@ -184,10 +184,13 @@ class BenchStack:
             owned[f"{name}-{proc.pid}"] = proc.pid
         return owned
 
-    def stop(self) -> None:
-        # API and workers first (newest first), while the services they drain into still answer.
+    def stop_apps(self) -> None:
+        """API and workers, newest first, while the services they drain into still answer."""
         for proc in reversed(list(self._apps)):
             self.stop_app(proc)
+
+    def stop(self) -> None:
+        self.stop_apps()
         self.engine.dispose()
         try:
             if not self.keep_database:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from bench.micro_locks import percentile
@@ -28,3 +30,44 @@ def ratio(numerator: float | None, denominator: float | None) -> float | None:
     if numerator is None or not denominator:
         return None
     return round(numerator / denominator, 3)
+
+
+# --- where the CPU goes: per-process CPU seconds from /proc, before and after a phase ---
+
+
+def cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def pids_named(name: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == name:
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+def cpu_snapshot(owned: dict[str, int]) -> dict[str, float]:
+    """CPU seconds so far of each owned process, this process, and the shared PostgreSQL/Redis
+    (every process of those names on the machine: other users' load shows up there too)."""
+    snap = {name: cpu_seconds(pid) for name, pid in owned.items()}
+    snap["bench (this process)"] = sum(os.times()[:2])
+    for shared in ("postgres", "redis-server"):
+        snap[f"{shared} (all, shared)"] = sum(cpu_seconds(pid) for pid in pids_named(shared))
+    return snap
+
+
+def cpu_used(before: dict[str, float], after: dict[str, float], seconds: float) -> dict[str, float]:
+    """Cores used per process over the phase (1.0 = one core busy the whole time)."""
+    if seconds <= 0:
+        return {}
+    used = {name: round((after[name] - before.get(name, 0.0)) / seconds, 2) for name in after}
+    return dict(sorted(used.items(), key=lambda kv: -kv[1]))
