@@ -6,10 +6,7 @@ one that could not be executed (malformed body, syntax, validation) answers 400.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
-import time
 from http import HTTPStatus
 
 from ariadne.asgi.handlers import GraphQLHTTPHandler
@@ -42,7 +39,6 @@ class HTTPHandler(GraphQLHTTPHandler):
         event_id = cache.event_of(data)
         if event_id is None:
             return await super().graphql_http_server(request)
-        started = time.monotonic()
         try:
             body, version = await cache.lookup(event_id, data)
         except RedisError:
@@ -50,11 +46,9 @@ class HTTPHandler(GraphQLHTTPHandler):
         if body is not None:
             SEATMAP_READS.labels("response_cache").inc()
             return Response(body, media_type="application/json")
-        response = await super().graphql_http_server(request)
-        if response.status_code == HTTPStatus.OK and not json.loads(response.body).get("errors"):
-            with contextlib.suppress(RedisError):
-                await cache.store(event_id, data, version, bytes(response.body), started)
-        return response
+        return await cache.single_flight(
+            event_id, data, version, lambda: super(HTTPHandler, self).graphql_http_server(request)
+        )
 
 
 class _OnlyUnexpected(logging.Filter):

@@ -5,6 +5,9 @@ request still made graphql-core resolve ~30k fields of a 5,000-seat map and seri
 again. This caches the *serialized response* of a query whose only root field is
 ``availableSeats``, keyed by the exact query text and variables, next to the seat map's version.
 
+A miss is built once per process (single flight): while one request renders the map, the
+others for the same event and query wait for its bytes instead of each rendering 5,000 seats.
+
 Same staleness bound as the seat map (``seatmap_max_staleness_ms``): an entry expires that
 long after the version it was built from was read, and it is ignored as soon as any change
 to the event's seats is announced (the version moves on). Only public, identity-free data is
@@ -13,18 +16,24 @@ cached, and only successful responses.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
 import time
+from collections.abc import Awaitable, Callable
 from functools import lru_cache
 from typing import Any
 
 import redis.asyncio as aredis
 from graphql import FieldNode, OperationDefinitionNode, OperationType, VariableNode, parse
+from redis.exceptions import RedisError
+from starlette.responses import Response
 
 from adapters.seatmap_cache import seatmap_key
 
 CACHEABLE_FIELD = "availableSeats"
+JSON = "application/json"
 
 
 @lru_cache(maxsize=256)
@@ -78,6 +87,7 @@ class SeatMapResponseCache:
         self._redis = client
         self._prefix = prefix
         self._max_staleness_ms = max_staleness_ms
+        self._in_flight: dict[str, asyncio.Future[Response]] = {}
 
     def event_of(self, data: Any) -> str | None:
         """The event id when this request is cacheable, else None."""
@@ -116,6 +126,40 @@ class SeatMapResponseCache:
             if stored_version == version:
                 return body, version
         return None, version
+
+    async def single_flight(
+        self,
+        event_id: str,
+        data: dict[str, Any],
+        version: bytes,
+        render: Callable[[], Awaitable[Response]],
+    ) -> Response:
+        """Renders once for all concurrent misses of the same request; caches a success.
+
+        A follower gets the leader's response, which reflects every change announced before
+        the leader started: at most one render's duration older than the follower's read.
+        """
+        _, key = self._keys(event_id, data)
+        leader = self._in_flight.get(key)
+        if leader is not None:
+            shared = await asyncio.shield(leader)
+            return Response(shared.body, status_code=shared.status_code, media_type=JSON)
+        future: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
+        self._in_flight[key] = future
+        started = time.monotonic()
+        try:
+            response = await render()
+            if response.status_code == 200 and not json.loads(response.body).get("errors"):
+                with contextlib.suppress(RedisError):
+                    await self.store(event_id, data, version, bytes(response.body), started)
+            future.set_result(response)
+            return response
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved here, so a leader without followers logs nothing
+            raise
+        finally:
+            del self._in_flight[key]
 
     async def store(
         self, event_id: str, data: dict[str, Any], version: bytes, body: bytes, started: float

@@ -10,6 +10,7 @@ from datetime import timedelta
 import redis
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.checkout import CheckoutActivities
 from adapters.bookings import PostgresBookingStore
@@ -73,6 +74,15 @@ def build_worker(
         graceful_shutdown_timeout=timedelta(seconds=20),
         task_queue=settings.task_queue,
         workflows=[CheckoutWorkflow],
+        # Our own modules hold no mutable module state, so the sandbox may share them instead
+        # of re-importing (recompiling) the workflow module for every new checkout: that was
+        # 15% of the worker's GIL time in a profile of 20 concurrent checkouts. The sandbox's
+        # runtime guards on non-deterministic calls still apply.
+        workflow_runner=SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_modules(
+                "workflows", "activities", "domain"
+            )
+        ),
         activities=activities.all(),
         activity_executor=ThreadPoolExecutor(max_workers=settings.worker_activity_threads),
         # a sync activity occupies a thread: never admit more than there are threads

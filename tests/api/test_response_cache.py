@@ -75,3 +75,30 @@ async def test_errors_and_other_queries_are_not_cached(
     mixed = "query($e: ID!) { availableSeats(eventId: $e) { id } me { id } }"
     await http.post("/graphql", json={"query": mixed, "variables": {"e": event.id}})
     assert _cached_responses(services, event.id) == 0
+
+
+async def test_concurrent_misses_render_once(services: Services, event_factory: Any) -> None:
+    import asyncio
+
+    from starlette.responses import Response
+
+    event = event_factory(seats=1)
+    data = {"query": SEATS, "variables": {"eventId": event.id}}
+    renders = 0
+
+    async def render() -> Response:
+        nonlocal renders
+        renders += 1
+        await asyncio.sleep(0.2)
+        return Response(b'{"data":{"availableSeats":[]}}', media_type="application/json")
+
+    cache = services.responses
+    _, version = await cache.lookup(event.id, data)
+    responses = await asyncio.gather(
+        *(cache.single_flight(event.id, data, version, render) for _ in range(20))
+    )
+
+    assert renders == 1
+    assert {r.body for r in responses} == {b'{"data":{"availableSeats":[]}}'}
+    body, _ = await cache.lookup(event.id, data)
+    assert body == b'{"data":{"availableSeats":[]}}'
