@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from collections.abc import Collection
+from functools import lru_cache
 from typing import Any
 
 from graphql import (
@@ -10,26 +14,70 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLError,
+    GraphQLSchema,
     InlineFragmentNode,
     OperationDefinitionNode,
     SelectionSetNode,
     ValidationContext,
     parse,
+    validate,
 )
 
 from api.errors import BAD_USER_INPUT, ApiError
 
 
-def make_query_parser(max_bytes: int, max_tokens: int = 5000) -> Any:
-    """Ariadne ``query_parser``: refuses oversized queries before parsing them."""
+def make_query_parser(max_bytes: int, max_tokens: int = 5000, cache_size: int = 512) -> Any:
+    """Ariadne ``query_parser``: refuses oversized queries before parsing them.
+
+    Clients send the same few operations over and over (an on-sale is thousands of copies of
+    one seat-map query), so documents are parsed once and shared: execution never mutates
+    an AST. Sharing the object also lets ``make_query_validator`` validate each text once.
+    """
+
+    @lru_cache(maxsize=cache_size)
+    def parse_text(query: str) -> DocumentNode:
+        return parse(query, max_tokens=max_tokens)
 
     def parse_query(context: Any, data: dict[str, Any]) -> DocumentNode:
         query = data["query"]
         if len(query.encode()) > max_bytes:
             raise ApiError(BAD_USER_INPUT, f"query is larger than {max_bytes} bytes")
-        return parse(query, max_tokens=max_tokens)
+        return parse_text(query)
 
     return parse_query
+
+
+def make_query_validator(cache_size: int = 512) -> Any:
+    """Ariadne ``query_validator`` that validates a (shared) document once per rule set.
+
+    Validation was a third of the API's CPU under a flash sale, all of it repeating work:
+    its result depends only on the schema, the document and the rules.
+    """
+    results: OrderedDict[tuple[int, int, tuple[type, ...]], tuple[Any, list]] = OrderedDict()
+    lock = threading.Lock()
+
+    def validate_query(
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        rules: Collection[type[ASTValidationRule]] | None = None,
+        **kwargs: Any,
+    ) -> list[GraphQLError]:
+        key = (id(schema), id(document), tuple(rules or ()))
+        with lock:
+            found = results.get(key)
+            if found is not None and found[0] is document:
+                results.move_to_end(key)
+                return found[1]
+        errors = validate(schema, document, rules=rules, **kwargs)
+        with lock:
+            # the document is kept alive with its result, so its id cannot be reused
+            results[key] = (document, errors)
+            if len(results) > cache_size:
+                results.popitem(last=False)
+        return errors
+
+    return validate_query
 
 
 def depth_limit_rule(max_depth: int) -> type[ASTValidationRule]:
