@@ -58,10 +58,11 @@ class RedisOpenCheckouts:
         value = self._redis.get(self._key(user_id, event_id))
         return _text(value) if value is not None else None
 
-    def get_or_open(self, user_id: str, event_id: str) -> str:
-        """The open checkout's id, or a new id now recorded as the open one."""
+    def get_or_open(self, user_id: str, event_id: str, candidate: str | None = None) -> str:
+        """The open checkout's id, or ``candidate`` (default: a new id) now recorded as it."""
         key = self._key(user_id, event_id)
-        return _text(self._redis.eval(_GET_OR_OPEN, 1, key, self._new_id(), str(self._ttl)))
+        new = candidate or self._new_id()
+        return _text(self._redis.eval(_GET_OR_OPEN, 1, key, new, str(self._ttl)))
 
     def replace(self, user_id: str, event_id: str, closed_id: str) -> str:
         """Swaps ``closed_id`` for a new id, unless someone already did: returns the open id."""

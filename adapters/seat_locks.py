@@ -167,7 +167,8 @@ class DynamoSeatLocks:
             self._undo(event_id, lock_id, undo)
             raise
         if refused_seat is None:
-            return AcquireResult(acquired=True, taken=(), expires_at=expires_at)
+            fresh = tuple(seat for seat, previous in undo if previous is None)
+            return AcquireResult(acquired=True, taken=(), expires_at=expires_at, fresh=fresh)
         self._undo(event_id, lock_id, undo)
         # The refused seat was live and someone else's at the moment of refusal, so it is always
         # reported even if its holder lets go before the read below.

@@ -15,9 +15,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import httpx
 from sqlalchemy import text
 
+from bench.flash_sale import lane_client
 from bench.stack import BenchStack, create_users, seed_event
 from bench.stats import summary_ms
 from devstack.seed import FLASH_SALE_EVENT, demo_id
@@ -44,10 +44,9 @@ async def _measure(
     latencies: list[float] = []
     failures: dict[str, int] = {}
     next_i = iter(range(n))
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(limits=limits, timeout=120.0) as http:
 
-        async def lane() -> None:
+    async def lane() -> None:
+        async with lane_client() as http:
             for i in next_i:
                 body, headers = request(i)
                 began = time.perf_counter()
@@ -62,9 +61,9 @@ async def _measure(
                     key = f"HTTP_{response.status_code}"
                     failures[key] = failures.get(key, 0) + 1
 
-        began = time.perf_counter()
-        await asyncio.gather(*(lane() for _ in range(concurrency)))
-        wall = time.perf_counter() - began
+    began = time.perf_counter()
+    await asyncio.gather(*(lane() for _ in range(concurrency)))
+    wall = time.perf_counter() - began
     return {
         "concurrency": concurrency,
         **summary_ms(latencies),

@@ -48,11 +48,15 @@ class InMemorySeatLocks:
             if taken:
                 return AcquireResult(acquired=False, taken=taken)
             expires_at = at + ttl_seconds
+            fresh = []
             for seat in seats:
+                previous = self._locks.get((event_id, seat))
+                if previous is None or previous.lock_id != lock_id or previous.expires_at < at:
+                    fresh.append(seat)
                 self._locks[(event_id, seat)] = SeatLock(
                     event_id, seat, user_id, lock_id, expires_at, at
                 )
-        return AcquireResult(acquired=True, taken=(), expires_at=expires_at)
+        return AcquireResult(acquired=True, taken=(), expires_at=expires_at, fresh=tuple(fresh))
 
     def extend(
         self,

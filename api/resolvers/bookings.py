@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from ariadne import MutationType, ObjectType, QueryType
@@ -11,7 +12,14 @@ from api.context import Context, ctx
 from api.errors import bad_input, not_found
 from api.metrics import CHECKOUTS, LOCK_ACQUISITIONS
 from api.resolvers.checkouts import checked_token, count_outcome
-from api.resolvers.common import acting_user, check_selection, failure, seats_arg, uuid_arg
+from api.resolvers.common import (
+    acting_user,
+    check_selection,
+    failure,
+    hold_reserved,
+    seats_arg,
+    uuid_arg,
+)
 from api.resolvers.scalars import iso_from_epoch
 from api.services import run_sync
 from domain.checkout import CheckoutStatus
@@ -31,26 +39,45 @@ async def hold_in_open_checkout(
 ) -> tuple[HoldSeatsResult, str]:
     """Adds seats to the caller's open checkout for the event, opening one if needed.
 
-    A checkout that turns out closed (paid, failed, expired, cancelled) is replaced by a
-    fresh one, once: the pointer swap is a compare-and-set, so concurrent calls agree.
+    A buyer refused at the reservation opens nothing. Two concurrent calls of one buyer agree
+    on one checkout (the pointer is set only if absent), and a checkout that turns out closed
+    (paid, failed, expired, cancelled) is replaced by a compare-and-set, so they agree on its
+    successor too.
     """
     pointers = context.services.open_checkouts
     client = await context.services.checkouts()
-    checkout_id = await run_sync(pointers.get_or_open, user_id, event_id)
-    for attempt in range(2):
+    checkout_id = await run_sync(pointers.current, user_id, event_id) or str(uuid.uuid4())
+    for _ in range(3):
         closed = False
+
+        async def hold(checkout_id: str = checkout_id) -> HoldSeatsResult:
+            opened = await run_sync(pointers.get_or_open, user_id, event_id, checkout_id)
+            if opened != checkout_id:
+                raise _OpenedElsewhere(opened)
+            return await client.start_and_hold(checkout_id, user_id, event_id, seat_ids)
+
         try:
-            result = await client.start_and_hold(checkout_id, user_id, event_id, seat_ids)
+            result = await hold_reserved(context, checkout_id, user_id, event_id, seat_ids, hold)
             closed = not result.held and result.failure_reason == ErrorCode.CHECKOUT_CLOSED
+        except _OpenedElsewhere as other:
+            checkout_id = other.checkout_id
+            continue
         except DomainError as exc:
-            if exc.code != ErrorCode.CHECKOUT_CLOSED or attempt == 1:
+            if exc.code != ErrorCode.CHECKOUT_CLOSED:
                 raise
             closed = True
-        if closed and attempt == 0:
-            checkout_id = await run_sync(pointers.replace, user_id, event_id, checkout_id)
-            continue
-        return result, checkout_id
-    raise AssertionError("unreachable")
+        if not closed:
+            return result, checkout_id
+        checkout_id = await run_sync(pointers.replace, user_id, event_id, checkout_id)
+    raise DomainError(ErrorCode.CHECKOUT_CLOSED, "could not open a checkout; please retry")
+
+
+class _OpenedElsewhere(DomainError):
+    """A concurrent call of the same buyer opened the checkout first: hold in that one."""
+
+    def __init__(self, checkout_id: str) -> None:
+        super().__init__(ErrorCode.CHECKOUT_CLOSED, "another checkout was opened")
+        self.checkout_id = checkout_id
 
 
 @mutation.field("lockSeat")
@@ -62,8 +89,7 @@ async def resolve_lock_seat(
     seat = uuid_arg(seat_id, "seatId")
     event = uuid_arg(event_id, "eventId")
     try:
-        own = await run_sync(context.services.open_checkouts.current, user, event)
-        await check_selection(context, event, [seat], own_checkout=own)
+        await check_selection(context, event, [seat])
         result, checkout_id = await hold_in_open_checkout(context, user, event, [seat])
     except DomainError as exc:
         LOCK_ACQUISITIONS.labels("refused").inc()

@@ -12,7 +12,14 @@ from graphql import GraphQLResolveInfo
 from api.context import Context, ctx
 from api.errors import bad_input
 from api.metrics import CHECKOUTS, LOCK_ACQUISITIONS
-from api.resolvers.common import check_selection, failure, owned_checkout, seats_arg, uuid_arg
+from api.resolvers.common import (
+    check_selection,
+    failure,
+    hold_reserved,
+    owned_checkout,
+    seats_arg,
+    uuid_arg,
+)
 from domain.checkout import TERMINAL, CheckoutStatus
 from domain.errors import DomainError
 from domain.validation import validate_payment_token
@@ -89,7 +96,14 @@ async def resolve_start_checkout(
     try:
         await check_selection(context, event, seats)
         client = await context.services.checkouts()
-        result = await client.start_and_hold(checkout_id, user_id, event, seats)
+        result = await hold_reserved(
+            context,
+            checkout_id,
+            user_id,
+            event,
+            seats,
+            lambda: client.start_and_hold(checkout_id, user_id, event, seats),
+        )
     except DomainError as exc:
         return failure(exc, checkout=None, taken_seat_ids=exc.details.get("seat_ids", []))
     count_hold(result)
@@ -105,8 +119,16 @@ async def resolve_hold_seats(
     seats = seats_arg(seat_ids, context.services.settings.max_seats_per_checkout)
     state = await owned_checkout(context, checkout)
     try:
-        await check_selection(context, state.event_id, seats, own_checkout=checkout)
-        result = await (await context.services.checkouts()).hold(checkout, seats)
+        await check_selection(context, state.event_id, seats)
+        client = await context.services.checkouts()
+        result = await hold_reserved(
+            context,
+            checkout,
+            state.user_id,
+            state.event_id,
+            seats,
+            lambda: client.hold(checkout, seats),
+        )
     except DomainError as exc:
         return failure(exc, checkout=state, taken_seat_ids=exc.details.get("seat_ids", []))
     count_hold(result)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from adapters.catalog import EventInfo
@@ -13,7 +12,7 @@ from api.services import run_sync
 from domain.errors import DomainError, ErrorCode
 from domain.model import EventStatus, SeatStatus
 from domain.validation import parse_uuid, validate_seat_selection
-from workflows.contract import CheckoutState
+from workflows.contract import CheckoutState, HoldSeatsResult
 
 
 def uuid_arg(value: Any, field: str) -> str:
@@ -47,22 +46,11 @@ async def event_or_404(context: Context, event_id: str) -> EventInfo:
     return event
 
 
-async def check_selection(
-    context: Context, event_id: str, seat_ids: list[str], own_checkout: str | None = None
-) -> None:
-    """Before anything is started: the event exists and is on sale, the seats are its own,
-    not booked, and not held by another checkout than ``own_checkout``.
-
-    The lock read is one strongly consistent DynamoDB batch read: a buyer whose seats are
-    taken is refused here, in milliseconds, instead of by a workflow the refusal would cost.
-    It is a fast path only; the saga's conditional writes still decide every race.
-    Raises NOT_FOUND errors or DomainError (a payload failure).
-    """
+async def check_selection(context: Context, event_id: str, seat_ids: list[str]) -> None:
+    """Before anything is started: the event exists and is on sale, the seats are its own
+    and not booked. Raises NOT_FOUND errors or DomainError (a payload failure)."""
     event = await event_or_404(context, event_id)
-    rows, held = await asyncio.gather(
-        run_sync(context.services.catalog.seat_rows, event_id, seat_ids),
-        run_sync(context.services.seat_locks.holders, event_id, seat_ids),
-    )
+    rows = await run_sync(context.services.catalog.seat_rows, event_id, seat_ids)
     found = {row.id: row for row in rows}
     missing = [s for s in seat_ids if s not in found]
     if missing:
@@ -76,13 +64,60 @@ async def check_selection(
             f"seat(s) already booked: {', '.join(booked)}",
             seat_ids=booked,
         )
-    taken = sorted(seat for seat, lock in held.items() if lock.lock_id != own_checkout)
-    if taken:
+
+
+async def hold_reserved(
+    context: Context,
+    checkout_id: str,
+    user_id: str,
+    event_id: str,
+    seat_ids: list[str],
+    hold: Callable[[], Awaitable[HoldSeatsResult]],
+) -> HoldSeatsResult:
+    """Takes the seats' locks for ``checkout_id``, then lets the saga hold them.
+
+    The API's conditional writes use the saga's own holder token (the checkout id), and the
+    saga's hold step re-takes them (acquire is re-entrant), so the saga stays the authority.
+    What this buys: a buyer whose seats another checkout holds is refused by DynamoDB in
+    milliseconds, and no workflow is ever started or woken for them; in a flash sale that
+    is most buyers. Seats this call newly locked are given back when the saga refuses them;
+    after an unexpected error they are left to lapse at their expiry, since the saga may
+    hold them by then.
+    """
+    services = context.services
+    reserved = await run_sync(
+        services.seat_locks.acquire,
+        event_id,
+        seat_ids,
+        checkout_id,
+        user_id,
+        services.settings.hold_seconds,
+    )
+    if not reserved.acquired:
         raise DomainError(
             ErrorCode.SEATS_UNAVAILABLE,
-            f"seat(s) held by another buyer: {', '.join(taken)}",
-            seat_ids=taken,
+            f"seat(s) held by another buyer: {', '.join(reserved.taken)}",
+            seat_ids=list(reserved.taken),
         )
+    try:
+        result = await hold()
+    except DomainError:
+        await give_back(context, event_id, reserved.fresh, checkout_id)
+        raise
+    if not result.held:
+        await give_back(context, event_id, reserved.fresh, checkout_id)
+    return result
+
+
+async def give_back(
+    context: Context, event_id: str, seat_ids: Sequence[str], checkout_id: str
+) -> None:
+    if not seat_ids:
+        return
+    services = context.services
+    released = await run_sync(services.seat_locks.release, event_id, list(seat_ids), checkout_id)
+    if released:
+        await run_sync(services.seatmap_events.changed, event_id, list(seat_ids), "released")
 
 
 async def owned_checkout(context: Context, checkout_id: str) -> CheckoutState:

@@ -188,6 +188,14 @@ def test_live_locks_excludes_expired_and_other_events(locks: SeatLocks, event: s
     assert locks.live_locks(f"ev-{uuid.uuid4()}", now=T0) == []
 
 
+def test_acquire_reports_which_seats_it_newly_locked(locks: SeatLocks, event: str) -> None:
+    assert locks.acquire(event, ["s1"], "A", "alice", 100, now=T0).fresh == ("s1",)
+    assert locks.acquire(event, ["s2"], "A", "alice", 10, now=T0).fresh == ("s2",)
+    # s1 is still ours (re-entrant), s2 has lapsed and s3 was free: both are fresh
+    again = locks.acquire(event, ["s1", "s2", "s3"], "A", "alice", 100, now=T0 + 11)
+    assert again.acquired and again.fresh == ("s2", "s3")
+
+
 def test_holders_reports_live_locks_of_the_asked_seats_only(locks: SeatLocks, event: str) -> None:
     assert locks.acquire(event, ["s1"], "A", "alice", 100, now=T0).acquired
     assert locks.acquire(event, ["s2"], "B", "bob", 10, now=T0).acquired

@@ -1,0 +1,76 @@
+"""The API reserves seats under the checkout's own token before the saga holds them."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from api.context import Context
+from api.resolvers.common import hold_reserved
+from api.services import Services
+from domain.errors import DomainError, ErrorCode
+from workflows.contract import HoldSeatsResult
+
+
+def _context(services: Services) -> Context:
+    return Context(services, None, "127.0.0.1")
+
+
+def _holder(services: Services, event_id: str, seat_ids: list[str]) -> dict[str, str]:
+    return {s: lock.lock_id for s, lock in services.seat_locks.holders(event_id, seat_ids).items()}
+
+
+async def test_seats_held_elsewhere_are_refused_before_the_saga_is_asked(
+    services: Services, event_factory: Any
+) -> None:
+    event = event_factory(seats=3)
+    other, mine = str(uuid.uuid4()), str(uuid.uuid4())
+    assert services.seat_locks.acquire(event.id, event.seat_ids[:1], other, "u", 60).acquired
+    asked = False
+
+    async def hold() -> HoldSeatsResult:
+        nonlocal asked
+        asked = True
+        return HoldSeatsResult(held=True)
+
+    with pytest.raises(DomainError) as refused:
+        await hold_reserved(_context(services), mine, "u", event.id, event.seat_ids[:2], hold)
+
+    assert refused.value.code == ErrorCode.SEATS_UNAVAILABLE
+    assert refused.value.details["seat_ids"] == event.seat_ids[:1]
+    assert not asked
+    assert _holder(services, event.id, event.seat_ids) == {event.seat_ids[0]: other}
+
+
+async def test_a_refusal_by_the_saga_gives_back_only_the_newly_reserved_seats(
+    services: Services, event_factory: Any
+) -> None:
+    event = event_factory(seats=3)
+    mine = str(uuid.uuid4())
+    assert services.seat_locks.acquire(event.id, event.seat_ids[:1], mine, "u", 60).acquired
+
+    async def refuse() -> HoldSeatsResult:
+        return HoldSeatsResult(held=False, failure_reason="NOT_FOUND")
+
+    result = await hold_reserved(_context(services), mine, "u", event.id, event.seat_ids, refuse)
+
+    assert not result.held
+    # the seat the checkout held before stays held; the two reserved for this call are free
+    assert _holder(services, event.id, event.seat_ids) == {event.seat_ids[0]: mine}
+
+
+async def test_a_business_error_from_the_saga_gives_the_reservation_back(
+    services: Services, event_factory: Any
+) -> None:
+    event = event_factory(seats=2)
+    mine = str(uuid.uuid4())
+
+    async def reject() -> HoldSeatsResult:
+        raise DomainError(ErrorCode.TOO_MANY_SEATS, "at most 10 seats per checkout")
+
+    with pytest.raises(DomainError):
+        await hold_reserved(_context(services), mine, "u", event.id, event.seat_ids, reject)
+
+    assert _holder(services, event.id, event.seat_ids) == {}
