@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -48,12 +49,36 @@ def checked_token(context: Context, token: str | None) -> str | None:
     return checked or context.services.default_payment_token
 
 
-def _lazy_state(context: Context, checkout_id: str) -> Callable[..., Awaitable[CheckoutState]]:
-    # graphql-core calls a callable attribute: the state is only queried if the client asks.
-    async def load(*_: Any, **__: Any) -> CheckoutState:
+class LazyCheckout:
+    """A checkout whose id is known and whose state is queried only if a client asks for it.
+
+    graphql-core calls a callable attribute, so every field but ``id`` becomes one shared
+    workflow query: the flash-sale buyer selects ``checkout { id }`` after a hold, and that
+    no longer costs a round trip to Temporal.
+    """
+
+    def __init__(self, checkout_id: str, load: Callable[[], Awaitable[CheckoutState]]) -> None:
+        self.checkout_id = checkout_id
+        self._load = load
+        self._state: asyncio.Future[CheckoutState] | None = None
+
+    def __getattr__(self, name: str) -> Callable[..., Awaitable[Any]]:
+        if name.startswith("_"):
+            raise AttributeError(name)
+
+        async def resolve(*_: Any, **__: Any) -> Any:
+            if self._state is None:
+                self._state = asyncio.ensure_future(self._load())
+            return getattr(await self._state, name)
+
+        return resolve
+
+
+def _lazy_state(context: Context, checkout_id: str) -> LazyCheckout:
+    async def load() -> CheckoutState:
         return await (await context.services.checkouts()).state(checkout_id)
 
-    return load
+    return LazyCheckout(checkout_id, load)
 
 
 def hold_payload(context: Context, checkout_id: str, result: HoldSeatsResult) -> dict[str, Any]:

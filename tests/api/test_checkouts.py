@@ -152,3 +152,28 @@ async def test_every_bad_input_gets_its_code_and_changes_nothing(
         assert "Traceback" not in str(result)
     assert row_counts(engine) == before
     assert services.seat_locks.live_locks(event.id) == []
+
+
+async def test_the_checkout_state_is_queried_only_when_asked_for(
+    gql: Any, make_buyer: Any, event_factory: Any, services: Any, monkeypatch: Any
+) -> None:
+    client = await services.checkouts()
+    real_state = client.state
+    queries: list[str] = []
+
+    async def counting_state(checkout_id: str) -> Any:
+        queries.append(checkout_id)
+        return await real_state(checkout_id)
+
+    monkeypatch.setattr(client, "state", counting_state)
+    event = event_factory(seats=2)
+    buyer = make_buyer()
+    only_id = """mutation($e: ID!, $s: [ID!]!) {
+      startCheckout(eventId: $e, seatIds: $s) { success checkout { id } } }"""
+    first = data_of(await gql(only_id, {"e": event.id, "s": event.seat_ids[:1]}, buyer))
+    assert first["startCheckout"]["success"] and first["startCheckout"]["checkout"]["id"]
+    assert queries == []
+
+    second = data_of(await gql(START, {"e": event.id, "s": event.seat_ids[1:]}, buyer))
+    assert second["startCheckout"]["checkout"]["status"] == "HELD"
+    assert queries == [second["startCheckout"]["checkout"]["id"]]  # one query for all fields
