@@ -72,15 +72,20 @@ async def run_checkouts(
     }
 
 
-async def run(bench: BenchStack, n: int = 200, concurrency: int = 20) -> dict[str, Any]:
+async def run(
+    bench: BenchStack, n: int = 200, concurrency: int = 20, saturating: int | None = None
+) -> dict[str, Any]:
+    """Issue 5's runs (1 and 2 workers at ``concurrency``); with ``saturating``, also one
+    worker at that concurrency: the real checkout against the bare workflow, like for like."""
     client = await Client.connect(bench.stack.temporal_address)
     result: dict[str, Any] = {}
-    for workers in (1, 2):
+    runs = [(f"workers_{w}", w, concurrency) for w in (1, 2)]
+    if saturating:
+        runs.append(("saturated", 1, saturating))
+    for name, workers, lanes in runs:
         procs = await asyncio.to_thread(bench.start_workers, workers)
         try:
-            result[f"workers_{workers}"] = await run_checkouts(
-                client, bench, n, concurrency, seed=workers
-            )
+            result[name] = await run_checkouts(client, bench, n, lanes, seed=len(result) + 1)
         finally:
             for proc in procs:
                 await asyncio.to_thread(bench.stop_app, proc)
