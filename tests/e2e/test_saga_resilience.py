@@ -159,3 +159,70 @@ async def test_worker_killed_mid_checkout_is_finished_by_another(
         engine, backends.locks, backends.payments, temporal_client, [event.event_id]
     )
     assert violations == []
+
+
+class FailsFirstCalls:
+    """Proxy whose named method fails its first ``failures`` calls with a transport error."""
+
+    def __init__(self, target: Any, method: str, failures: int) -> None:
+        self._target = target
+        self._method = method
+        self._left = failures
+
+    def __getattr__(self, name: str) -> Any:
+        real = getattr(self._target, name)
+        if name != self._method:
+            return real
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if self._left > 0:
+                self._left -= 1
+                raise ConnectionError("payment processor unreachable")
+            return real(*args, **kwargs)
+
+        return call
+
+
+async def test_a_failing_compensation_stays_visible_until_it_succeeds(
+    settings: Settings, temporal_client: Client, backends: Backends, engine: Engine
+) -> None:
+    from adapters.payments import TOKEN_CAPTURE_FAILS
+    from workflows.contract import workflow_id
+
+    payments = FailsFirstCalls(backends.payments, "void", failures=3)
+    activities = CheckoutActivities(
+        backends.locks,
+        backends.catalog,
+        backends.bookings,
+        payments,  # type: ignore[arg-type]
+        backends.seat_map,
+        TOKEN_APPROVE,
+    )
+    stuck_settings = settings.model_copy(update={"task_queue": f"{settings.task_queue}-stuck"})
+    event = create_venue_event(engine, n_seats=2)
+    checkout_id = str(uuid.uuid4())
+    checkouts = CheckoutClient(temporal_client, stuck_settings.task_queue)
+    handle = temporal_client.get_workflow_handle(workflow_id(checkout_id))
+
+    async with build_worker(stuck_settings, temporal_client, activities):
+        await checkouts.start_and_hold(
+            checkout_id, create_user(engine), event.event_id, event.seat_ids[:1]
+        )
+        payment = asyncio.create_task(checkouts.submit_payment(checkout_id, TOKEN_CAPTURE_FAILS))
+        seen = None
+        for _ in range(100):  # the compensation retries with backoff: 0.5 s, 1 s, 2 s
+            pending = (await handle.describe()).raw_description.pending_activities
+            seen = next(
+                (p for p in pending if p.activity_type.name == "void_or_refund_payment"), None
+            )
+            if seen is not None and seen.last_failure.message:
+                break
+            await asyncio.sleep(0.1)
+        state = await asyncio.wait_for(payment, timeout=60)
+
+    assert seen is not None, "the failing compensation never showed as a pending activity"
+    assert "payment processor unreachable" in seen.last_failure.message
+    assert seen.attempt >= 2
+    assert state.status == "FAILED" and state.failure_reason == "CAPTURE_FAILED"
+    intent = backends.payments.find_by_checkout(checkout_id)
+    assert intent is not None and intent.status == PaymentStatus.VOIDED
