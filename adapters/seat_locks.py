@@ -285,13 +285,6 @@ class DynamoSeatLocks:
         at = self._now(now)
         raise_lock_problems(*lock_problems(seats, self._read(event_id, seats), lock_id, at))
 
-    def holders(
-        self, event_id: str, seat_ids: Sequence[str], now: int | None = None
-    ) -> dict[str, SeatLock]:
-        seats = check_seat_input(event_id, seat_ids)
-        at = self._now(now)
-        return {s: lk for s, lk in self._read(event_id, seats).items() if lk.expires_at >= at}
-
     # --- reads ----------------------------------------------------------------------------
 
     def _read(self, event_id: str, seats: Sequence[str]) -> dict[str, SeatLock]:

@@ -150,14 +150,6 @@ class SeatMapCache:
         seat_map = self.get(event_id)
         return len(seat_map.seats), seat_map.source
 
-    def invalidate(self, event_id: str) -> None:
-        map_key, count_key, version_key, _ = _keys(self._prefix, event_id)
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.incr(version_key)
-        pipe.expire(version_key, 86400)
-        pipe.delete(map_key, count_key)
-        pipe.execute()
-
     def _get_cached(self, event_id: str) -> SeatMap:
         map_key, count_key, version_key, lock_key = _keys(self._prefix, event_id)
         raw = self._redis.get(map_key)

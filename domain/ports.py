@@ -44,12 +44,6 @@ class SeatLocks(Protocol):
         """Strongly consistent. Raises DomainError LOCK_EXPIRED / LOCK_INVALID."""
         ...
 
-    def holders(
-        self, event_id: str, seat_ids: Sequence[str], now: int | None = None
-    ) -> dict[str, SeatLock]:
-        """The live locks on these seats (strongly consistent), by seat id."""
-        ...
-
     def live_locks(self, event_id: str, now: int | None = None) -> list[SeatLock]: ...
 
 

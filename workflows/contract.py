@@ -31,10 +31,6 @@ def workflow_id(checkout_id: str) -> str:
     return f"{WORKFLOW_ID_PREFIX}{checkout_id}"
 
 
-def checkout_id_of(workflow_id_: str) -> str:
-    return workflow_id_.removeprefix(WORKFLOW_ID_PREFIX)
-
-
 @dataclass
 class CheckoutInput:
     checkout_id: str

@@ -99,15 +99,6 @@ class InMemorySeatLocks:
             found = self._found(event_id, seats)
         raise_lock_problems(*lock_problems(seats, found, lock_id, at))
 
-    def holders(
-        self, event_id: str, seat_ids: Sequence[str], now: int | None = None
-    ) -> dict[str, SeatLock]:
-        seats = check_seat_input(event_id, seat_ids)
-        at = self._now(now)
-        with self._mutex:
-            found = self._found(event_id, seats)
-        return {s: lk for s, lk in found.items() if lk.expires_at >= at}
-
     def live_locks(self, event_id: str, now: int | None = None) -> list[SeatLock]:
         check_seat_input(event_id, [], allow_empty=True)
         at = self._now(now)

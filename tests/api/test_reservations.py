@@ -19,7 +19,8 @@ def _context(services: Services) -> Context:
 
 
 def _holder(services: Services, event_id: str, seat_ids: list[str]) -> dict[str, str]:
-    return {s: lock.lock_id for s, lock in services.seat_locks.holders(event_id, seat_ids).items()}
+    live = services.seat_locks.live_locks(event_id)
+    return {lock.seat_id: lock.lock_id for lock in live if lock.seat_id in seat_ids}
 
 
 async def test_seats_held_elsewhere_are_refused_before_the_saga_is_asked(

@@ -196,17 +196,6 @@ def test_acquire_reports_which_seats_it_newly_locked(locks: SeatLocks, event: st
     assert again.acquired and again.fresh == ("s2", "s3")
 
 
-def test_holders_reports_live_locks_of_the_asked_seats_only(locks: SeatLocks, event: str) -> None:
-    assert locks.acquire(event, ["s1"], "A", "alice", 100, now=T0).acquired
-    assert locks.acquire(event, ["s2"], "B", "bob", 10, now=T0).acquired
-    assert locks.acquire(event, ["s3"], "C", "carol", 100, now=T0).acquired
-
-    found = locks.holders(event, ["s1", "s2", "s4"], now=T0 + 11)
-
-    assert found == {"s1": SeatLock(event, "s1", "alice", "A", T0 + 100, T0)}
-    assert error_of(lambda: locks.holders(event, ["s1", "s1"])).code == ErrorCode.DUPLICATE_SEATS
-
-
 def test_same_seat_id_in_two_events_does_not_collide(locks: SeatLocks, event: str) -> None:
     other = f"ev-{uuid.uuid4()}"
     assert locks.acquire(event, ["s1"], "A", "alice", TTL, now=T0).acquired
