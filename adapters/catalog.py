@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 
 from adapters.orm import Event, EventSeat, Seat, Venue
 from domain.model import SeatStatus
@@ -114,9 +114,27 @@ class EventCatalog:
         key = _uuid(event_id)
         if key is None:
             return None
-        query = select(*_EVENT_COLUMNS).join(Venue, Venue.id == Event.venue_id)
         with self._engine.connect() as conn:
-            row = conn.execute(query.where(Event.id == key)).first()
+            return self._get_event(conn, key)
+
+    def selection(
+        self, event_id: str, seat_ids: Sequence[str]
+    ) -> tuple[EventInfo | None, list[SeatInfo]]:
+        """The event and the given seats' rows, read on one connection: what every hold
+        checks first, so it costs one pool checkout and one thread hop, not two."""
+        key = _uuid(event_id)
+        if key is None:
+            return None, []
+        with self._engine.connect() as conn:
+            event = self._get_event(conn, key)
+            if event is None:
+                return None, []
+            return event, self._seat_rows(conn, key, seat_ids, available_only=False)
+
+    @staticmethod
+    def _get_event(conn: Connection, key: uuid.UUID) -> EventInfo | None:
+        query = select(*_EVENT_COLUMNS).join(Venue, Venue.id == Event.venue_id)
+        row = conn.execute(query.where(Event.id == key)).first()
         return _event(row) if row is not None else None
 
     def seat_rows(
@@ -126,6 +144,16 @@ class EventCatalog:
         event_key = _uuid(event_id)
         if event_key is None:
             return []
+        with self._engine.connect() as conn:
+            return self._seat_rows(conn, event_key, seat_ids, available_only)
+
+    @staticmethod
+    def _seat_rows(
+        conn: Connection,
+        event_key: uuid.UUID,
+        seat_ids: Sequence[str] | None,
+        available_only: bool,
+    ) -> list[SeatInfo]:
         query = (
             select(
                 Seat.id,
@@ -147,17 +175,16 @@ class EventCatalog:
         if available_only:
             query = query.where(EventSeat.status == SeatStatus.AVAILABLE.value)
         query = query.order_by(Seat.section, Seat.row, Seat.number)
-        with self._engine.connect() as conn:
-            return [
-                SeatInfo(
-                    id=str(r.id),
-                    section=r.section,
-                    row=r.row,
-                    number=r.number,
-                    type=r.type,
-                    price_modifier=r.price_modifier,
-                    price=seat_price(r.base_price, r.price_modifier),
-                    status=r.status,
-                )
-                for r in conn.execute(query)
-            ]
+        return [
+            SeatInfo(
+                id=str(r.id),
+                section=r.section,
+                row=r.row,
+                number=r.number,
+                type=r.type,
+                price_modifier=r.price_modifier,
+                price=seat_price(r.base_price, r.price_modifier),
+                status=r.status,
+            )
+            for r in conn.execute(query)
+        ]

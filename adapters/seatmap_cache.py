@@ -170,6 +170,10 @@ class SeatMapCache:
             if raw is not None:
                 return SeatMap(event_id, _decode(raw), "cache")
             if not self._redis.exists(lock_key):
+                # The rebuild may have finished between the two reads: look once more.
+                raw = self._redis.get(map_key)
+                if raw is not None:
+                    return SeatMap(event_id, _decode(raw), "cache")
                 break
         return SeatMap(event_id, self._rebuild(event_id), "rebuilt")
 

@@ -40,14 +40,18 @@ class HTTPHandler(GraphQLHTTPHandler):
         if event_id is None:
             return await super().graphql_http_server(request)
         try:
-            body, version = await cache.lookup(event_id, data)
+            cached = await cache.lookup(event_id, data)
         except RedisError:
             return await super().graphql_http_server(request)
-        if body is not None:
+        if cached.body is not None and cached.current:
             SEATMAP_READS.labels("response_cache").inc()
-            return Response(body, media_type="application/json")
+            return Response(cached.body, media_type="application/json")
         return await cache.single_flight(
-            event_id, data, version, lambda: super(HTTPHandler, self).graphql_http_server(request)
+            event_id,
+            data,
+            cached.version,
+            lambda: super(HTTPHandler, self).graphql_http_server(request),
+            stale=cached.body,
         )
 
 

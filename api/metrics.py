@@ -24,6 +24,8 @@ CHECKOUTS = Counter(
 SEATMAP_READS = Counter(
     "api_seatmap_reads_total",
     "Seat-map reads by where they were served from",
-    ["source"],  # cache (hit) | rebuilt (miss) | database (Redis down)
+    # response_cache (hit), response_cache_stale (served during a re-render),
+    # response_cache_follower (waited for a render), cache | rebuilt | database (the rows)
+    ["source"],
 )
 RATE_LIMITED = Counter("api_rate_limited_total", "Requests refused by a rate limit", ["scope"])

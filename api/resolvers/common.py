@@ -49,8 +49,9 @@ async def event_or_404(context: Context, event_id: str) -> EventInfo:
 async def check_selection(context: Context, event_id: str, seat_ids: list[str]) -> None:
     """Before anything is started: the event exists and is on sale, the seats are its own
     and not booked. Raises NOT_FOUND errors or DomainError (a payload failure)."""
-    event = await event_or_404(context, event_id)
-    rows = await run_sync(context.services.catalog.seat_rows, event_id, seat_ids)
+    event, rows = await run_sync(context.services.catalog.selection, event_id, seat_ids)
+    if event is None:
+        raise not_found("event")
     found = {row.id: row for row in rows}
     missing = [s for s in seat_ids if s not in found]
     if missing:

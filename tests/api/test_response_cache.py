@@ -93,12 +93,49 @@ async def test_concurrent_misses_render_once(services: Services, event_factory: 
         return Response(b'{"data":{"availableSeats":[]}}', media_type="application/json")
 
     cache = services.responses
-    _, version = await cache.lookup(event.id, data)
+    version = (await cache.lookup(event.id, data)).version
     responses = await asyncio.gather(
         *(cache.single_flight(event.id, data, version, render) for _ in range(20))
     )
 
     assert renders == 1
     assert {r.body for r in responses} == {b'{"data":{"availableSeats":[]}}'}
-    body, _ = await cache.lookup(event.id, data)
-    assert body == b'{"data":{"availableSeats":[]}}'
+    assert (await cache.lookup(event.id, data)).body == b'{"data":{"availableSeats":[]}}'
+
+
+async def test_reads_during_a_rerender_get_the_previous_entry_and_later_reads_the_change(
+    services: Services, event_factory: Any
+) -> None:
+    import asyncio
+
+    from starlette.responses import Response
+
+    event = event_factory(seats=1)
+    data = {"query": SEATS, "variables": {"eventId": event.id}}
+    cache = services.responses
+    old, new = b'{"data":{"availableSeats":["old"]}}', b'{"data":{"availableSeats":[]}}'
+    started = time.monotonic()
+    await cache.store(event.id, data, (await cache.lookup(event.id, data)).version, old, started)
+    services.seatmap_events.changed(event.id, event.seat_ids, "held")
+    renders = 0
+
+    async def render() -> Response:
+        nonlocal renders
+        renders += 1
+        await asyncio.sleep(0.2)
+        return Response(new, media_type="application/json")
+
+    async def read() -> bytes:
+        cached = await cache.lookup(event.id, data)
+        assert cached.body == old and not cached.current  # stale: a change was announced
+        response = await cache.single_flight(
+            event.id, data, cached.version, render, stale=cached.body
+        )
+        return bytes(response.body)
+
+    bodies = await asyncio.gather(*(read() for _ in range(10)))
+
+    assert renders == 1
+    assert bodies.count(new) == 1 and bodies.count(old) == 9  # only the leader waited
+    after = await cache.lookup(event.id, data)
+    assert after.body == new and after.current

@@ -18,7 +18,7 @@ from temporalio.client import Client
 
 from activities.checkout import CheckoutActivities
 from adapters.checkout_client import CheckoutClient
-from adapters.payments import TOKEN_APPROVE
+from adapters.payments import TOKEN_APPROVE, TOKEN_TIMEOUT_ONCE
 from audit.invariants import check_all
 from config.settings import Settings
 from domain.model import PaymentStatus
@@ -139,7 +139,10 @@ async def test_worker_killed_mid_checkout_is_finished_by_another(
             checkout_id, create_user(engine), event.event_id, event.seat_ids[:3]
         )
         assert held.held
-        payment = asyncio.create_task(checkouts.submit_payment(checkout_id, TOKEN_APPROVE))
+        # The first authorize attempt times out and is retried after a 200 ms backoff, so the
+        # first worker cannot finish the checkout before it is killed (with the approving
+        # card it sometimes did, within the 50 ms, and the second worker had nothing to do).
+        payment = asyncio.create_task(checkouts.submit_payment(checkout_id, TOKEN_TIMEOUT_ONCE))
         await asyncio.sleep(0.05)  # let the update reach the first worker's workflow
         os.kill(first.pid, signal.SIGKILL)
         first.wait(timeout=10)
