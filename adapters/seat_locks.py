@@ -86,6 +86,10 @@ def raise_lock_problems(invalid: list[str], expired: list[str]) -> None:
         )
 
 
+def _held_by_other(lock: SeatLock, lock_id: str, now: int) -> bool:
+    return lock.lock_id != lock_id and lock.expires_at >= now
+
+
 def _refused(exc: ClientError) -> bool:
     return bool(exc.response.get("Error", {}).get("Code") == _REFUSED)
 
@@ -173,9 +177,7 @@ class DynamoSeatLocks:
         # The refused seat was live and someone else's at the moment of refusal, so it is always
         # reported even if its holder lets go before the read below.
         found = self._read(event_id, seats)
-        taken = {s for s, lk in found.items() if lk.lock_id != lock_id and lk.expires_at >= at} | {
-            refused_seat
-        }
+        taken = {s for s, lk in found.items() if _held_by_other(lk, lock_id, at)} | {refused_seat}
         return AcquireResult(acquired=False, taken=tuple(sorted(taken)))
 
     def _put_lock(self, lock: SeatLock, now: int) -> tuple[bool, Item | None]:
@@ -286,6 +288,14 @@ class DynamoSeatLocks:
         raise_lock_problems(*lock_problems(seats, self._read(event_id, seats), lock_id, at))
 
     # --- reads ----------------------------------------------------------------------------
+
+    def taken(
+        self, event_id: str, seat_ids: Sequence[str], lock_id: str, now: int | None = None
+    ) -> tuple[str, ...]:
+        seats = check_seat_input(event_id, seat_ids, lock_id)
+        at = self._now(now)
+        found = self._read(event_id, seats)
+        return tuple(s for s in seats if s in found and _held_by_other(found[s], lock_id, at))
 
     def _read(self, event_id: str, seats: Sequence[str]) -> dict[str, SeatLock]:
         """Strongly consistent BatchGetItem of the given seats' locks (expired ones included)."""

@@ -44,6 +44,13 @@ class SeatLocks(Protocol):
         """Strongly consistent. Raises DomainError LOCK_EXPIRED / LOCK_INVALID."""
         ...
 
+    def taken(
+        self, event_id: str, seat_ids: Sequence[str], lock_id: str, now: int | None = None
+    ) -> tuple[str, ...]:
+        """Strongly consistent read: the given seats live-locked by anyone but ``lock_id``,
+        sorted. A read, not a guard: only ``acquire`` decides a race."""
+        ...
+
     def live_locks(self, event_id: str, now: int | None = None) -> list[SeatLock]: ...
 
 

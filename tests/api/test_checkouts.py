@@ -96,14 +96,19 @@ async def test_declined_payment_and_cancel(gql: Any, make_buyer: Any, event_fact
     assert late["holdSeats"]["failureReason"] == "CHECKOUT_CLOSED"
 
 
-async def test_taken_seats_are_named(gql: Any, make_buyer: Any, event_factory: Any) -> None:
+async def test_taken_seats_are_named_and_the_refusal_locks_nothing(
+    gql: Any, make_buyer: Any, event_factory: Any, services: Any
+) -> None:
     event = event_factory(seats=2)
     first, second = make_buyer(), make_buyer()
     data_of(await gql(START, {"e": event.id, "s": event.seat_ids[:1]}, first))
+    locks_before = services.seat_locks.live_locks(event.id)
     refused = data_of(await gql(START, {"e": event.id, "s": event.seat_ids}, second))
     payload = refused["startCheckout"]
     assert payload["success"] is False and payload["takenSeatIds"] == event.seat_ids[:1]
+    assert payload["failureReason"] == "SEATS_UNAVAILABLE"
     assert event.seat_ids[0] in payload["message"]
+    assert services.seat_locks.live_locks(event.id) == locks_before
 
 
 BAD_INPUTS = [

@@ -188,6 +188,19 @@ def test_live_locks_excludes_expired_and_other_events(locks: SeatLocks, event: s
     assert locks.live_locks(f"ev-{uuid.uuid4()}", now=T0) == []
 
 
+def test_taken_names_the_seats_others_hold_live(locks: SeatLocks, event: str) -> None:
+    assert locks.acquire(event, ["s1", "s2"], "A", "alice", TTL, now=T0).acquired
+    assert locks.acquire(event, ["s3"], "B", "bob", 10, now=T0).acquired
+
+    assert locks.taken(event, ["s4", "s3", "s2", "s1"], "B", now=T0) == ("s1", "s2")
+    assert locks.taken(event, ["s1", "s2", "s3"], "A", now=T0) == ("s3",)
+    assert locks.taken(event, ["s1", "s2", "s3"], "A", now=T0 + 11) == ()  # s3 has lapsed
+    assert locks.taken(event, ["s4"], "C", now=T0) == ()
+    assert error_of(lambda: locks.taken(event, ["s1", "s1"], "C")).code is (
+        ErrorCode.DUPLICATE_SEATS
+    )
+
+
 def test_acquire_reports_which_seats_it_newly_locked(locks: SeatLocks, event: str) -> None:
     assert locks.acquire(event, ["s1"], "A", "alice", 100, now=T0).fresh == ("s1",)
     assert locks.acquire(event, ["s2"], "A", "alice", 10, now=T0).fresh == ("s2",)
