@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from bench.flash_sale import lane_client
+from bench.http_lane import Lane
 from bench.stack import BenchStack, create_users, seed_event
 from bench.stats import summary_ms
 from devstack.seed import FLASH_SALE_EVENT, demo_id
@@ -46,19 +46,19 @@ async def _measure(
     next_i = iter(range(n))
 
     async def lane() -> None:
-        async with lane_client() as http:
+        async with Lane() as lane:
             for i in next_i:
                 body, headers = request(i)
                 began = time.perf_counter()
-                response = await http.post(f"{url}/graphql", json=body, headers=headers)
+                status, payload = await lane.post_json(f"{url}/graphql", body, headers)
                 latencies.append((time.perf_counter() - began) * 1000)
-                payload = response.json() if response.status_code == 200 else {}
+                payload = payload if status == 200 and isinstance(payload, dict) else {}
                 data = (payload.get("data") or {}).values()
-                ok = response.status_code == 200 and not payload.get("errors")
+                ok = status == 200 and not payload.get("errors")
                 if ok and any(isinstance(v, dict) and v.get("success") is False for v in data):
                     ok = False
                 if not ok:
-                    key = f"HTTP_{response.status_code}"
+                    key = f"HTTP_{status}"
                     failures[key] = failures.get(key, 0) + 1
 
     began = time.perf_counter()

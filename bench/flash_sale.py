@@ -9,41 +9,30 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import random
 import time
 from collections import Counter
 from collections.abc import Generator, Sequence
 from typing import Any
 
-import httpx
 import redis
 from sqlalchemy import text
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from bench.buyer import BuyerPlan, Call, Outcome, Reply, buy, plan_buyers
+from bench.http_lane import Lane
 from bench.stack import BenchStack, check_invariants, create_users, seats_sold, seed_event
 from bench.stats import cpu_snapshot, cpu_used, per_second, summary_ms
 from workflows.contract import workflow_id
 
 
-async def drive(
-    http: httpx.AsyncClient, url: str, steps: Generator[Call, Reply, Outcome]
-) -> Outcome:
+async def drive(lane: Lane, url: str, steps: Generator[Call, Reply, Outcome]) -> Outcome:
     """Runs one buyer's generator against ``url``/graphql, timing every call."""
     call = next(steps)
     while True:
         began = time.perf_counter()
-        try:
-            response = await http.post(f"{url}/graphql", json=call.body(), headers=call.headers())
-            status = response.status_code
-            try:
-                body = response.json()
-            except json.JSONDecodeError:
-                body = None
-        except httpx.HTTPError as exc:  # a transport failure is not an HTTP status
-            status, body = 0, {"errors": [{"extensions": {"code": type(exc).__name__}}]}
+        status, body = await lane.post_json(f"{url}/graphql", call.body(), call.headers())
         reply = Reply(status, body, (time.perf_counter() - began) * 1000)
         try:
             call = steps.send(reply)
@@ -66,24 +55,13 @@ async def run_buyers(
 
     async def lane(n: int) -> None:
         rng = random.Random(seed * 100_003 + n)
-        async with lane_client() as http:
+        async with Lane() as lane:
             for plan, token in work:
-                outcomes.append(await drive(http, next(urls), buy(plan, event_id, token, rng)))
+                outcomes.append(await drive(lane, next(urls), buy(plan, event_id, token, rng)))
 
     began = time.perf_counter()
     await asyncio.gather(*(lane(n) for n in range(clients)))
     return outcomes, time.perf_counter() - began
-
-
-def lane_client() -> httpx.AsyncClient:
-    """One client (one keep-alive connection) per concurrent lane, like one browser each.
-
-    A single pool shared by 200 lanes made the load generator the bottleneck: httpcore
-    scans every pooled connection for every request (py-spy: 67% of the generator's GIL
-    time in ``_assign_requests_to_connections``), which inflated every measured latency.
-    """
-    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-    return httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(120.0))
 
 
 async def wait_terminal(client: Client, event_id: str, timeout: float) -> tuple[int, float]:
