@@ -20,6 +20,7 @@ from sqlalchemy import text
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
+from bench import temporal_metrics
 from bench.buyer import BuyerPlan, Call, Outcome, Reply, buy, plan_buyers
 from bench.http_lane import Lane
 from bench.stack import BenchStack, check_invariants, create_users, seats_sold, seed_event
@@ -154,6 +155,7 @@ async def run(
         None if plan.registers else minted.issue(user_id, email)
         for plan, (user_id, email) in zip(plans, users, strict=True)
     ]
+    temporal_before = await asyncio.to_thread(temporal_metrics.scrape, bench.worker_metrics_url)
     before = cpu_snapshot(bench.pids())
     pg_before = await asyncio.to_thread(pg_transactions, bench.engine)
     redis_before = await asyncio.to_thread(redis_calls, bench.stack.redis_url)
@@ -161,6 +163,7 @@ async def run(
         api_urls, event.event_id, plans, tokens, clients, seed
     )
     cpu = cpu_used(before, cpu_snapshot(bench.pids()), sale_seconds)
+    temporal_after = await asyncio.to_thread(temporal_metrics.scrape, bench.worker_metrics_url)
     pg_after = await asyncio.to_thread(pg_transactions, bench.engine)
     redis_after = await asyncio.to_thread(redis_calls, bench.stack.redis_url)
     still_running, waited = await wait_terminal(client, event.event_id, hold_seconds * 2 + 120)
@@ -228,6 +231,8 @@ async def run(
             ),
         },
         "temporal_history": histories,  # while buyers were buying; 2 cores on the benchmark box
+        # the first worker's SDK metrics over the sale (with 2 workers: about half the work)
+        "temporal_worker_metrics": temporal_metrics.summarize(temporal_before, temporal_after),
         "hold_p50_ms": hold["p50_ms"],
         "hold_p99_ms": hold["p99_ms"],
         "refusal_p99_ms": refusal["p99_ms"],

@@ -65,6 +65,7 @@ class BenchStack:
     jwt_secret: str
     keep_database: bool = False
     _apps: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    worker_metrics_url: str | None = None  # the latest start_workers' first worker
 
     # --- settings shared by every process of the run ---
 
@@ -114,11 +115,14 @@ class BenchStack:
     def start_workers(self, n: int, **env: str) -> list[subprocess.Popen[bytes]]:
         """``n`` ``python -m worker`` processes on the run's task queue, polling when returned."""
         since = time.time() - 1
+        # The first worker exposes Temporal's SDK metrics (bench/temporal_metrics.py).
+        metrics_port = free_port()
+        self.worker_metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
         procs = [
             self._spawn(
                 [sys.executable, "-m", "worker"],
                 f"worker-{len(self._apps)}-{i}.log",
-                self.env(**env),
+                self.env(**{**env, "WORKER_METRICS_PORT": str(metrics_port if i == 0 else 0)}),
             )
             for i in range(n)
         ]
