@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     worker_max_concurrent_workflow_tasks: int = 200
     worker_max_concurrent_local_activities: int = 200
     worker_activity_threads: int = 64
+    # Task pollers per queue: 0 lets the SDK scale them (1..worker_max_pollers) from what the
+    # server answers; n > 0 keeps exactly n.
+    worker_task_pollers: int = 0
+    worker_max_pollers: int = 100
 
     # --- API ---
     api_host: str = "127.0.0.1"
