@@ -19,7 +19,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from domain.errors import DomainError, ErrorCode
-from domain.model import ConfirmRequest, PaymentStatus
+from domain.model import AcquireResult, ConfirmRequest, PaymentStatus
 from domain.ports import BookingStore, Catalog, Payments, SeatLocks, SeatMapEvents
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -163,12 +163,7 @@ class CheckoutActivities:
                 reason=exc.code.value,
                 message=exc.message,
             )
-        ttl = request.hold_seconds
-        if request.expires_at is not None:
-            ttl = max(1, request.expires_at - int(time.time()))
-        result = self._locks.acquire(
-            request.event_id, request.seat_ids, request.checkout_id, request.user_id, ttl
-        )
+        result = self._take(request)
         if not result.acquired:
             return HoldOutput(
                 held=False,
@@ -182,6 +177,26 @@ class CheckoutActivities:
             expires_at=result.expires_at,
             prices={line.seat_id: str(line.price) for line in quote.seats},
             currency=quote.currency,
+        )
+
+    def _take(self, request: HoldInput) -> AcquireResult:
+        """The seats' locks for this checkout, with the expiry the saga will keep.
+
+        A first hold usually finds its seats already reserved by the API under the checkout
+        id (``api/resolvers/common.py::hold_reserved``): one consistent read confirms them
+        instead of a conditional write per seat, and the hold keeps the reservation's expiry.
+        Anything else (a seat not ours, lapsed, or seats added to a running hold, which must
+        expire with it) goes through ``acquire``, which decides races.
+        """
+        if request.expires_at is None:
+            until = self._locks.held_until(request.event_id, request.seat_ids, request.checkout_id)
+            if until is not None:
+                return AcquireResult(acquired=True, taken=(), expires_at=until, fresh=())
+        ttl = request.hold_seconds
+        if request.expires_at is not None:
+            ttl = max(1, request.expires_at - int(time.time()))
+        return self._locks.acquire(
+            request.event_id, request.seat_ids, request.checkout_id, request.user_id, ttl
         )
 
     @activity.defn(name="extend_hold")

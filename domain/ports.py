@@ -51,6 +51,13 @@ class SeatLocks(Protocol):
         sorted. A read, not a guard: only ``acquire`` decides a race."""
         ...
 
+    def held_until(
+        self, event_id: str, seat_ids: Sequence[str], lock_id: str, now: int | None = None
+    ) -> int | None:
+        """Strongly consistent read: the earliest expiry when ``lock_id`` holds every one of
+        the seats live, else None."""
+        ...
+
     def live_locks(self, event_id: str, now: int | None = None) -> list[SeatLock]: ...
 
 

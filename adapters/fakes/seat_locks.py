@@ -9,7 +9,13 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from adapters.seat_locks import check_seat_input, check_ttl, lock_problems, raise_lock_problems
+from adapters.seat_locks import (
+    check_seat_input,
+    check_ttl,
+    earliest_expiry,
+    lock_problems,
+    raise_lock_problems,
+)
 from domain.errors import DomainError, ErrorCode
 from domain.model import AcquireResult, SeatLock
 
@@ -106,6 +112,15 @@ class InMemorySeatLocks:
         at = self._now(now)
         with self._mutex:
             return tuple(s for s in seats if self._held_by_other(event_id, s, lock_id, at))
+
+    def held_until(
+        self, event_id: str, seat_ids: Sequence[str], lock_id: str, now: int | None = None
+    ) -> int | None:
+        seats = check_seat_input(event_id, seat_ids, lock_id)
+        at = self._now(now)
+        with self._mutex:
+            found = self._found(event_id, seats)
+        return earliest_expiry(seats, found, lock_id, at)
 
     def live_locks(self, event_id: str, now: int | None = None) -> list[SeatLock]:
         check_seat_input(event_id, [], allow_empty=True)

@@ -1,0 +1,81 @@
+"""The saga's hold step on in-memory ports: confirm an API reservation, or acquire."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from activities.checkout import CheckoutActivities, HoldInput
+from adapters.fakes.payments import InMemoryPayments
+from adapters.fakes.seat_locks import InMemorySeatLocks
+from tests.factories import MemoryWorld
+
+HOLD = 60
+
+
+class NoSeatMap:
+    def changed(self, event_id: str, seat_ids: Sequence[str], kind: str) -> None:
+        return None
+
+
+def _step() -> tuple[CheckoutActivities, InMemorySeatLocks, MemoryWorld]:
+    world, locks = MemoryWorld(), InMemorySeatLocks()
+    acts = CheckoutActivities(
+        locks=locks,
+        catalog=world.catalog,
+        bookings=world.store,
+        payments=InMemoryPayments(),
+        seat_map=NoSeatMap(),
+        default_payment_token=None,
+    )
+    return acts, locks, world
+
+
+def test_a_reservation_under_the_checkout_id_is_confirmed_with_its_own_expiry() -> None:
+    acts, locks, world = _step()
+    event = world.new_event(n_seats=2)
+    reserved = locks.acquire(event.event_id, event.seat_ids, "co-1", "u", 30)
+    before = locks.live_locks(event.event_id)
+
+    out = acts.hold_seats(HoldInput("co-1", "u", event.event_id, event.seat_ids, HOLD))
+
+    assert out.held and out.expires_at == reserved.expires_at  # not re-taken for HOLD s
+    assert locks.live_locks(event.event_id) == before  # nothing was written
+    assert sorted(out.prices) == event.seat_ids
+
+
+def test_without_a_reservation_the_step_acquires() -> None:
+    acts, locks, world = _step()
+    event = world.new_event(n_seats=2)
+
+    out = acts.hold_seats(HoldInput("co-1", "u", event.event_id, event.seat_ids, HOLD))
+
+    assert out.held and out.expires_at is not None
+    assert out.expires_at >= int(time.time()) + HOLD - 1
+    assert {lk.lock_id for lk in locks.live_locks(event.event_id)} == {"co-1"}
+
+
+def test_seats_someone_else_holds_are_refused_and_named() -> None:
+    acts, locks, world = _step()
+    event = world.new_event(n_seats=2)
+    assert locks.acquire(event.event_id, event.seat_ids[:1], "co-other", "v", 30).acquired
+
+    out = acts.hold_seats(HoldInput("co-1", "u", event.event_id, event.seat_ids, HOLD))
+
+    assert not out.held and out.taken == event.seat_ids[:1]
+    assert out.reason == "SEATS_UNAVAILABLE"
+
+
+def test_seats_added_to_a_running_hold_expire_with_it_even_when_reserved() -> None:
+    acts, locks, world = _step()
+    event = world.new_event(n_seats=2)
+    hold_ends = int(time.time()) + 20
+    locks.acquire(event.event_id, event.seat_ids[1:], "co-1", "u", HOLD)  # the API's reservation
+
+    out = acts.hold_seats(
+        HoldInput("co-1", "u", event.event_id, event.seat_ids[1:], HOLD, expires_at=hold_ends)
+    )
+
+    assert out.held and abs(out.expires_at - hold_ends) <= 1  # re-taken to the hold's end
+    (lock,) = locks.live_locks(event.event_id)
+    assert abs(lock.expires_at - hold_ends) <= 1
