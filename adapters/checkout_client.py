@@ -6,6 +6,8 @@ Translates Temporal's failures back into the domain's codes, so callers only eve
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -108,7 +110,31 @@ class CheckoutClient:
         """Starts the checkout and holds its first seats in one round trip (update-with-start).
 
         Calling it again with the same checkout id adds the seats to that open checkout.
+
+        An update the server aborts (its workflow task was lost or timed out, seen once in a
+        10,000-buyer sale on a saturated box) is sent again under the same update id, so it
+        applies at most once; after ``_START_ATTEMPTS`` the error is the caller's.
         """
+        update_id = f"hold-{uuid.uuid4()}"
+        for attempt in range(1, _START_ATTEMPTS + 1):
+            try:
+                return await self._start_and_hold_once(
+                    checkout_id, user_id, event_id, seat_ids, update_id
+                )
+            except RPCError as exc:
+                if exc.status not in _RETRYABLE or attempt == _START_ATTEMPTS:
+                    raise _rpc_to_domain(exc, checkout_id) from exc
+                await asyncio.sleep(0.1 * attempt)
+        raise AssertionError("unreachable")
+
+    async def _start_and_hold_once(
+        self,
+        checkout_id: str,
+        user_id: str,
+        event_id: str,
+        seat_ids: list[str],
+        update_id: str,
+    ) -> HoldSeatsResult:
         start = WithStartWorkflowOperation(
             WORKFLOW_NAME,
             CheckoutInput(
@@ -140,12 +166,13 @@ class CheckoutClient:
                 UPDATE_HOLD_SEATS,
                 HoldSeatsRequest(seat_ids=list(seat_ids)),
                 start_workflow_operation=start,
+                id=update_id,
                 result_type=HoldSeatsResult,
             )
         except WorkflowUpdateFailedError as exc:
             raise _as_domain_error(exc) or exc from exc
-        except RPCError as exc:
-            raise _rpc_to_domain(exc, checkout_id) from exc
+        except RPCError:
+            raise  # start_and_hold retries the transient ones
         except Exception as exc:  # WorkflowAlreadyStartedError on a closed id, among others
             if type(exc).__name__ == "WorkflowAlreadyStartedError":
                 raise DomainError(
@@ -187,6 +214,11 @@ class CheckoutClient:
             workflow_id(checkout_id), result_type=CheckoutState
         )
         return await handle.result()
+
+
+_START_ATTEMPTS = 3
+# "workflow update was aborted" and a server that is briefly unreachable
+_RETRYABLE = frozenset({RPCStatusCode.ABORTED, RPCStatusCode.UNAVAILABLE})
 
 
 def _rpc_to_domain(exc: RPCError, checkout_id: str) -> Exception:

@@ -1,0 +1,59 @@
+"""update-with-start: an update the server aborted is sent again, under the same update id."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from temporalio.service import RPCError, RPCStatusCode
+
+from adapters.checkout_client import CheckoutClient
+from workflows.contract import HoldSeatsResult
+
+HELD = HoldSeatsResult(held=True, seat_ids=["s1"])
+
+
+class ScriptedClient:
+    """Answers update-with-start from a script: an RPCError to raise, or the result."""
+
+    def __init__(self, *script: Any) -> None:
+        self._script = list(script)
+        self.update_ids: list[str] = []
+
+    async def execute_update_with_start_workflow(self, *_: Any, **kwargs: Any) -> Any:
+        self.update_ids.append(kwargs["id"])
+        step = self._script.pop(0)
+        if isinstance(step, Exception):
+            raise step
+        return step
+
+
+def aborted() -> RPCError:
+    return RPCError("workflow update was aborted", RPCStatusCode.UNAVAILABLE, b"")
+
+
+async def test_an_aborted_update_is_retried_under_the_same_update_id() -> None:
+    client = ScriptedClient(aborted(), HELD)
+    checkouts = CheckoutClient(client, "q")  # type: ignore[arg-type]
+
+    assert await checkouts.start_and_hold("c1", "u1", "e1", ["s1"]) == HELD
+    assert len(client.update_ids) == 2 and len(set(client.update_ids)) == 1
+
+
+async def test_it_gives_up_after_three_attempts() -> None:
+    client = ScriptedClient(aborted(), aborted(), aborted(), HELD)
+    checkouts = CheckoutClient(client, "q")  # type: ignore[arg-type]
+
+    with pytest.raises(RPCError):
+        await checkouts.start_and_hold("c1", "u1", "e1", ["s1"])
+    assert len(client.update_ids) == 3
+
+
+async def test_other_rpc_errors_are_not_retried() -> None:
+    refused = RPCError("bad", RPCStatusCode.INVALID_ARGUMENT, b"")
+    client = ScriptedClient(refused, HELD)
+    checkouts = CheckoutClient(client, "q")  # type: ignore[arg-type]
+
+    with pytest.raises(RPCError):
+        await checkouts.start_and_hold("c1", "u1", "e1", ["s1"])
+    assert len(client.update_ids) == 1
