@@ -89,7 +89,7 @@ async def run_sections(
         print("== api (issue 6)", flush=True)
         workers = await asyncio.to_thread(bench.start_workers, 1, **api_env)
         try:
-            out["api"] = await api_latency.run(bench, urls[0], quick)
+            out["api"] = await api_latency.run(bench, urls[0], quick, apis[0][0].pid)
         finally:
             for proc in workers:
                 await asyncio.to_thread(bench.stop_app, proc)

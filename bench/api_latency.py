@@ -19,7 +19,7 @@ from sqlalchemy import text
 
 from bench.http_lane import Lane
 from bench.stack import BenchStack, create_users, seed_event
-from bench.stats import summary_ms
+from bench.stats import cpu_seconds, summary_ms
 from devstack.seed import FLASH_SALE_EVENT, demo_id
 
 LOCK_SEAT = """
@@ -39,8 +39,11 @@ async def _measure(
     n: int,
     concurrency: int,
     request: Callable[[int], tuple[dict[str, Any], dict[str, str]]],
+    api_pid: int | None = None,
 ) -> dict[str, Any]:
-    """``n`` POSTs to /graphql, ``concurrency`` at a time; latency summary and failures."""
+    """``n`` POSTs to /graphql, ``concurrency`` at a time; latency summary and failures, and
+    with ``api_pid`` the API process's CPU per request (what capacity planning multiplies)."""
+    cpu_before = cpu_seconds(api_pid) if api_pid else 0.0
     latencies: list[float] = []
     failures: dict[str, int] = {}
     next_i = iter(range(n))
@@ -64,15 +67,20 @@ async def _measure(
     began = time.perf_counter()
     await asyncio.gather(*(lane() for _ in range(concurrency)))
     wall = time.perf_counter() - began
-    return {
+    figures = {
         "concurrency": concurrency,
         **summary_ms(latencies),
         "per_s": round(n / wall, 1),
         "failures": failures,
     }
+    if api_pid:
+        figures["api_cpu_ms_per_request"] = round(1000 * (cpu_seconds(api_pid) - cpu_before) / n, 2)
+    return figures
 
 
-async def lock_seat(bench: BenchStack, url: str, n: int, concurrency: int) -> dict[str, Any]:
+async def lock_seat(
+    bench: BenchStack, url: str, n: int, concurrency: int, api_pid: int | None = None
+) -> dict[str, Any]:
     event = await asyncio.to_thread(seed_event, bench.engine, n, 20, "api-locks")
     users = await asyncio.to_thread(create_users, bench.engine, n)
     tokens = bench.tokens()
@@ -82,29 +90,33 @@ async def lock_seat(bench: BenchStack, url: str, n: int, concurrency: int) -> di
         variables = {"seatId": event.seat_ids[i], "eventId": event.event_id, "userId": users[i][0]}
         return {"query": LOCK_SEAT, "variables": variables}, headers[i]
 
-    return await _measure(url, n, concurrency, request)
+    return await _measure(url, n, concurrency, request, api_pid)
 
 
-async def available_seats(url: str, n: int, concurrency: int) -> dict[str, Any]:
+async def available_seats(
+    url: str, n: int, concurrency: int, api_pid: int | None = None
+) -> dict[str, Any]:
     body = {
         "query": AVAILABLE_SEATS,
         "variables": {"eventId": str(demo_id("event", FLASH_SALE_EVENT))},
     }
-    return await _measure(url, n, concurrency, lambda _: (body, {}))
+    return await _measure(url, n, concurrency, lambda _: (body, {}), api_pid)
 
 
-async def run(bench: BenchStack, api_url: str, quick: bool) -> dict[str, Any]:
+async def run(
+    bench: BenchStack, api_url: str, quick: bool, api_pid: int | None = None
+) -> dict[str, Any]:
     scale = 1 if quick else 2
     result: dict[str, Any] = {
         "lock_seat": {
-            "conc1": await lock_seat(bench, api_url, 20 * scale, 1),
-            "conc50": await lock_seat(bench, api_url, 100 * scale, 50),
+            "conc1": await lock_seat(bench, api_url, 20 * scale, 1, api_pid),
+            "conc50": await lock_seat(bench, api_url, 100 * scale, 50, api_pid),
         }
     }
     await available_seats(api_url, 5, 1)  # builds the cached entry
     cached = {
-        "conc1": await available_seats(api_url, 30 * scale, 1),
-        "conc50": await available_seats(api_url, 150 * scale, 50),
+        "conc1": await available_seats(api_url, 30 * scale, 1, api_pid),
+        "conc50": await available_seats(api_url, 150 * scale, 50, api_pid),
     }
     proc, uncached_url = await asyncio.to_thread(bench.start_api, SEATMAP_MAX_STALENESS_MS="0")
     try:
