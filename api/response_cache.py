@@ -13,10 +13,10 @@ long after the version it was built from was read, whatever happens. Once a chan
 event's seats is announced (the version moves on), the next read renders the map again; reads
 that arrive while that render runs are answered with the previous entry (stale while
 revalidate) instead of queueing behind it. In an on-sale the version moves several times a
-second, so without this most readers waited for a render (a 4,000-buyer sale: 2,197 of 4,719
-seat-map reads, 286 ms each on average). Every read that starts after a change was announced
-and finds no render running sees the change. Only public, identity-free data is cached, and
-only successful responses.
+second, and without this all concurrent readers waited for each render (a 4,000-buyer sale:
+2,197 of 4,719 seat-map reads, 286 ms each on average). Every read that starts after a change
+was announced and finds no render running sees the change. Only public, identity-free data
+is cached, and only successful responses.
 """
 
 from __future__ import annotations
