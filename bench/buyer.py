@@ -1,4 +1,4 @@
-"""One flash-sale buyer's behaviour, shared by the benchmark (asyncio + httpx) and locust.
+"""One flash-sale buyer's behaviour, shared by the benchmark (asyncio + aiohttp) and locust.
 
 The behaviour is a generator that yields the GraphQL calls it wants made and receives each
 reply, so it knows nothing about the transport: the benchmark drives it from asyncio, locust
