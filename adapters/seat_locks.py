@@ -96,7 +96,8 @@ def raise_lock_problems(invalid: list[str], expired: list[str]) -> None:
         )
 
 
-def _held_by_other(lock: SeatLock, lock_id: str, now: int) -> bool:
+def held_by_other(lock: SeatLock, lock_id: str, now: int) -> bool:
+    """What "taken" means everywhere: a live lock of another holder."""
     return lock.lock_id != lock_id and lock.expires_at >= now
 
 
@@ -187,7 +188,7 @@ class DynamoSeatLocks:
         # The refused seat was live and someone else's at the moment of refusal, so it is always
         # reported even if its holder lets go before the read below.
         found = self._read(event_id, seats)
-        taken = {s for s, lk in found.items() if _held_by_other(lk, lock_id, at)} | {refused_seat}
+        taken = {s for s, lk in found.items() if held_by_other(lk, lock_id, at)} | {refused_seat}
         return AcquireResult(acquired=False, taken=tuple(sorted(taken)))
 
     def _put_lock(self, lock: SeatLock, now: int) -> tuple[bool, Item | None]:
@@ -305,7 +306,7 @@ class DynamoSeatLocks:
         seats = check_seat_input(event_id, seat_ids, lock_id)
         at = self._now(now)
         found = self._read(event_id, seats)
-        return tuple(s for s in seats if s in found and _held_by_other(found[s], lock_id, at))
+        return tuple(s for s in seats if s in found and held_by_other(found[s], lock_id, at))
 
     def _read(self, event_id: str, seats: Sequence[str]) -> dict[str, SeatLock]:
         """Strongly consistent BatchGetItem of the given seats' locks (expired ones included)."""

@@ -13,6 +13,7 @@ from adapters.seat_locks import (
     check_seat_input,
     check_ttl,
     earliest_expiry,
+    held_by_other,
     lock_problems,
     raise_lock_problems,
 )
@@ -33,7 +34,7 @@ class InMemorySeatLocks:
 
     def _held_by_other(self, event_id: str, seat: str, lock_id: str, now: int) -> bool:
         lock = self._locks.get((event_id, seat))
-        return lock is not None and lock.lock_id != lock_id and lock.expires_at >= now
+        return lock is not None and held_by_other(lock, lock_id, now)
 
     def acquire(
         self,
