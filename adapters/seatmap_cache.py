@@ -129,7 +129,7 @@ class SeatMapCache:
     def build(self, event_id: str) -> tuple[SeatInfo, ...]:
         """Straight from the sources: AVAILABLE rows minus seats under a live lock."""
         rows = self._catalog.seat_rows(event_id, available_only=True)
-        locked = {lock.seat_id for lock in self._locks.live_locks(event_id)}
+        locked = self._locks.held_seat_ids(event_id)
         return tuple(row for row in rows if row.id not in locked)
 
     def get(self, event_id: str) -> SeatMap:

@@ -60,6 +60,11 @@ class SeatLocks(Protocol):
 
     def live_locks(self, event_id: str, now: int | None = None) -> list[SeatLock]: ...
 
+    def held_seat_ids(self, event_id: str, now: int | None = None) -> set[str]:
+        """The seats under a live lock (anyone's): what the seat map subtracts. Only the ids
+        travel, so a 1,000-hold on-sale rebuilds its map without moving whole lock items."""
+        ...
+
 
 class Catalog(Protocol):
     """Read side of events and seats that the saga needs."""

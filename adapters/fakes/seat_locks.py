@@ -132,5 +132,8 @@ class InMemorySeatLocks:
             ]
         return sorted(live, key=lambda lk: lk.seat_id)
 
+    def held_seat_ids(self, event_id: str, now: int | None = None) -> set[str]:
+        return {lock.seat_id for lock in self.live_locks(event_id, now)}
+
     def _found(self, event_id: str, seats: Sequence[str]) -> dict[str, SeatLock]:
         return {s: self._locks[(event_id, s)] for s in seats if (event_id, s) in self._locks}

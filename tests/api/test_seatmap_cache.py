@@ -58,8 +58,8 @@ class _ChangeDuringBuild:
         self._services, self._event_id, self._seat_id = services, event_id, seat_id
         self.fired = False
 
-    def live_locks(self, event_id: str, now: int | None = None) -> list[Any]:
-        locks = self._services.seat_locks.live_locks(event_id, now)
+    def held_seat_ids(self, event_id: str, now: int | None = None) -> set[str]:
+        locks = self._services.seat_locks.held_seat_ids(event_id, now)
         if not self.fired:
             self.fired = True
             _hold(self._services, self._event_id, self._seat_id)

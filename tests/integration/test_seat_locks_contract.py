@@ -188,6 +188,16 @@ def test_live_locks_excludes_expired_and_other_events(locks: SeatLocks, event: s
     assert locks.live_locks(f"ev-{uuid.uuid4()}", now=T0) == []
 
 
+def test_held_seat_ids_are_the_live_locks_seats(locks: SeatLocks, event: str) -> None:
+    assert locks.acquire(event, ["s1"], "A", "alice", 100, now=T0).acquired
+    assert locks.acquire(event, ["s2", "s3"], "B", "bob", 10, now=T0).acquired
+    assert locks.acquire(f"ev-{uuid.uuid4()}", ["s4"], "C", "carol", 100, now=T0).acquired
+    assert locks.held_seat_ids(event, now=T0) == {"s1", "s2", "s3"}
+    assert locks.held_seat_ids(event, now=T0 + 11) == {"s1"}
+    assert locks.release(event, ["s1"], "A") == 1
+    assert locks.held_seat_ids(event, now=T0 + 11) == set()
+
+
 def test_taken_names_the_seats_others_hold_live(locks: SeatLocks, event: str) -> None:
     assert locks.acquire(event, ["s1", "s2"], "A", "alice", TTL, now=T0).acquired
     assert locks.acquire(event, ["s3"], "B", "bob", 10, now=T0).acquired
