@@ -112,8 +112,10 @@ class CheckoutClient:
         Calling it again with the same checkout id adds the seats to that open checkout.
 
         An update the server aborts (its workflow task was lost or timed out, seen once in a
-        10,000-buyer sale on a saturated box) is sent again under the same update id, so it
-        applies at most once; after ``_START_ATTEMPTS`` the error is the caller's.
+        10,000-buyer sale on a saturated box) or does not admit yet (the workflow's last task
+        failed, e.g. timed out, and is being retried: twice in another such sale) is sent again
+        under the same update id, so it applies at most once; after ``_START_ATTEMPTS`` the
+        error is the caller's.
         """
         update_id = f"hold-{uuid.uuid4()}"
         for attempt in range(1, _START_ATTEMPTS + 1):
@@ -122,9 +124,9 @@ class CheckoutClient:
                     checkout_id, user_id, event_id, seat_ids, update_id
                 )
             except RPCError as exc:
-                if exc.status not in _RETRYABLE or attempt == _START_ATTEMPTS:
+                if not _retryable(exc) or attempt == _START_ATTEMPTS:
                     raise _rpc_to_domain(exc, checkout_id) from exc
-                await asyncio.sleep(0.1 * attempt)
+                await asyncio.sleep(0.2 * attempt)
         raise AssertionError("unreachable")
 
     async def _start_and_hold_once(
@@ -219,6 +221,14 @@ class CheckoutClient:
 _START_ATTEMPTS = 3
 # "workflow update was aborted" and a server that is briefly unreachable
 _RETRYABLE = frozenset({RPCStatusCode.ABORTED, RPCStatusCode.UNAVAILABLE})
+# The server's WorkflowNotReady; FAILED_PRECONDITION alone also means errors that stay.
+_TASK_FAILED = "Workflow Task in failed state"
+
+
+def _retryable(exc: RPCError) -> bool:
+    if exc.status in _RETRYABLE:
+        return True
+    return exc.status == RPCStatusCode.FAILED_PRECONDITION and _TASK_FAILED in exc.message
 
 
 def _rpc_to_domain(exc: RPCError, checkout_id: str) -> Exception:

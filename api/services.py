@@ -22,10 +22,12 @@ from temporalio.client import Client
 from adapters.bookings import PostgresBookingStore
 from adapters.catalog import EventCatalog
 from adapters.checkout_client import CheckoutClient
+from adapters.claimed_seat_locks import ClaimedSeatLocks
 from adapters.db import make_engine
 from adapters.dynamo import make_client
 from adapters.open_checkouts import RedisOpenCheckouts
 from adapters.payments import TOKEN_APPROVE, SandboxPayments
+from adapters.seat_claims import SeatClaimRecorder, SeatClaims
 from adapters.seat_locks import DynamoSeatLocks
 from adapters.seatmap_cache import RedisSeatMapEvents, SeatMapCache
 from adapters.users import PostgresUsers
@@ -71,7 +73,8 @@ class Services:
     redis: redis.Redis
     aredis: aredis.Redis
     dynamodb: Any
-    seat_locks: DynamoSeatLocks
+    seat_locks: ClaimedSeatLocks
+    claims: SeatClaims
     catalog: EventCatalog
     users: PostgresUsers
     bookings: PostgresBookingStore
@@ -126,7 +129,10 @@ def build_services(settings: Settings, temporal_client: Client | None = None) ->
         secret_key=settings.aws_secret_access_key,
         max_attempts=settings.dynamodb_max_attempts,
     )
-    seat_locks = DynamoSeatLocks(dynamodb, settings.seat_lock_table)
+    seat_locks = ClaimedSeatLocks(
+        DynamoSeatLocks(dynamodb, settings.seat_lock_table),
+        SeatClaimRecorder(sync_redis, settings.redis_prefix),
+    )
     catalog = EventCatalog(engine)
     temporal_address = settings.temporal_address or f"127.0.0.1:{settings.temporal_port}"
     return Services(
@@ -136,6 +142,7 @@ def build_services(settings: Settings, temporal_client: Client | None = None) ->
         aredis=async_redis,
         dynamodb=dynamodb,
         seat_locks=seat_locks,
+        claims=SeatClaims(async_redis, settings.redis_prefix),
         catalog=catalog,
         users=PostgresUsers(engine),
         bookings=PostgresBookingStore(engine, lock_timeout_ms=settings.db_lock_timeout_ms),

@@ -19,10 +19,12 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.checkout import CheckoutActivities
 from adapters.bookings import PostgresBookingStore
+from adapters.claimed_seat_locks import ClaimedSeatLocks
 from adapters.db import make_engine
 from adapters.dynamo import ensure_seat_lock_table, make_client
 from adapters.inventory import PostgresCatalog
 from adapters.payments import TOKEN_APPROVE, SandboxPayments
+from adapters.seat_claims import SeatClaimRecorder
 from adapters.seat_locks import DynamoSeatLocks
 from adapters.seatmap_cache import RedisSeatMapEvents
 from config.settings import Settings
@@ -58,7 +60,10 @@ def build_activities(settings: Settings) -> Resources:
     ensure_seat_lock_table(dynamodb, settings.seat_lock_table)
     cache = redis.Redis.from_url(settings.redis_url or "redis://127.0.0.1:6379/0")
     activities = CheckoutActivities(
-        locks=DynamoSeatLocks(dynamodb, settings.seat_lock_table),
+        locks=ClaimedSeatLocks(
+            DynamoSeatLocks(dynamodb, settings.seat_lock_table),
+            SeatClaimRecorder(cache, settings.redis_prefix),
+        ),
         catalog=PostgresCatalog(engine),
         bookings=PostgresBookingStore(engine, lock_timeout_ms=settings.db_lock_timeout_ms),
         payments=SandboxPayments(engine),

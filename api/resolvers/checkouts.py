@@ -14,9 +14,8 @@ from api.context import Context, ctx
 from api.errors import bad_input
 from api.metrics import CHECKOUTS, LOCK_ACQUISITIONS
 from api.resolvers.common import (
-    check_selection_and_locks,
+    claim_and_hold,
     failure,
-    hold_reserved,
     owned_checkout,
     seats_arg,
     uuid_arg,
@@ -119,9 +118,8 @@ async def resolve_start_checkout(
     seats = seats_arg(seat_ids, context.services.settings.max_seats_per_checkout)
     checkout_id = str(uuid.uuid4())
     try:
-        await check_selection_and_locks(context, event, seats, checkout_id)
         client = await context.services.checkouts()
-        result = await hold_reserved(
+        result = await claim_and_hold(
             context,
             checkout_id,
             user_id,
@@ -144,9 +142,8 @@ async def resolve_hold_seats(
     seats = seats_arg(seat_ids, context.services.settings.max_seats_per_checkout)
     state = await owned_checkout(context, checkout)
     try:
-        await check_selection_and_locks(context, state.event_id, seats, checkout)
         client = await context.services.checkouts()
-        result = await hold_reserved(
+        result = await claim_and_hold(
             context,
             checkout,
             state.user_id,

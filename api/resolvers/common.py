@@ -8,7 +8,7 @@ from typing import Any
 
 from adapters.catalog import EventInfo
 from api.context import Context
-from api.errors import bad_input, forbidden, from_domain, not_found
+from api.errors import ApiError, bad_input, forbidden, from_domain, not_found
 from api.services import run_sync
 from domain.errors import DomainError, ErrorCode
 from domain.model import EventStatus, SeatStatus
@@ -94,6 +94,42 @@ async def check_selection_and_locks(
             f"seat(s) held by another buyer: {', '.join(taken)}",
             seat_ids=list(taken),
         )
+
+
+async def claim_and_hold(
+    context: Context,
+    checkout_id: str,
+    user_id: str,
+    event_id: str,
+    seat_ids: list[str],
+    hold: Callable[[], Awaitable[HoldSeatsResult]],
+) -> HoldSeatsResult:
+    """The hold path of ``startCheckout`` and ``holdSeats``: claim, check, reserve, hold.
+
+    The seats' Redis claims come first (``adapters/seat_claims.py``): seats that another
+    checkout claims are refused after that one call, before PostgreSQL, DynamoDB or Temporal
+    are asked anything. Claims this call took are dropped again when the hold goes no further.
+    Raises DomainError (a payload failure) or NOT_FOUND.
+    """
+    claims = context.services.claims
+    claim = await claims.claim(
+        event_id, seat_ids, checkout_id, context.services.settings.hold_seconds
+    )
+    if not claim.claimed:
+        raise DomainError(
+            ErrorCode.SEATS_UNAVAILABLE,
+            f"seat(s) held by another buyer: {', '.join(claim.taken)}",
+            seat_ids=list(claim.taken),
+        )
+    try:
+        await check_selection_and_locks(context, event_id, seat_ids, checkout_id)
+        result = await hold_reserved(context, checkout_id, user_id, event_id, seat_ids, hold)
+    except (DomainError, ApiError):
+        await claims.unclaim(event_id, claim.fresh, checkout_id)
+        raise
+    if not result.held:
+        await claims.unclaim(event_id, claim.fresh, checkout_id)
+    return result
 
 
 async def hold_reserved(

@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 
+from adapters.seat_claims import claims_key
+from adapters.seat_locks import DynamoSeatLocks
 from api.context import Context
-from api.resolvers.common import hold_reserved
+from api.resolvers.common import claim_and_hold, hold_reserved
 from api.services import Services
 from domain.errors import DomainError, ErrorCode
 from workflows.contract import HoldSeatsResult
@@ -75,3 +77,64 @@ async def test_a_business_error_from_the_saga_gives_the_reservation_back(
         await hold_reserved(_context(services), mine, "u", event.id, event.seat_ids, reject)
 
     assert _holder(services, event.id, event.seat_ids) == {}
+
+
+def _claims(services: Services, event_id: str) -> dict[str, str]:
+    raw = services.redis.hgetall(claims_key(services.settings.redis_prefix, event_id))
+    return {k.decode(): v.decode().split("|")[0] for k, v in raw.items()}
+
+
+async def test_seats_claimed_elsewhere_are_refused_by_the_claim_alone(
+    services: Services, event_factory: Any
+) -> None:
+    event = event_factory(seats=3)
+    other, mine = str(uuid.uuid4()), str(uuid.uuid4())
+    assert (await services.claims.claim(event.id, event.seat_ids[:1], other, 60)).claimed
+
+    async def hold() -> HoldSeatsResult:
+        raise AssertionError("the saga must not be asked")
+
+    with pytest.raises(DomainError) as refused:
+        await claim_and_hold(_context(services), mine, "u", event.id, event.seat_ids[:2], hold)
+
+    assert refused.value.code == ErrorCode.SEATS_UNAVAILABLE
+    assert refused.value.details["seat_ids"] == event.seat_ids[:1]
+    assert _holder(services, event.id, event.seat_ids) == {}  # DynamoDB was never written
+    assert _claims(services, event.id) == {event.seat_ids[0]: other}
+
+
+async def test_a_hold_refused_by_dynamodb_drops_the_claims_it_took(
+    services: Services, event_factory: Any
+) -> None:
+    event = event_factory(seats=3)
+    other, mine = str(uuid.uuid4()), str(uuid.uuid4())
+    # a lock without a claim (taken while Redis was away): DynamoDB still decides
+    unclaimed = DynamoSeatLocks(services.dynamodb, services.settings.seat_lock_table)
+    assert unclaimed.acquire(event.id, event.seat_ids[:1], other, "u", 60).acquired
+
+    async def hold() -> HoldSeatsResult:
+        raise AssertionError("the saga must not be asked")
+
+    with pytest.raises(DomainError) as refused:
+        await claim_and_hold(_context(services), mine, "u", event.id, event.seat_ids[:2], hold)
+
+    assert refused.value.details["seat_ids"] == event.seat_ids[:1]
+    assert _claims(services, event.id) == {}
+
+
+async def test_a_granted_hold_leaves_the_seats_claimed_by_the_checkout(
+    services: Services, event_factory: Any
+) -> None:
+    event = event_factory(seats=2)
+    mine = str(uuid.uuid4())
+
+    async def hold() -> HoldSeatsResult:
+        return HoldSeatsResult(held=True, seat_ids=event.seat_ids)
+
+    result = await claim_and_hold(_context(services), mine, "u", event.id, event.seat_ids, hold)
+
+    assert result.held
+    assert _claims(services, event.id) == {seat: mine for seat in event.seat_ids}
+    assert _holder(services, event.id, event.seat_ids) == {seat: mine for seat in event.seat_ids}
+    services.seat_locks.release(event.id, event.seat_ids, mine)
+    assert _claims(services, event.id) == {}

@@ -49,6 +49,29 @@ async def test_it_gives_up_after_three_attempts() -> None:
     assert len(client.update_ids) == 3
 
 
+async def test_an_update_refused_while_the_workflow_task_failed_is_retried() -> None:
+    not_ready = RPCError(
+        "Unable to perform workflow execution update due to Workflow Task in failed state.",
+        RPCStatusCode.FAILED_PRECONDITION,
+        b"",
+    )
+    client = ScriptedClient(not_ready, HELD)
+    checkouts = CheckoutClient(client, "q")  # type: ignore[arg-type]
+
+    assert await checkouts.start_and_hold("c1", "u1", "e1", ["s1"]) == HELD
+    assert len(client.update_ids) == 2 and len(set(client.update_ids)) == 1
+
+
+async def test_other_failed_preconditions_are_not_retried() -> None:
+    gone = RPCError("workflow execution already completed", RPCStatusCode.FAILED_PRECONDITION, b"")
+    client = ScriptedClient(gone, HELD)
+    checkouts = CheckoutClient(client, "q")  # type: ignore[arg-type]
+
+    with pytest.raises(RPCError):
+        await checkouts.start_and_hold("c1", "u1", "e1", ["s1"])
+    assert len(client.update_ids) == 1
+
+
 async def test_other_rpc_errors_are_not_retried() -> None:
     refused = RPCError("bad", RPCStatusCode.INVALID_ARGUMENT, b"")
     client = ScriptedClient(refused, HELD)
