@@ -65,11 +65,6 @@ class ClaimedSeatLocks:
     ) -> None:
         self._locks.validate(event_id, seat_ids, lock_id, now)
 
-    def taken(
-        self, event_id: str, seat_ids: Sequence[str], lock_id: str, now: int | None = None
-    ) -> tuple[str, ...]:
-        return self._locks.taken(event_id, seat_ids, lock_id, now)
-
     def held_until(
         self, event_id: str, seat_ids: Sequence[str], lock_id: str, now: int | None = None
     ) -> int | None:

@@ -300,14 +300,6 @@ class DynamoSeatLocks:
 
     # --- reads ----------------------------------------------------------------------------
 
-    def taken(
-        self, event_id: str, seat_ids: Sequence[str], lock_id: str, now: int | None = None
-    ) -> tuple[str, ...]:
-        seats = check_seat_input(event_id, seat_ids, lock_id)
-        at = self._now(now)
-        found = self._read(event_id, seats)
-        return tuple(s for s in seats if s in found and held_by_other(found[s], lock_id, at))
-
     def _read(self, event_id: str, seats: Sequence[str]) -> dict[str, SeatLock]:
         """Strongly consistent BatchGetItem of the given seats' locks (expired ones included)."""
         found: dict[str, SeatLock] = {}

@@ -44,13 +44,6 @@ class SeatLocks(Protocol):
         """Strongly consistent. Raises DomainError LOCK_EXPIRED / LOCK_INVALID."""
         ...
 
-    def taken(
-        self, event_id: str, seat_ids: Sequence[str], lock_id: str, now: int | None = None
-    ) -> tuple[str, ...]:
-        """Strongly consistent read: the given seats live-locked by anyone but ``lock_id``,
-        sorted. A read, not a guard: only ``acquire`` decides a race."""
-        ...
-
     def held_until(
         self, event_id: str, seat_ids: Sequence[str], lock_id: str, now: int | None = None
     ) -> int | None:

@@ -106,14 +106,6 @@ class InMemorySeatLocks:
             found = self._found(event_id, seats)
         raise_lock_problems(*lock_problems(seats, found, lock_id, at))
 
-    def taken(
-        self, event_id: str, seat_ids: Sequence[str], lock_id: str, now: int | None = None
-    ) -> tuple[str, ...]:
-        seats = check_seat_input(event_id, seat_ids, lock_id)
-        at = self._now(now)
-        with self._mutex:
-            return tuple(s for s in seats if self._held_by_other(event_id, s, lock_id, at))
-
     def held_until(
         self, event_id: str, seat_ids: Sequence[str], lock_id: str, now: int | None = None
     ) -> int | None:

@@ -198,19 +198,6 @@ def test_held_seat_ids_are_the_live_locks_seats(locks: SeatLocks, event: str) ->
     assert locks.held_seat_ids(event, now=T0 + 11) == set()
 
 
-def test_taken_names_the_seats_others_hold_live(locks: SeatLocks, event: str) -> None:
-    assert locks.acquire(event, ["s1", "s2"], "A", "alice", TTL, now=T0).acquired
-    assert locks.acquire(event, ["s3"], "B", "bob", 10, now=T0).acquired
-
-    assert locks.taken(event, ["s4", "s3", "s2", "s1"], "B", now=T0) == ("s1", "s2")
-    assert locks.taken(event, ["s1", "s2", "s3"], "A", now=T0) == ("s3",)
-    assert locks.taken(event, ["s1", "s2", "s3"], "A", now=T0 + 11) == ()  # s3 has lapsed
-    assert locks.taken(event, ["s4"], "C", now=T0) == ()
-    assert error_of(lambda: locks.taken(event, ["s1", "s1"], "C")).code is (
-        ErrorCode.DUPLICATE_SEATS
-    )
-
-
 def test_held_until_is_the_earliest_expiry_only_when_all_seats_are_ours_and_live(
     locks: SeatLocks, event: str
 ) -> None:
