@@ -180,6 +180,17 @@ class SeatClaimRecorder:
         except RedisError as exc:
             log.warning("seat claims of %s not recorded: %s", holder, exc)
 
+    def live_claims(self, event_id: str, now: int | None = None) -> dict[str, str]:
+        """Seat id -> holder of every live claim of the event (for the invariant checker)."""
+        at = int(time.time()) if now is None else now
+        raw = self._redis.hgetall(claims_key(self._prefix, event_id))
+        live = {}
+        for seat, value in raw.items():
+            holder, _, expires_at = value.decode().rpartition("|")
+            if int(expires_at) >= at:
+                live[seat.decode()] = holder
+        return live
+
     def unclaim(self, event_id: str, seat_ids: Sequence[str], holder: str) -> None:
         if not seat_ids:
             return

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import Engine, text
 from temporalio.client import Client, WorkflowExecutionStatus
@@ -115,21 +116,46 @@ async def _describe(client: Client, checkout_id: str) -> tuple[bool, CheckoutSta
     return True, await handle.query(QUERY_STATE, result_type=CheckoutState)
 
 
+class LiveClaims(Protocol):
+    def live_claims(self, event_id: str, now: int | None = None) -> dict[str, str]: ...
+
+
 async def check_locks(
     client: Client, locks: SeatLocks, event_ids: Iterable[str], now: int
 ) -> list[Violation]:
     """Invariant 3: a live lock belongs to a running, non-terminal checkout."""
-    found: list[Violation] = []
     holders: dict[str, list[str]] = {}
     for event_id in event_ids:
         for lock in locks.live_locks(event_id, now=now):
             holders.setdefault(lock.lock_id, []).append(f"{event_id}#{lock.seat_id}")
+    return await _held_by_open_checkouts(client, holders, "lock")
+
+
+async def check_claims(
+    client: Client, claims: LiveClaims, event_ids: Iterable[str], now: int
+) -> list[Violation]:
+    """Invariant 3 for the Redis seat claims (``adapters/seat_claims.py``): a live claim
+    belongs to a running checkout. One left by a finished checkout refuses its seats to every
+    buyer until it lapses, while the seat map shows them free."""
+    holders: dict[str, list[str]] = {}
+    for event_id in event_ids:
+        for seat_id, holder in claims.live_claims(event_id, now=now).items():
+            holders.setdefault(holder, []).append(f"{event_id}#{seat_id}")
+    return await _held_by_open_checkouts(client, holders, "claim")
+
+
+async def _held_by_open_checkouts(
+    client: Client, holders: dict[str, list[str]], what: str
+) -> list[Violation]:
+    found: list[Violation] = []
     for checkout_id, seats in holders.items():
         exists, state = await _describe(client, checkout_id)
         if not exists:
-            found.append(Violation(3, "lock_without_checkout", f"{checkout_id} holds {seats}"))
+            found.append(Violation(3, f"{what}_without_checkout", f"{checkout_id} holds {seats}"))
         elif state is None or is_terminal(CheckoutStatus(state.status)):
-            found.append(Violation(3, "lock_of_finished_checkout", f"{checkout_id} holds {seats}"))
+            found.append(
+                Violation(3, f"{what}_of_finished_checkout", f"{checkout_id} holds {seats}")
+            )
     return found
 
 
@@ -212,11 +238,14 @@ async def check_all(
     event_ids: Sequence[str],
     cached_available: Callable[[str], set[str] | None] | None = None,
     now: int | None = None,
+    claims: LiveClaims | None = None,
 ) -> list[Violation]:
     at = int(time.time()) if now is None else now
     found = check_bookings(engine, event_ids)
     found += check_payments(payments)
     found += await check_locks(client, locks, event_ids, at)
+    if claims is not None:
+        found += await check_claims(client, claims, event_ids, at)
     found += await check_checkouts(client, event_ids, at)
     if cached_available is not None:
         found += check_seat_map(engine, locks, event_ids, cached_available, at)

@@ -322,6 +322,7 @@ async def check_invariants(
     import redis
 
     from adapters.payments import SandboxPayments
+    from adapters.seat_claims import SeatClaimRecorder
     from adapters.seat_locks import DynamoSeatLocks
     from adapters.seatmap_cache import _decode, seatmap_key  # the cache's own wire format
     from audit.invariants import check_all
@@ -342,4 +343,5 @@ async def check_invariants(
         temporal_client,
         event_ids,
         cached_available=cached,
+        claims=SeatClaimRecorder(redis.Redis.from_url(bench.stack.redis_url), bench.redis_prefix),
     )

@@ -7,7 +7,7 @@ from typing import Any
 
 from adapters.catalog import EventInfo
 from api.context import Context
-from api.errors import ApiError, bad_input, forbidden, from_domain, not_found
+from api.errors import bad_input, forbidden, from_domain, not_found
 from api.services import run_sync
 from domain.errors import DomainError, ErrorCode
 from domain.model import EventStatus, SeatStatus
@@ -98,7 +98,9 @@ async def claim_and_hold(
     try:
         await check_selection(context, event_id, seat_ids)
         result = await hold_reserved(context, checkout_id, user_id, event_id, seat_ids, hold)
-    except (DomainError, ApiError):
+    except BaseException:
+        # Also after an unexpected error: a dropped claim only sends the next buyer of these
+        # seats to DynamoDB, which refuses them if the saga holds them after all.
         await claims.unclaim(event_id, claim.fresh, checkout_id)
         raise
     if not result.held:

@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
@@ -16,14 +17,17 @@ from adapters.checkout_client import CheckoutClient
 from adapters.db import make_engine
 from adapters.migrate import upgrade
 from adapters.payments import TOKEN_APPROVE
+from adapters.seat_claims import SeatClaimRecorder
 from audit.invariants import (
     check_all,
     check_bookings,
     check_checkouts,
+    check_claims,
     check_locks,
     check_payments,
     check_seat_map,
 )
+from config.settings import Settings
 from devstack.databases import create_database, drop_database
 from devstack.services import Stack
 from tests.e2e.conftest import Backends
@@ -142,6 +146,37 @@ async def _listed(client: Client, event_id: str, timeout: float = 15.0) -> None:
     while (await client.count_workflows(query)).count == 0:
         assert time.monotonic() < deadline, f"no running checkout of {event_id} listed"
         await asyncio.sleep(0.1)
+
+
+async def test_reports_claims_of_finished_or_unknown_checkouts(
+    checkouts: CheckoutClient,
+    temporal_client: Client,
+    engine: Engine,
+    redis_client: Any,
+    settings: Settings,
+) -> None:
+    event = create_venue_event(engine, n_seats=3)
+    user = create_user(engine)
+    finished, running = str(uuid.uuid4()), str(uuid.uuid4())
+    await checkouts.start_and_hold(finished, user, event.event_id, event.seat_ids[:1])
+    await checkouts.cancel(finished)
+    await checkouts.start_and_hold(running, user, event.event_id, event.seat_ids[2:])
+    claims = SeatClaimRecorder(redis_client, settings.redis_prefix)
+    expires = int(time.time()) + 60
+    claims.record(event.event_id, event.seat_ids[2:], running, expires)
+    now = int(time.time())
+    assert await check_claims(temporal_client, claims, [event.event_id], now) == []
+    claims.record(event.event_id, event.seat_ids[:1], finished, expires)
+    claims.record(event.event_id, event.seat_ids[1:2], str(uuid.uuid4()), expires)
+
+    violations = await check_claims(temporal_client, claims, [event.event_id], now)
+
+    assert sorted(v.kind for v in violations) == [
+        "claim_of_finished_checkout",
+        "claim_without_checkout",
+    ]
+    assert await check_claims(temporal_client, claims, [event.event_id], expires + 1) == []
+    await checkouts.cancel(running)
 
 
 async def test_reports_a_checkout_past_its_deadline(
