@@ -6,6 +6,7 @@ outage itself is visible in ``/health/cache``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass
@@ -49,10 +50,17 @@ class RateLimiter:
         if not self.enabled:
             return Verdict(True)
         try:
-            if not await self._strategy.hit(self._ip_limit, "ip", ip):
+            # Both windows in one round trip's time: every request pays this, and under load
+            # each await is another wait for the event loop. A request the address limit
+            # refuses is then also counted against its user, as it was sent by that user.
+            hits = [self._strategy.hit(self._ip_limit, "ip", ip)]
+            if user_id:
+                hits.append(self._strategy.hit(self._user_limit, "user", user_id))
+            ip_allowed, *user_allowed = await asyncio.gather(*hits)
+            if not ip_allowed:
                 return Verdict(False, "ip", await self._retry_after(self._ip_limit, "ip", ip))
-            if user_id and not await self._strategy.hit(self._user_limit, "user", user_id):
-                retry = await self._retry_after(self._user_limit, "user", user_id)
+            if user_allowed and not user_allowed[0]:
+                retry = await self._retry_after(self._user_limit, "user", user_id or "")
                 return Verdict(False, "user", retry)
         except Exception as exc:  # storage outage: fail open (see module docstring)
             log.warning("rate limiter unavailable, allowing the request: %s", exc)
