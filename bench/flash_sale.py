@@ -107,20 +107,27 @@ async def history_costs(client: Client, checkout_id: str) -> dict[str, int]:
     kinds = Counter(
         EventType.Name(e.event_type).removeprefix("EVENT_TYPE_") for e in history.events
     )
+    markers = Counter(
+        e.marker_recorded_event_attributes.marker_name
+        for e in history.events
+        if e.HasField("marker_recorded_event_attributes")
+    )
     costs = {
         "history_events": len(history.events),
         "workflow_tasks": kinds["WORKFLOW_TASK_COMPLETED"],
         "activities": kinds["ACTIVITY_TASK_SCHEDULED"],
-        "local_activities": kinds["MARKER_RECORDED"],
+        "local_activities": markers["core_local_activity"],
         "timers": kinds["TIMER_STARTED"],
         "updates": kinds["WORKFLOW_EXECUTION_UPDATE_ACCEPTED"],
         "search_attribute_upserts": kinds["UPSERT_WORKFLOW_SEARCH_ATTRIBUTES"],
     }
     # Billable actions as Temporal Cloud counts them: start, each activity (a local one counts
-    # once per marker), timer, update and search-attribute upsert.
+    # once per marker), timer, update and search-attribute upsert (the one a patch makes
+    # included). The patch markers themselves are counted apart, not as actions.
     costs["actions"] = 1 + sum(
         v for k, v in costs.items() if k not in ("history_events", "workflow_tasks")
     )
+    costs["patch_markers"] = markers["core_patch"]
     return costs
 
 

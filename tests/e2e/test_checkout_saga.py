@@ -7,6 +7,7 @@ checks the workflow code against.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import time
 import uuid
@@ -41,6 +42,18 @@ async def record(client: Client, checkouts: CheckoutClient, checkout_id: str, na
     HISTORIES.mkdir(exist_ok=True)
     suffix = "-local" if checkouts.local_activities else ""
     (HISTORIES / f"{name}{suffix}.json").write_text(history.to_json())
+
+
+async def upserted_statuses(client: Client, checkout_id: str) -> list[str]:
+    history = await client.get_workflow_handle(workflow_id(checkout_id)).fetch_history()
+    found = []
+    for event in history.events:
+        if event.HasField("upsert_workflow_search_attributes_event_attributes"):
+            fields = event.upsert_workflow_search_attributes_event_attributes
+            payload = fields.search_attributes.indexed_fields.get(SA_STATUS.name)
+            if payload is not None:
+                found.append(json.loads(payload.data))
+    return found
 
 
 def seat_statuses(engine: Engine, event: EventFixture) -> dict[str, str]:
@@ -103,6 +116,10 @@ async def test_happy_path_confirms_books_captures_and_releases(
     assert attributes.get(SA_STATUS) == "CONFIRMED"
     assert attributes.get(SA_EVENT_ID) == event.event_id
     assert attributes.get(SA_USER_ID) == user
+    # The start operation set EventId and UserId; local payment steps run back to back in one
+    # workflow task, so their statuses are not upserted one by one (workflows/checkout.py).
+    steps = ["AUTHORIZING"] if checkouts.local_activities else state.history[2:-1]
+    assert await upserted_statuses(temporal_client, checkout_id) == ["HELD", *steps, "CONFIRMED"]
     kinds = [kind for (e, _seats, kind) in backends.seat_map.calls if e == event.event_id]
     assert kinds == ["held", "booked", "released"]
     await assert_no_violations(engine, backends, temporal_client, event)
