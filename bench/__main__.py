@@ -93,6 +93,14 @@ async def run_sections(
         finally:
             for proc in workers:
                 await asyncio.to_thread(bench.stop_app, proc)
+    if "flash" in chosen and "ceilings" in chosen:
+        # The sale runs on a dev server whose SQLite file now holds every earlier section's
+        # history; the ceilings ran on a fresh one. Measured again here, the reference shares
+        # the sale's conditions (reported beside the ceiling, which the target still uses).
+        print(f"== bare update-with-start again, {args.clients} at a time", flush=True)
+        out["ceilings"]["update_with_start"]["before_sale"] = await ceilings.update_with_start_now(
+            bench, 100 if quick else max(300, 2 * args.clients), args.clients
+        )
     if "flash" in chosen:
         print(
             f"== flash sale: {args.buyers} buyers, {args.seats} seats, {args.clients} clients, "
@@ -163,6 +171,7 @@ def summarize(out: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
     flash = out.get("flash", {})
     uws = _get(out, "ceilings", "update_with_start") or {}
     uws_at_sale = _get(uws, f"conc{args.clients}", "round_trip", "p99_ms")
+    uws_before_sale = _get(uws, "before_sale", "round_trip", "p99_ms")
     summary: dict[str, Any] = {
         "buyers": args.buyers,
         "seats": args.seats,
@@ -175,6 +184,7 @@ def summarize(out: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
         "bare_update_with_start_conc1_p50_ms": _get(uws, "conc1", "round_trip", "p50_ms"),
         "bare_update_with_start_conc20_p99_ms": _get(uws, "conc20", "round_trip", "p99_ms"),
         f"bare_update_with_start_conc{args.clients}_p99_ms": uws_at_sale,
+        f"bare_update_with_start_conc{args.clients}_p99_ms_before_sale": uws_before_sale,
         "moto_puts_per_s": _get(out, "ceilings", "moto_puts", "puts_per_s"),
         "postgres_bookings_per_s": _get(out, "ceilings", "postgres_bookings", "confirms_per_s"),
         "checkouts_per_s": flash.get("checkouts_per_s"),
@@ -228,6 +238,13 @@ def summarize(out: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
         _target(
             f"hold_p99_ms <= 4 x bare update-with-start p99 at concurrency {args.clients}",
             ratio(s["hold_p99_ms"], uws_at_sale),
+            "<=",
+            4.0,
+        ),
+        _target(
+            "hold_p99_ms <= 4 x bare update-with-start p99 measured again just before the sale "
+            "(supplementary: same server state)",
+            ratio(s["hold_p99_ms"], uws_before_sale),
             "<=",
             4.0,
         ),

@@ -165,6 +165,22 @@ def moto_puts(client: Any, table: str, n: int, concurrency: int = 16) -> dict[st
     }
 
 
+async def update_with_start_now(bench: Any, n: int, concurrency: int) -> dict[str, Any]:
+    """The bare update-with-start again, on the server as it is now (with every earlier
+    section's history in its SQLite file), for a comparison under the same conditions."""
+    client = await Client.connect(bench.stack.temporal_address)
+    task_queue = f"bench-bare-again-{bench.run_id}"
+    async with Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[HoldOnly],
+        activities=[noop],
+        max_concurrent_workflow_tasks=200,
+        max_concurrent_activities=200,
+    ):
+        return await update_with_start(client, task_queue, n, concurrency)
+
+
 async def run(bench: Any, quick: bool, sale_clients: int) -> dict[str, Any]:
     """Every ceiling; ``bench`` is a :class:`bench.stack.BenchStack`."""
     from bench import micro_bookings

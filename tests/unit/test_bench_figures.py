@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from bench.__main__ import _scaling_mean
+from bench.__main__ import _scaling_mean, parse, summarize
 from bench.stats import box_seconds, cpu_used
 
 
@@ -33,3 +33,24 @@ def test_box_counters_grow_with_work_and_kernel_is_part_of_busy() -> None:
     assert 0 <= after[1] <= after[0]
     used = cpu_used({"box": before[0]}, {"box": after[0]}, 0.3)
     assert used["box"] >= 0.6
+
+
+def test_the_hold_is_also_compared_with_the_reference_measured_just_before_the_sale() -> None:
+    args = parse(["--clients", "200"])
+    out = {
+        "ceilings": {
+            "update_with_start": {
+                "conc200": {"round_trip": {"p99_ms": 1000.0}},
+                "before_sale": {"round_trip": {"p99_ms": 2500.0}},
+            }
+        },
+        "flash": {"hold_p99_ms": 5000.0, "seats": 10},
+    }
+    summary = summarize(out, args)
+    ratios = {t["target"].split(" (")[0]: t["value"] for t in summary["targets"]}
+    assert summary["bare_update_with_start_conc200_p99_ms_before_sale"] == 2500.0
+    assert ratios["hold_p99_ms <= 4 x bare update-with-start p99 at concurrency 200"] == 5.0
+    assert (
+        ratios["hold_p99_ms <= 4 x bare update-with-start p99 measured again just before the sale"]
+        == 2.0
+    )
