@@ -14,9 +14,8 @@ from api.metrics import CHECKOUTS, LOCK_ACQUISITIONS
 from api.resolvers.checkouts import checked_token, count_outcome
 from api.resolvers.common import (
     acting_user,
-    check_selection,
+    claim_and_hold,
     failure,
-    hold_reserved,
     seats_arg,
     uuid_arg,
 )
@@ -39,10 +38,11 @@ async def hold_in_open_checkout(
 ) -> tuple[HoldSeatsResult, str]:
     """Adds seats to the caller's open checkout for the event, opening one if needed.
 
-    A buyer refused at the reservation opens nothing. Two concurrent calls of one buyer agree
-    on one checkout (the pointer is set only if absent), and a checkout that turns out closed
-    (paid, failed, expired, cancelled) is replaced by a compare-and-set, so they agree on its
-    successor too.
+    A buyer refused by the seats' claims, the selection checks or the reservation opens
+    nothing (``claim_and_hold`` runs all three before ``hold``). Two concurrent calls of one
+    buyer agree on one checkout (the pointer is set only if absent), and a checkout that turns
+    out closed (paid, failed, expired, cancelled) is replaced by a compare-and-set, so they
+    agree on its successor too.
     """
     pointers = context.services.open_checkouts
     client = await context.services.checkouts()
@@ -57,7 +57,7 @@ async def hold_in_open_checkout(
             return await client.start_and_hold(checkout_id, user_id, event_id, seat_ids)
 
         try:
-            result = await hold_reserved(context, checkout_id, user_id, event_id, seat_ids, hold)
+            result = await claim_and_hold(context, checkout_id, user_id, event_id, seat_ids, hold)
             closed = not result.held and result.failure_reason == ErrorCode.CHECKOUT_CLOSED
         except _OpenedElsewhere as other:
             checkout_id = other.checkout_id
@@ -89,7 +89,6 @@ async def resolve_lock_seat(
     seat = uuid_arg(seat_id, "seatId")
     event = uuid_arg(event_id, "eventId")
     try:
-        await check_selection(context, event, [seat])
         result, checkout_id = await hold_in_open_checkout(context, user, event, [seat])
     except DomainError as exc:
         LOCK_ACQUISITIONS.labels("refused").inc()
