@@ -2,7 +2,7 @@
 
 In an on-sale most holds ask for seats that another checkout has just taken. DynamoDB decides
 every race (``adapters/seat_locks.py``), but asking it costs the API a thread, botocore and a
-PostgreSQL check, and moto a request: in a 10,000-buyer sale refusals waited 1.1 s (p50) in a
+PostgreSQL check, and moto a request: in 10,000-buyer sales refusals waited 1.1-1.5 s (p50) in a
 queue of such calls. A claim is one atomic Lua call on the event's hash (field: seat id, value:
 ``holder|expires_at``): a seat claimed live by another checkout is refused at once, and of two
 buyers racing for a seat, the second is refused here instead of after a round of writes.

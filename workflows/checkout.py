@@ -85,12 +85,12 @@ COMPENSATION_RETRY = RetryPolicy(
 STEP_ERRORS = (ActivityError, ApplicationError, StepTimeout)
 
 # Patch: checkouts started after it no longer upsert at run start what their start operation
-# already set, nor the CONFIRMING and CAPTURING statuses when the steps are local activities.
-# Those upserts went out in the same workflow task as the next status (a payment's local
-# activities run back to back), so the Temporal UI never showed them, yet each cost a history
-# event, an action and a visibility write (on the dev server, a SQLite write transaction:
-# 3 of the 8 a confirmed checkout made). The workflow's own history, its current details and
-# its query still name every step.
+# already set, nor the CONFIRMING and CAPTURING statuses when the steps are local activities:
+# those went out in the same workflow task as the next status (a payment's local activities
+# run back to back), so the Temporal UI never showed them. Each upsert costs a history event,
+# an action and a visibility write; the patch's own TemporalChangeVersion upsert (sdk-core
+# always adds it) leaves a confirmed checkout at 4 instead of 6. The workflow's history, its
+# current details and its query still name every step.
 COALESCED_UPSERTS = "coalesced-status-upserts"
 UNSHOWN_STEPS = frozenset({S.CONFIRMING, S.CAPTURING})
 
@@ -164,7 +164,8 @@ class CheckoutWorkflow:
         return self.state()
 
     def _coalesced(self) -> bool:
-        # Asked lazily: the first hold's update may run before ``run`` does.
+        # First asked at the top of ``run``; a history recorded before the patch has no marker
+        # and answers False on every call, so it replays the old upserts.
         return workflow.patched(COALESCED_UPSERTS)
 
     def _set_status(self, status: CheckoutStatus) -> None:

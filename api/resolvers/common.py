@@ -75,7 +75,8 @@ async def claim_and_hold(
     seat_ids: list[str],
     hold: Callable[[], Awaitable[HoldSeatsResult]],
 ) -> HoldSeatsResult:
-    """The hold path of ``startCheckout`` and ``holdSeats``: claim, check, reserve, hold.
+    """The hold path of ``startCheckout``, ``holdSeats`` and ``lockSeat``: claim, check,
+    reserve, hold.
 
     The seats' Redis claims come first (``adapters/seat_claims.py``): seats that another
     checkout claims are refused after that one call, before PostgreSQL, DynamoDB or Temporal
