@@ -18,6 +18,11 @@ LOCK_ACQUISITIONS = Counter(
     "Seat hold attempts (lockSeat, startCheckout, holdSeats) by outcome",
     ["outcome"],  # acquired | refused | error
 )
+SEAT_CLAIMS = Counter(
+    "api_seat_claims_total",
+    "Hold attempts by what the seats' Redis claims answered (refused: no DynamoDB call made)",
+    ["outcome"],  # claimed | refused
+)
 CHECKOUTS = Counter(
     "api_checkouts_total", "Checkouts finished through the API, by terminal status", ["outcome"]
 )

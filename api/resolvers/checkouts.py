@@ -128,6 +128,7 @@ async def resolve_start_checkout(
             lambda: client.start_and_hold(checkout_id, user_id, event, seats),
         )
     except DomainError as exc:
+        LOCK_ACQUISITIONS.labels("refused").inc()
         return failure(exc, checkout=None, taken_seat_ids=exc.details.get("seat_ids", []))
     count_hold(result)
     return hold_payload(context, checkout_id, result)
@@ -152,6 +153,7 @@ async def resolve_hold_seats(
             lambda: client.hold(checkout, seats),
         )
     except DomainError as exc:
+        LOCK_ACQUISITIONS.labels("refused").inc()
         return failure(exc, checkout=state, taken_seat_ids=exc.details.get("seat_ids", []))
     count_hold(result)
     return hold_payload(context, checkout, result)

@@ -8,6 +8,7 @@ from typing import Any
 from adapters.catalog import EventInfo
 from api.context import Context
 from api.errors import bad_input, forbidden, from_domain, not_found
+from api.metrics import SEAT_CLAIMS
 from api.services import run_sync
 from domain.errors import DomainError, ErrorCode
 from domain.model import EventStatus, SeatStatus
@@ -90,6 +91,7 @@ async def claim_and_hold(
     claim = await claims.claim(
         event_id, seat_ids, checkout_id, context.services.settings.hold_seconds
     )
+    SEAT_CLAIMS.labels("claimed" if claim.claimed else "refused").inc()
     if not claim.claimed:
         raise DomainError(
             ErrorCode.SEATS_UNAVAILABLE,

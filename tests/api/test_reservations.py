@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
 from adapters.seat_claims import claims_key
 from adapters.seat_locks import DynamoSeatLocks
@@ -79,6 +80,11 @@ async def test_a_business_error_from_the_saga_gives_the_reservation_back(
     assert _holder(services, event.id, event.seat_ids) == {}
 
 
+def _claim_refusals() -> float:
+    value = REGISTRY.get_sample_value("api_seat_claims_total", {"outcome": "refused"})
+    return value or 0.0
+
+
 def _claims(services: Services, event_id: str) -> dict[str, str]:
     raw = services.redis.hgetall(claims_key(services.settings.redis_prefix, event_id))
     return {k.decode(): v.decode().split("|")[0] for k, v in raw.items()}
@@ -94,11 +100,13 @@ async def test_seats_claimed_elsewhere_are_refused_by_the_claim_alone(
     async def hold() -> HoldSeatsResult:
         raise AssertionError("the saga must not be asked")
 
+    before = _claim_refusals()
     with pytest.raises(DomainError) as refused:
         await claim_and_hold(_context(services), mine, "u", event.id, event.seat_ids[:2], hold)
 
     assert refused.value.code == ErrorCode.SEATS_UNAVAILABLE
     assert refused.value.details["seat_ids"] == event.seat_ids[:1]
+    assert _claim_refusals() == before + 1
     assert _holder(services, event.id, event.seat_ids) == {}  # DynamoDB was never written
     assert _claims(services, event.id) == {event.seat_ids[0]: other}
 
