@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from adapters.orm import User
@@ -70,3 +70,12 @@ class PostgresUsers:
         with self._engine.connect() as conn:
             row = conn.execute(select(*_COLUMNS).where(User.id == key)).first()
         return _record(row) if row is not None else None
+
+    def set_password_hash(self, user_id: str, password_hash: str) -> None:
+        """Replaces the hash (a login upgrading it to the current parameters)."""
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(User)
+                .where(User.id == uuid.UUID(user_id))
+                .values(password_hash=password_hash)
+            )

@@ -15,11 +15,11 @@ from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from argon2 import PasswordHasher
 from sqlalchemy import Connection, Engine, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 
 from adapters.orm import BookingRow, BookingSeat, Event, EventSeat, Seat, User, Venue
+from api.auth import hash_password
 
 NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://ticket-booking-saga.example/demo")
 DEMO_PASSWORD = "demo-password-1"
@@ -239,14 +239,13 @@ def _insert(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
 def _users(conn: Connection) -> list[dict[str, Any]]:
     present = set(conn.execute(select(User.id).where(User.id.in_([u.id for u in USERS]))).scalars())
     missing = [u for u in USERS if u.id not in present]
-    hasher = PasswordHasher()  # argon2id; hashing is slow on purpose, so only for new users
     return [
         {
             "id": u.id,
             "email": u.email.lower(),
             "first_name": u.first_name,
             "last_name": u.last_name,
-            "password_hash": hasher.hash(DEMO_PASSWORD),
+            "password_hash": hash_password(DEMO_PASSWORD),  # slow on purpose: new users only
         }
         for u in missing
     ]

@@ -9,7 +9,7 @@ from ariadne import MutationType, QueryType
 from graphql import GraphQLResolveInfo
 
 from adapters.users import UserRecord
-from api.auth import hash_password, verify_password
+from api.auth import hash_password, password_needs_rehash, verify_password
 from api.context import ctx
 from api.errors import UNAUTHENTICATED, ApiError, bad_input, from_domain
 from api.services import run_sync
@@ -62,6 +62,10 @@ async def resolve_login(_: Any, info: GraphQLResolveInfo, email: str, password: 
     ok = await run_sync(verify_password, user.password_hash if user else None, password)
     if user is None or not ok:
         raise ApiError(UNAUTHENTICATED, "invalid email or password")
+    if password_needs_rehash(user.password_hash):
+        # Only now is the password at hand to hash again with the current parameters.
+        new_hash = await run_sync(hash_password, password)
+        await run_sync(ctx(info).services.users.set_password_hash, user.id, new_hash)
     return _payload(info, user)
 
 

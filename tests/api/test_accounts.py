@@ -4,8 +4,10 @@ import uuid
 from typing import Any
 
 import httpx
+from argon2 import PasswordHasher
 from sqlalchemy import Engine
 
+from api.auth import password_needs_rehash
 from tests.api.conftest import data_of, error_codes
 from tests.api.factory import row_counts
 
@@ -65,3 +67,23 @@ async def test_expired_token_is_refused(services: Any, make_buyer: Any, gql: Any
     buyer = make_buyer()
     stale = services.tokens.issue(buyer.id, buyer.email, now=1_000_000)
     assert services.tokens.verify(stale) is None
+
+
+async def test_login_upgrades_a_hash_of_older_parameters(
+    gql: Any, services: Any, engine: Engine
+) -> None:
+    email = f"old-{uuid.uuid4().hex[:8]}@example.com"
+    old_hash = PasswordHasher(time_cost=3, memory_cost=65536, parallelism=4).hash("s3cret-password")
+    user = services.users.create(email, old_hash, "Ada", "Lovelace")
+    assert password_needs_rehash(old_hash)
+
+    assert error_codes(await gql(LOGIN, {"e": email, "p": "wrong-password"})) == ["UNAUTHENTICATED"]
+    assert services.users.get_by_id(user.id).password_hash == old_hash  # a failed login keeps it
+
+    data_of(await gql(LOGIN, {"e": email, "p": "s3cret-password"}))
+    upgraded = services.users.get_by_id(user.id).password_hash
+    assert upgraded != old_hash and not password_needs_rehash(upgraded)
+    assert (
+        data_of(await gql(LOGIN, {"e": email, "p": "s3cret-password"}))["login"]["user"]["id"]
+        == user.id
+    )
