@@ -291,6 +291,7 @@ def print_table(summary: dict[str, Any], out: dict[str, Any]) -> None:
     for label, sale in sales:
         print(f"\n  {label}: outcomes {sale['outcomes']}, failures {sale['other_failures']}")
         print(f"  {label}: CPU cores used {sale['cpu_cores_used']}")
+        print(f"  {label}: workflow tasks {sale.get('workflow_tasks_timed_out_or_failed')}")
     print("\n== targets (ratios measured in this run)")
     for t in summary["targets"]:
         print(f"  [{t['verdict']:>12}] {t['target']:<70} {t['value']} (bound {t['bound']})")

@@ -131,6 +131,29 @@ async def history_costs(client: Client, checkout_id: str) -> dict[str, int]:
     return costs
 
 
+async def workflow_task_trouble(client: Client, checkout_ids: Sequence[str]) -> dict[str, int]:
+    """Workflow tasks that timed out or failed, over every checkout of the sale.
+
+    A timed-out task's work is thrown away and done again, and while a workflow's task is in
+    that state its updates are refused ("Workflow Task in failed state"). Only the first failed
+    attempt of a run of them is in the history (later ones are transient), so this counts
+    episodes, not attempts.
+    """
+    semaphore = asyncio.Semaphore(20)
+
+    async def count(checkout_id: str) -> Counter[str]:
+        async with semaphore:
+            history = await client.get_workflow_handle(workflow_id(checkout_id)).fetch_history()
+        return Counter(EventType.Name(e.event_type) for e in history.events)
+
+    totals: Counter[str] = Counter()
+    for counted in await asyncio.gather(*(count(c) for c in checkout_ids)):
+        totals += counted
+    timed_out = totals["EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT"]
+    failed = totals["EVENT_TYPE_WORKFLOW_TASK_FAILED"]
+    return {"timed_out": timed_out, "failed": failed, "checkouts": len(checkout_ids)}
+
+
 def _merge(outcomes: Sequence[Outcome]) -> dict[str, list[float]]:
     merged: dict[str, list[float]] = {"hold": [], "refusal": [], "pay": [], "seat_map": []}
     for o in outcomes:
@@ -189,6 +212,9 @@ async def run(
         sample = next((o for o in outcomes if o.result == result_kind and o.checkout_ids), None)
         if sample is not None:
             histories[result_kind] = await history_costs(client, sample.checkout_ids[-1])
+    task_trouble = await workflow_task_trouble(
+        client, [c for o in outcomes for c in o.checkout_ids]
+    )
     per = max(checkouts, 1)
     hold, refusal, pay = summary_ms(lat["hold"]), summary_ms(lat["refusal"]), summary_ms(lat["pay"])
     return {
@@ -238,6 +264,7 @@ async def run(
             ),
         },
         "temporal_history": histories,  # while buyers were buying; 2 cores on the benchmark box
+        "workflow_tasks_timed_out_or_failed": task_trouble,
         # the first worker's SDK metrics over the sale (with 2 workers: about half the work)
         "temporal_worker_metrics": temporal_metrics.summarize(temporal_before, temporal_after),
         "hold_p50_ms": hold["p50_ms"],

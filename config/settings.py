@@ -57,10 +57,18 @@ class Settings(BaseSettings):
     checkout_local_activities: bool = True
 
     # --- worker ---
+    # Activities and local activities each get at most worker_activity_threads slots, and the
+    # executor a thread per slot: a sync activity occupies a thread, and one admitted without a
+    # thread waits in the executor's queue while its timeout runs.
     worker_max_concurrent_activities: int = 200
-    worker_max_concurrent_workflow_tasks: int = 200
     worker_max_concurrent_local_activities: int = 200
     worker_activity_threads: int = 64
+    # A checkout's workflow task waits for its local activity, so admitting more tasks than
+    # there are local-activity slots only moves the wait from the server's queue, where nothing
+    # times out, into the worker, where the task's 10 s start-to-close runs. At 200, the opening
+    # burst of a 10,000-buyer sale timed out 97 first tasks (each redone; its updates refused
+    # meanwhile, 3 holds failed); at 64, 14; at 40, none (python -m bench --sections flash).
+    worker_max_concurrent_workflow_tasks: int = 40
     # Task pollers per queue: 0 lets the SDK scale them (1..worker_max_pollers) from what the
     # server answers; n > 0 keeps exactly n.
     worker_task_pollers: int = 0

@@ -55,7 +55,7 @@ def build_activities(settings: Settings) -> Resources:
         access_key=settings.aws_access_key_id,
         secret_key=settings.aws_secret_access_key,
         max_attempts=settings.dynamodb_max_attempts,
-        max_pool_connections=settings.worker_activity_threads,
+        max_pool_connections=activity_threads(settings),
     )
     ensure_seat_lock_table(dynamodb, settings.seat_lock_table)
     cache = redis.Redis.from_url(settings.redis_url or "redis://127.0.0.1:6379/0")
@@ -94,16 +94,27 @@ def build_worker(
             )
         ),
         activities=activities.all(),
-        activity_executor=ThreadPoolExecutor(max_workers=settings.worker_activity_threads),
-        # a sync activity occupies a thread: never admit more than there are threads
-        max_concurrent_activities=min(
-            settings.worker_max_concurrent_activities, settings.worker_activity_threads
-        ),
+        # one thread per activity slot, local or not (see config/settings.py)
+        activity_executor=ThreadPoolExecutor(max_workers=activity_threads(settings)),
+        max_concurrent_activities=_activity_slots(settings),
+        max_concurrent_local_activities=_local_activity_slots(settings),
         max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
-        max_concurrent_local_activities=settings.worker_max_concurrent_local_activities,
         workflow_task_poller_behavior=_pollers(settings),
         activity_task_poller_behavior=_pollers(settings),
     )
+
+
+def _activity_slots(settings: Settings) -> int:
+    return min(settings.worker_max_concurrent_activities, settings.worker_activity_threads)
+
+
+def _local_activity_slots(settings: Settings) -> int:
+    return min(settings.worker_max_concurrent_local_activities, settings.worker_activity_threads)
+
+
+def activity_threads(settings: Settings) -> int:
+    """Threads of the activity executor: activities and local activities share it."""
+    return _activity_slots(settings) + _local_activity_slots(settings)
 
 
 def _pollers(settings: Settings) -> PollerBehavior:

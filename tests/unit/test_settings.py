@@ -93,3 +93,17 @@ def test_the_readme_lists_every_setting() -> None:
     readme = (ROOT / "README.md").read_text()
     listed = set(re.findall(r"^\| `([A-Z0-9_]+)` \|", readme, flags=re.MULTILINE))
     assert listed == {name.upper() for name in Settings.model_fields}
+
+
+def test_every_admitted_activity_local_or_not_has_a_thread() -> None:
+    from worker.bootstrap import activity_threads
+
+    assert activity_threads(settings(worker_activity_threads=64)) == 128  # 64 + 64 slots
+    few = settings(
+        worker_activity_threads=64,
+        worker_max_concurrent_activities=10,
+        worker_max_concurrent_local_activities=20,
+    )
+    assert activity_threads(few) == 30
+    defaults = settings()
+    assert defaults.worker_max_concurrent_workflow_tasks <= defaults.worker_activity_threads
