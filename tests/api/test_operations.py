@@ -221,3 +221,12 @@ async def test_redis_down_reads_fall_back_to_postgres(
             assert 'api_seatmap_reads_total{source="database"}' in metrics
     finally:
         await services.close()
+
+
+async def test_the_graphql_endpoint_answers_every_method_itself(http: httpx.AsyncClient) -> None:
+    explorer = await http.get("/graphql", headers={"Accept": "text/html"})
+    assert explorer.status_code == 200 and explorer.headers["content-type"].startswith("text/html")
+    query = await http.post("/graphql", json={"query": "{ __typename }"})
+    assert query.status_code == 200 and query.json() == {"data": {"__typename": "Query"}}
+    assert (await http.put("/graphql", json={"query": "{ __typename }"})).status_code == 405
+    assert (await http.get("/graphql/nested")).status_code == 404  # only the exact path
