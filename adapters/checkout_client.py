@@ -72,8 +72,12 @@ class CheckoutClient:
         max_extensions: int = 2,
         max_seats: int = 10,
         local_activities: bool = True,
+        retry_delays: tuple[float, ...] = (0.2, 0.4, 0.8, 1.6, 3.2),
+        task_timeout: timedelta = timedelta(seconds=30),
     ) -> None:
         self._client = client
+        self._retry_delays = retry_delays
+        self._task_timeout = task_timeout
         self._task_queue = task_queue
         self._hold_seconds = hold_seconds
         self._max_extensions = max_extensions
@@ -113,20 +117,26 @@ class CheckoutClient:
 
         An update the server aborts (its workflow task was lost or timed out, seen once in a
         10,000-buyer sale on a saturated box) or does not admit yet (the workflow's last task
-        failed, e.g. timed out, and is being retried: twice in another such sale) is sent again
-        under the same update id, so it applies at most once; after ``_START_ATTEMPTS`` the
-        error is the caller's.
+        failed, e.g. timed out, and is being retried: up to 3 holds in such a sale) is sent
+        again under the same update id, so it applies at most once, after each of
+        ``retry_delays`` (6 s in all by default: a timed-out task is retried by the server once
+        a worker picks it up again). Then the caller gets DomainError TRY_AGAIN.
         """
         update_id = f"hold-{uuid.uuid4()}"
-        for attempt in range(1, _START_ATTEMPTS + 1):
+        for delay in (*self._retry_delays, None):
             try:
                 return await self._start_and_hold_once(
                     checkout_id, user_id, event_id, seat_ids, update_id
                 )
             except RPCError as exc:
-                if not _retryable(exc) or attempt == _START_ATTEMPTS:
+                if not _retryable(exc):
                     raise _rpc_to_domain(exc, checkout_id) from exc
-                await asyncio.sleep(0.2 * attempt)
+                if delay is None:
+                    raise DomainError(
+                        ErrorCode.TRY_AGAIN,
+                        "the checkout service is busy; try again in a few seconds",
+                    ) from exc
+                await asyncio.sleep(delay)
         raise AssertionError("unreachable")
 
     async def _start_and_hold_once(
@@ -162,6 +172,7 @@ class CheckoutClient:
             ),
             static_summary=f"Checkout of {len(seat_ids)} seat(s), event {event_id}",
             execution_timeout=timedelta(hours=2),
+            task_timeout=self._task_timeout,
         )
         try:
             return await self._client.execute_update_with_start_workflow(
@@ -218,7 +229,6 @@ class CheckoutClient:
         return await handle.result()
 
 
-_START_ATTEMPTS = 3
 # "workflow update was aborted" and a server that is briefly unreachable
 _RETRYABLE = frozenset({RPCStatusCode.ABORTED, RPCStatusCode.UNAVAILABLE})
 # The server's WorkflowNotReady; FAILED_PRECONDITION alone also means errors that stay.

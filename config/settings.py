@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     max_seats_per_checkout: int = 10
     payment_processor: Literal["sandbox"] = "sandbox"
     checkout_local_activities: bool = True
+    # Start-to-close of a checkout's workflow tasks (Temporal's default is 10 s). A sale opens
+    # with a burst of new checkouts whose first tasks all wait for the worker's CPU: at 10 s,
+    # 97 to 101 of them timed out in a 10,000-buyer sale, to be done again 20 s later (hold p99
+    # 20-26 s, and "Workflow Task in failed state" refusals); at 30 s, 9 (hold p50 3.8 s, p99
+    # 9.7 s). What it delays is the retry of a task whose worker died while running it.
+    checkout_task_timeout_seconds: int = 30
 
     # --- worker ---
     # Activities and local activities each get at most worker_activity_threads slots, and the
@@ -63,12 +69,12 @@ class Settings(BaseSettings):
     worker_max_concurrent_activities: int = 200
     worker_max_concurrent_local_activities: int = 200
     worker_activity_threads: int = 64
-    # A checkout's workflow task waits for its local activity, so admitting more tasks than
-    # there are local-activity slots only moves the wait from the server's queue, where nothing
-    # times out, into the worker, where the task's 10 s start-to-close runs. At 200, the opening
-    # burst of a 10,000-buyer sale timed out 97 first tasks (each redone; its updates refused
-    # meanwhile, 3 holds failed); at 64, 14; at 40, none (python -m bench --sections flash).
-    worker_max_concurrent_workflow_tasks: int = 40
+    # Workflow tasks admitted at once. Each holds its slot while it waits for its local
+    # activity and for the server's answer, so too few slots queue tasks at the server: at 40,
+    # a 10,000-buyer sale's hold p50 was 8.4-11.8 s (workflow-task schedule-to-start 3-4 s)
+    # against 3.8-6.3 s at 200 (python -m bench --sections flash). The opening burst that
+    # 200 admits at once is what checkout_task_timeout_seconds is sized for.
+    worker_max_concurrent_workflow_tasks: int = 200
     # Task pollers per queue: 0 lets the SDK scale them (1..worker_max_pollers) from what the
     # server answers; n > 0 keeps exactly n.
     worker_task_pollers: int = 0

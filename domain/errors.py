@@ -30,6 +30,8 @@ class ErrorCode(StrEnum):
     CHECKOUT_CLOSED = "CHECKOUT_CLOSED"
     HOLD_EXPIRED = "HOLD_EXPIRED"
     CANCELLED = "CANCELLED"
+    # capacity
+    TRY_AGAIN = "TRY_AGAIN"  # the service could not carry the request out now; it was not
 
 
 # Codes that a retry cannot change; the saga fails fast on them. Everything else (and every

@@ -253,6 +253,11 @@ async def test_cancel_releases_the_hold(
     await checkouts.start_and_hold(checkout_id, user, event.event_id, event.seat_ids[:2])
     await checkouts.hold(checkout_id, event.seat_ids[2:3])
 
+    # Started with the checkout's own workflow-task timeout (CHECKOUT_TASK_TIMEOUT_SECONDS).
+    described = await temporal_client.get_workflow_handle(workflow_id(checkout_id)).describe()
+    task_timeout = described.raw_description.execution_config.default_workflow_task_timeout
+    assert task_timeout.ToSeconds() == 30
+
     state = await checkouts.cancel(checkout_id)
 
     assert state.status == "CANCELLED"

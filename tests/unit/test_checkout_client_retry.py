@@ -8,6 +8,7 @@ import pytest
 from temporalio.service import RPCError, RPCStatusCode
 
 from adapters.checkout_client import CheckoutClient
+from domain.errors import DomainError, ErrorCode
 from workflows.contract import HoldSeatsResult
 
 HELD = HoldSeatsResult(held=True, seat_ids=["s1"])
@@ -34,18 +35,19 @@ def aborted() -> RPCError:
 
 async def test_an_aborted_update_is_retried_under_the_same_update_id() -> None:
     client = ScriptedClient(aborted(), HELD)
-    checkouts = CheckoutClient(client, "q")  # type: ignore[arg-type]
+    checkouts = CheckoutClient(client, "q", retry_delays=(0, 0))  # type: ignore[arg-type]
 
     assert await checkouts.start_and_hold("c1", "u1", "e1", ["s1"]) == HELD
     assert len(client.update_ids) == 2 and len(set(client.update_ids)) == 1
 
 
-async def test_it_gives_up_after_three_attempts() -> None:
+async def test_it_gives_up_after_its_retries_with_a_structured_try_again() -> None:
     client = ScriptedClient(aborted(), aborted(), aborted(), HELD)
-    checkouts = CheckoutClient(client, "q")  # type: ignore[arg-type]
+    checkouts = CheckoutClient(client, "q", retry_delays=(0, 0))  # type: ignore[arg-type]
 
-    with pytest.raises(RPCError):
+    with pytest.raises(DomainError) as refused:
         await checkouts.start_and_hold("c1", "u1", "e1", ["s1"])
+    assert refused.value.code == ErrorCode.TRY_AGAIN
     assert len(client.update_ids) == 3
 
 
@@ -56,7 +58,7 @@ async def test_an_update_refused_while_the_workflow_task_failed_is_retried() -> 
         b"",
     )
     client = ScriptedClient(not_ready, HELD)
-    checkouts = CheckoutClient(client, "q")  # type: ignore[arg-type]
+    checkouts = CheckoutClient(client, "q", retry_delays=(0, 0))  # type: ignore[arg-type]
 
     assert await checkouts.start_and_hold("c1", "u1", "e1", ["s1"]) == HELD
     assert len(client.update_ids) == 2 and len(set(client.update_ids)) == 1
@@ -65,7 +67,7 @@ async def test_an_update_refused_while_the_workflow_task_failed_is_retried() -> 
 async def test_other_failed_preconditions_are_not_retried() -> None:
     gone = RPCError("workflow execution already completed", RPCStatusCode.FAILED_PRECONDITION, b"")
     client = ScriptedClient(gone, HELD)
-    checkouts = CheckoutClient(client, "q")  # type: ignore[arg-type]
+    checkouts = CheckoutClient(client, "q", retry_delays=(0, 0))  # type: ignore[arg-type]
 
     with pytest.raises(RPCError):
         await checkouts.start_and_hold("c1", "u1", "e1", ["s1"])
@@ -75,7 +77,7 @@ async def test_other_failed_preconditions_are_not_retried() -> None:
 async def test_other_rpc_errors_are_not_retried() -> None:
     refused = RPCError("bad", RPCStatusCode.INVALID_ARGUMENT, b"")
     client = ScriptedClient(refused, HELD)
-    checkouts = CheckoutClient(client, "q")  # type: ignore[arg-type]
+    checkouts = CheckoutClient(client, "q", retry_delays=(0, 0))  # type: ignore[arg-type]
 
     with pytest.raises(RPCError):
         await checkouts.start_and_hold("c1", "u1", "e1", ["s1"])

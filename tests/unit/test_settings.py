@@ -105,5 +105,3 @@ def test_every_admitted_activity_local_or_not_has_a_thread() -> None:
         worker_max_concurrent_local_activities=20,
     )
     assert activity_threads(few) == 30
-    defaults = settings()
-    assert defaults.worker_max_concurrent_workflow_tasks <= defaults.worker_activity_threads
