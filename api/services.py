@@ -10,6 +10,7 @@ import asyncio
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, TypeVar
 
 import anyio
@@ -99,6 +100,7 @@ class Services:
                 max_extensions=s.max_hold_extensions,
                 max_seats=s.max_seats_per_checkout,
                 local_activities=s.checkout_local_activities,
+                task_timeout=timedelta(seconds=s.checkout_task_timeout_seconds),
             )
         return self._checkouts
 
@@ -169,7 +171,7 @@ def build_services(settings: Settings, temporal_client: Client | None = None) ->
             temporal_address, settings.temporal_namespace, client=temporal_client
         ),
         rate_limiter=RateLimiter(
-            redis_url,
+            async_redis,
             settings.redis_prefix,
             per_user=settings.rate_limit_per_user,
             per_ip=settings.rate_limit_per_ip,
