@@ -73,7 +73,7 @@ class CheckoutClient:
         max_seats: int = 10,
         local_activities: bool = True,
         retry_delays: tuple[float, ...] = (0.2, 0.4, 0.8, 1.6, 3.2),
-        task_timeout: timedelta = timedelta(seconds=30),
+        task_timeout: timedelta = timedelta(seconds=10),
     ) -> None:
         self._client = client
         self._retry_delays = retry_delays

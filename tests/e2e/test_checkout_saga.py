@@ -11,6 +11,7 @@ import json
 import os
 import time
 import uuid
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from adapters.payments import (
     TOKEN_TIMEOUT_ONCE,
 )
 from audit.invariants import check_all
+from config.settings import Settings
 from domain.errors import DomainError, ErrorCode
 from domain.model import BookingStatus, PaymentStatus
 from tests.e2e.conftest import Backends
@@ -253,11 +255,6 @@ async def test_cancel_releases_the_hold(
     await checkouts.start_and_hold(checkout_id, user, event.event_id, event.seat_ids[:2])
     await checkouts.hold(checkout_id, event.seat_ids[2:3])
 
-    # Started with the checkout's own workflow-task timeout (CHECKOUT_TASK_TIMEOUT_SECONDS).
-    described = await temporal_client.get_workflow_handle(workflow_id(checkout_id)).describe()
-    task_timeout = described.raw_description.execution_config.default_workflow_task_timeout
-    assert task_timeout.ToSeconds() == 30
-
     state = await checkouts.cancel(checkout_id)
 
     assert state.status == "CANCELLED"
@@ -266,6 +263,20 @@ async def test_cancel_releases_the_hold(
         await checkouts.cancel(checkout_id)
     assert refused.value.code == ErrorCode.CHECKOUT_CLOSED
     await record(temporal_client, checkouts, checkout_id, "cancelled")
+
+
+async def test_checkouts_start_with_the_configured_workflow_task_timeout(
+    temporal_client: Client, settings: Settings, worker: None, event: EventFixture, user: str
+) -> None:
+    checkouts = CheckoutClient(
+        temporal_client, settings.task_queue, task_timeout=timedelta(seconds=25)
+    )
+    checkout_id = str(uuid.uuid4())
+    await checkouts.start_and_hold(checkout_id, user, event.event_id, event.seat_ids[:1])
+    described = await temporal_client.get_workflow_handle(workflow_id(checkout_id)).describe()
+    task_timeout = described.raw_description.execution_config.default_workflow_task_timeout
+    assert task_timeout.ToSeconds() == 25
+    await checkouts.cancel(checkout_id)
 
 
 async def test_extend_is_bounded(checkouts: CheckoutClient, event: EventFixture, user: str) -> None:
