@@ -62,7 +62,8 @@ def seconds_until_allowed(
 
     The script admits a request when ``floor(previous * weight) + current + 1 <= limit``; the
     weight falls linearly from 1 to 0 over the current fixed window. Once the current one is
-    full, its count becomes the next window's ``previous`` and falls in turn.
+    full, its count becomes the next window's ``previous`` and falls in turn. Only asked about a
+    refused request, so ``previous`` is at least 1 while the current window has room.
     """
     if current + 1 <= limit:
         # floor(previous * weight) <= room  <=>  weight < (room + 1) / previous
