@@ -203,6 +203,9 @@ def summarize(out: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
         "seatmap_uncached_p50_ms": _get(
             out, "api", "available_seats", "uncached", "conc1", "p50_ms"
         ),
+        # the API's CPU per cached seat map or claim-refused hold, at concurrency 100
+        "api_fast_request_cpu_ms": _get(out, "api", "fast_requests", "api_cpu_ms_per_request"),
+        "api_fast_requests_per_s": _get(out, "api", "fast_requests", "per_s"),
         "workers_1_checkouts_per_s": _scaling_mean(out, 1),
         "workers_2_checkouts_per_s": _scaling_mean(out, 2),
         "saga_workers_1_checkouts_per_s": _get(out, "saga", "workers_1", "checkouts_per_s"),
