@@ -61,7 +61,7 @@ class Settings(BaseSettings):
     # 18-26 s), against 9-39 at 30 s (p50 3.7-3.8 s, p99 9.7-32 s). But a workflow task that is
     # lost (started by a live worker, never completed, with the box idle: seen in short sales
     # with 1 and 2 workers alike) stalls its checkout for the whole timeout, which sank the
-    # 2-worker scaling ratio to 0.30-0.91 at 30 s (0.72-1.08 at 10 s). Raise it where bursts,
+    # 2-worker scaling ratio to 0.30-0.91 at 30 s (0.64-1.10 at 10 s). Raise it where bursts,
     # not lost tasks, dominate. (python -m bench --sections flash / --sections scaling)
     checkout_task_timeout_seconds: int = 10
 
