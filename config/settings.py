@@ -55,14 +55,14 @@ class Settings(BaseSettings):
     max_seats_per_checkout: int = 10
     payment_processor: Literal["sandbox"] = "sandbox"
     checkout_local_activities: bool = True
-    # Start-to-close of a checkout's workflow tasks; Temporal's default, 10 s, is kept. A sale
-    # opens with a burst of new checkouts whose first tasks all wait for the worker's CPU: on the
-    # 2-core box 97-101 of them timed out at 10 s, to be done again (hold p50 4.9-6.3 s, p99
-    # 18-26 s), against 9-39 at 30 s (p50 3.7-3.8 s, p99 9.7-32 s). But a workflow task that is
-    # lost (started by a live worker, never completed, with the box idle: seen in short sales
-    # with 1 and 2 workers alike) stalls its checkout for the whole timeout, which sank the
-    # 2-worker scaling ratio to 0.30-0.91 at 30 s (0.64-1.10 at 10 s). Raise it where bursts,
-    # not lost tasks, dominate. (python -m bench --sections flash / --sections scaling)
+    # Start-to-close of a checkout's workflow tasks; Temporal's default, 10 s, is kept. What
+    # times out on the 2-core box are lost tasks: the dev server marks them started by a live
+    # worker, whose sdk-core never receives them (all 76 timed-out tasks of one 10,000-buyer sale,
+    # all 9 of a scaling run, checked against the worker's core debug log). A lost task stalls
+    # its checkout for the whole timeout, then is dispatched again. At 30 s there were fewer
+    # episodes (9-39 per sale, hold p99 9.7-32 s against 18-26 s) but each stalled 30 s, and the
+    # 2-worker scaling ratio fell to 0.30-0.91 (0.64-1.10 at 10 s). At 5 s there were more (119,
+    # hold p99 21 s). (python -m bench --sections flash / --sections scaling)
     checkout_task_timeout_seconds: int = 10
 
     # --- worker ---
@@ -75,7 +75,8 @@ class Settings(BaseSettings):
     # Workflow tasks admitted at once. Each holds its slot while it waits for its local
     # activity and for the server's answer, so too few slots queue tasks at the server: at 40,
     # a 10,000-buyer sale's hold p50 was 8.4-11.8 s (workflow-task schedule-to-start 3-4 s),
-    # against 4.9-6.3 s at 200, though no task timed out (python -m bench --sections flash).
+    # against 4.9-6.3 s at 200, though only 0-3 tasks timed out (python -m bench --sections
+    # flash).
     worker_max_concurrent_workflow_tasks: int = 200
     # Task pollers per queue: 0 lets the SDK scale them (1..worker_max_pollers) from what the
     # server answers; n > 0 keeps exactly n.
