@@ -108,8 +108,9 @@ async def fast_requests(
     users = await asyncio.to_thread(create_users, bench.engine, 200)
     tokens = bench.tokens()
     headers = [{"Authorization": f"Bearer {tokens.issue(u, e)}"} for u, e in users]
-    claims = SeatClaimRecorder(redis.Redis.from_url(bench.stack.redis_url), bench.redis_prefix)
-    claims.record(event.event_id, event.seat_ids, "another-checkout", int(time.time()) + 3600)
+    with redis.Redis.from_url(bench.stack.redis_url) as client:
+        claims = SeatClaimRecorder(client, bench.redis_prefix)
+        claims.record(event.event_id, event.seat_ids, "another-checkout", int(time.time()) + 3600)
     seat_map = {"query": SEAT_MAP, "variables": {"eventId": event.event_id}}
 
     def request(i: int) -> tuple[dict[str, Any], dict[str, str]]:

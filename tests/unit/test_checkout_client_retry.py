@@ -64,18 +64,15 @@ async def test_an_update_refused_while_the_workflow_task_failed_is_retried() -> 
     assert len(client.update_ids) == 2 and len(set(client.update_ids)) == 1
 
 
-async def test_other_failed_preconditions_are_not_retried() -> None:
-    gone = RPCError("workflow execution already completed", RPCStatusCode.FAILED_PRECONDITION, b"")
-    client = ScriptedClient(gone, HELD)
-    checkouts = CheckoutClient(client, "q", retry_delays=(0, 0))  # type: ignore[arg-type]
-
-    with pytest.raises(RPCError):
-        await checkouts.start_and_hold("c1", "u1", "e1", ["s1"])
-    assert len(client.update_ids) == 1
-
-
-async def test_other_rpc_errors_are_not_retried() -> None:
-    refused = RPCError("bad", RPCStatusCode.INVALID_ARGUMENT, b"")
+@pytest.mark.parametrize(
+    "refused",
+    [
+        RPCError("workflow execution already completed", RPCStatusCode.FAILED_PRECONDITION, b""),
+        RPCError("bad", RPCStatusCode.INVALID_ARGUMENT, b""),
+    ],
+    ids=["other-failed-precondition", "other-rpc-error"],
+)
+async def test_other_rpc_errors_are_not_retried(refused: RPCError) -> None:
     client = ScriptedClient(refused, HELD)
     checkouts = CheckoutClient(client, "q", retry_delays=(0, 0))  # type: ignore[arg-type]
 
