@@ -87,7 +87,15 @@ class CheckoutClient:
     def _handle(self, checkout_id: str) -> WorkflowHandle[Any, Any]:
         return self._client.get_workflow_handle(workflow_id(checkout_id))
 
-    async def _update(self, checkout_id: str, name: str, arg: Any, result_type: type) -> Any:
+    async def _update(
+        self,
+        checkout_id: str,
+        name: str,
+        arg: Any,
+        result_type: type,
+        user_id: str | None = None,
+    ) -> Any:
+        """Runs the update; with ``user_id``, a checkout of another user is NOT_FOUND."""
         try:
             return await self._handle(checkout_id).execute_update(
                 name, arg, result_type=result_type
@@ -95,18 +103,19 @@ class CheckoutClient:
         except WorkflowUpdateFailedError as exc:
             raise _as_domain_error(exc) or exc from exc
         except RPCError as exc:
-            if exc.status == RPCStatusCode.NOT_FOUND and await self._exists(checkout_id):
+            if exc.status == RPCStatusCode.NOT_FOUND and await self._exists(checkout_id, user_id):
                 raise DomainError(
                     ErrorCode.CHECKOUT_CLOSED, "this checkout has already finished"
                 ) from exc
             raise _rpc_to_domain(exc, checkout_id) from exc
 
-    async def _exists(self, checkout_id: str) -> bool:
+    async def _exists(self, checkout_id: str, user_id: str | None = None) -> bool:
+        """Whether the checkout exists (and, with ``user_id``, belongs to that user)."""
         try:
-            await self._handle(checkout_id).describe()
+            described = await self._handle(checkout_id).describe()
         except RPCError:
             return False
-        return True
+        return user_id is None or described.typed_search_attributes.get(SA_USER_ID) == user_id
 
     async def start_and_hold(
         self, checkout_id: str, user_id: str, event_id: str, seat_ids: list[str]
@@ -202,10 +211,20 @@ class CheckoutClient:
         )
 
     async def submit_payment(
-        self, checkout_id: str, payment_token: str | None, seat_ids: list[str] | None = None
+        self,
+        checkout_id: str,
+        payment_token: str | None,
+        seat_ids: list[str] | None = None,
+        user_id: str | None = None,
     ) -> CheckoutState:
-        request = SubmitPaymentRequest(payment_token=payment_token, seat_ids=seat_ids)
-        return await self._update(checkout_id, UPDATE_SUBMIT_PAYMENT, request, CheckoutState)
+        """Pays and waits for the terminal state. With ``user_id``, the workflow itself checks
+        that the payer owns the checkout (NOT_FOUND otherwise), so no query is needed first."""
+        request = SubmitPaymentRequest(
+            payment_token=payment_token, seat_ids=seat_ids, user_id=user_id
+        )
+        return await self._update(
+            checkout_id, UPDATE_SUBMIT_PAYMENT, request, CheckoutState, user_id
+        )
 
     async def extend(self, checkout_id: str) -> CheckoutState:
         return await self._update(

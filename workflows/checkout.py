@@ -418,6 +418,9 @@ class CheckoutWorkflow:
 
     @submit_payment.validator
     def _validate_payment(self, request: SubmitPaymentRequest) -> None:
+        # First, so that a stranger learns nothing about the checkout, not even its status.
+        if request.user_id is not None and request.user_id != self._input.user_id:
+            raise _reject(ErrorCode.NOT_FOUND, f"no checkout {self._input.checkout_id}")
         if self._status != S.HELD or self._payment or self._cancel:
             raise _reject(ErrorCode.CHECKOUT_CLOSED, f"checkout is {self._status.value}")
         if self._expires_at is not None and workflow.now().timestamp() >= self._expires_at:

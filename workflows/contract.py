@@ -68,6 +68,9 @@ class SubmitPaymentRequest:
     payment_token: str | None = None
     # When given, must equal the held seats exactly (the seed's createBooking sends them).
     seat_ids: list[str] | None = None
+    # When given, the payer, who must own the checkout. The workflow checks it in the update's
+    # validator, so the API needs no query round trip to Temporal before a payment.
+    user_id: str | None = None
 
 
 @dataclass

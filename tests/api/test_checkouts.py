@@ -56,6 +56,11 @@ async def test_start_hold_extend_pay_and_refund(
     assert paid["success"] is True and paid["checkout"]["status"] == "CONFIRMED"
     assert paid["checkout"]["amount"] == "125.00"
     reference = paid["checkout"]["bookingReference"]
+    # Paying again: the owner is told the checkout is closed, a stranger that it does not exist.
+    again = data_of(await gql(PAY, {"c": checkout_id}, buyer))["submitPayment"]
+    assert again["success"] is False and again["failureReason"] == "CHECKOUT_CLOSED"
+    assert again["checkout"]["status"] == "CONFIRMED"
+    assert error_codes(await gql(PAY, {"c": checkout_id}, other)) == ["NOT_FOUND"]
     history = data_of(await gql(GET, {"id": checkout_id}, buyer))["checkout"]["history"]
     assert history[-1] == "CONFIRMED" and "AUTHORIZING" in history
 
