@@ -199,6 +199,9 @@ def summarize(out: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
         "hold_p99_ms": flash.get("hold_p99_ms"),
         "refusal_p99_ms": flash.get("refusal_p99_ms"),
         "pay_to_terminal_p99_ms": flash.get("pay_to_terminal_p99_ms"),
+        # workflow tasks that timed out, and the task starts the server dropped (the cause)
+        "workflow_tasks_timed_out": _get(flash, "workflow_tasks_timed_out_or_failed", "timed_out"),
+        "workflow_task_starts_lost": _get(flash, "temporal_server_metrics", "task_starts_lost"),
         "seatmap_cached_p50_ms": _get(out, "api", "available_seats", "cached", "conc1", "p50_ms"),
         "seatmap_uncached_p50_ms": _get(
             out, "api", "available_seats", "uncached", "conc1", "p50_ms"
@@ -295,6 +298,11 @@ def print_table(summary: dict[str, Any], out: dict[str, Any]) -> None:
         print(f"\n  {label}: outcomes {sale['outcomes']}, failures {sale['other_failures']}")
         print(f"  {label}: CPU cores used {sale['cpu_cores_used']}")
         print(f"  {label}: workflow tasks {sale.get('workflow_tasks_timed_out_or_failed')}")
+        server = sale.get("temporal_server_metrics") or {}
+        print(
+            f"  {label}: task starts recorded {server.get('task_start_records')}, "
+            f"errors {server.get('task_start_record_errors')}"
+        )
     print("\n== targets (ratios measured in this run)")
     for t in summary["targets"]:
         print(f"  [{t['verdict']:>12}] {t['target']:<70} {t['value']} (bound {t['bound']})")

@@ -20,7 +20,7 @@ from sqlalchemy import text
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
-from bench import temporal_metrics
+from bench import temporal_metrics, temporal_server_metrics
 from bench.buyer import BuyerPlan, Call, Outcome, Reply, buy, plan_buyers
 from bench.http_lane import Lane
 from bench.stack import BenchStack, check_invariants, create_users, seats_sold, seed_event
@@ -186,6 +186,8 @@ async def run(
         for plan, (user_id, email) in zip(plans, users, strict=True)
     ]
     temporal_before = await asyncio.to_thread(temporal_metrics.scrape, bench.worker_metrics_url)
+    server_url = bench.stack.temporal_metrics_url
+    server_before = await asyncio.to_thread(temporal_server_metrics.scrape, server_url)
     before = cpu_snapshot(bench.pids())
     pg_before = await asyncio.to_thread(pg_transactions, bench.engine)
     redis_before = await asyncio.to_thread(redis_calls, bench.stack.redis_url)
@@ -194,6 +196,7 @@ async def run(
     )
     cpu = cpu_used(before, cpu_snapshot(bench.pids()), sale_seconds)
     temporal_after = await asyncio.to_thread(temporal_metrics.scrape, bench.worker_metrics_url)
+    server_after = await asyncio.to_thread(temporal_server_metrics.scrape, server_url)
     pg_after = await asyncio.to_thread(pg_transactions, bench.engine)
     redis_after = await asyncio.to_thread(redis_calls, bench.stack.redis_url)
     still_running, waited = await wait_terminal(client, event.event_id, hold_seconds * 2 + 120)
@@ -267,6 +270,8 @@ async def run(
         "workflow_tasks_timed_out_or_failed": task_trouble,
         # the first worker's SDK metrics over the sale (with 2 workers: about half the work)
         "temporal_worker_metrics": temporal_metrics.summarize(temporal_before, temporal_after),
+        # the dev server over the sale: per-operation latency, and the lost task starts
+        "temporal_server_metrics": temporal_server_metrics.summarize(server_before, server_after),
         "hold_p50_ms": hold["p50_ms"],
         "hold_p99_ms": hold["p99_ms"],
         "refusal_p99_ms": refusal["p99_ms"],

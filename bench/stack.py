@@ -211,7 +211,9 @@ def start(work: Path, keep_database: bool = False) -> BenchStack:
         stack.start_postgres(os.environ.get("DATABASE_URL"), work / "pg", try_machine=True)
         stack.start_redis(os.environ.get("REDIS_URL"), work / "redis", try_machine=True)
         stack.start_dynamodb(None, work)
-        stack.start_temporal(None, work / "temporal", persistent=True, log_dir=work)
+        stack.start_temporal(
+            None, work / "temporal", persistent=True, log_dir=work, metrics_port=free_port()
+        )
         db_name = f"tb_bench_{run_id}"
         database_url = create_database(stack.database_url, db_name)
         upgrade(database_url)

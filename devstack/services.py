@@ -209,6 +209,7 @@ class Stack:
     dynamodb_endpoint: str = ""
     temporal_address: str = ""
     temporal_ui_url: str | None = None
+    temporal_metrics_url: str | None = None  # the dev server's Prometheus endpoint, if asked
     embedded: dict[str, str] = field(default_factory=dict)  # service -> what was started
     _processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     _pgserver: object | None = None
@@ -334,6 +335,7 @@ class Stack:
         persistent: bool = True,
         namespace: str = "default",
         log_dir: Path | None = None,
+        metrics_port: int | None = None,
     ) -> None:
         if address is None:
             port = port if port and port_is_free(port) else free_port()
@@ -368,6 +370,9 @@ class Stack:
                 ]
             for name in SEARCH_ATTRIBUTES:
                 args += ["--search-attribute", f"{name}=Keyword"]
+            if metrics_port:
+                args += ["--metrics-port", str(metrics_port)]
+                self.temporal_metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
             self.spawn(args, (log_dir or data_dir) / "temporal.log")
             address = f"127.0.0.1:{port}"
             self.embedded["temporal"] = f"temporal dev server on {address}"
