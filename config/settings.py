@@ -58,8 +58,11 @@ class Settings(BaseSettings):
     # Start-to-close of a checkout's workflow tasks; Temporal's default, 10 s, is kept. What
     # times out on the 2-core box are lost tasks: the dev server marks them started by a live
     # worker, whose sdk-core never receives them (all 76 timed-out tasks of one 10,000-buyer sale,
-    # all 9 of a scaling run, checked against the worker's core debug log). A lost task stalls
-    # its checkout for the whole timeout, then is dispatched again. At 30 s there were fewer
+    # all 9 of a scaling run, checked against the worker's core debug log). Matching gave History
+    # 1 s to record a sync-matched start, History took longer, and the task's next delivery was
+    # dropped as TaskAlreadyStarted (temporalio/temporal#11733; the bench's
+    # temporal_server_metrics count them). A lost task stalls its checkout for the whole
+    # timeout, then is dispatched again. At 30 s there were fewer
     # episodes (9-39 per sale, hold p99 9.7-32 s against 18-26 s) but each stalled 30 s, and the
     # 2-worker scaling ratio fell to 0.30-0.91 (0.64-1.10 at 10 s). At 5 s there were more (119,
     # hold p99 21 s). (python -m bench --sections flash / --sections scaling)
@@ -81,10 +84,11 @@ class Settings(BaseSettings):
     # Task pollers per queue: 0 lets the SDK scale them (1..worker_max_pollers) from what the
     # server answers; n > 0 keeps exactly n.
     worker_task_pollers: int = 0
-    # The more polls a worker keeps open, the more workflow tasks the dev server loses in
-    # dispatch (see checkout_task_timeout_seconds). Timed-out tasks in a 10,000-buyer sale: up to
-    # 100 scaled pollers 68-101, 60 fixed 50, up to 20 scaled 11, 20 fixed 3. At most 20 scaled:
-    # hold p50 5.0 s, p99 15.7 s, against 4.9-10.0 s and 18-20 s at 100.
+    # The more polls a worker keeps open, the more tasks are sync-matched, and the more of
+    # those the dev server loses in dispatch (see checkout_task_timeout_seconds). Timed-out
+    # tasks in a 10,000-buyer sale: up to 100 scaled pollers 68-101, 60 fixed 50, up to 20
+    # scaled 11, 20 fixed 3. At most 20 scaled: hold p50 5.0 s, p99 15.7 s, against 4.9-10.0 s
+    # and 18-20 s at 100.
     worker_max_pollers: int = 20
 
     # --- API ---
