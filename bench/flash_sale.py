@@ -17,7 +17,7 @@ from typing import Any
 
 import redis
 from sqlalchemy import text
-from temporalio.api.enums.v1 import EventType
+from temporalio.api.enums.v1 import EventType, TimeoutType
 from temporalio.client import Client
 
 from bench import temporal_metrics, temporal_server_metrics
@@ -137,21 +137,33 @@ async def workflow_task_trouble(client: Client, checkout_ids: Sequence[str]) -> 
     A timed-out task's work is thrown away and done again, and while a workflow's task is in
     that state its updates are refused ("Workflow Task in failed state"). Only the first failed
     attempt of a run of them is in the history (later ones are transient), so this counts
-    episodes, not attempts.
+    episodes, not attempts. Timeouts are split by kind: start-to-close (a task recorded as
+    started that no worker finished: the lost ones) and schedule-to-start (a task that waited
+    on a worker's sticky queue until the server moved it to the shared one).
     """
     semaphore = asyncio.Semaphore(20)
 
     async def count(checkout_id: str) -> Counter[str]:
         async with semaphore:
             history = await client.get_workflow_handle(workflow_id(checkout_id)).fetch_history()
-        return Counter(EventType.Name(e.event_type) for e in history.events)
+        kinds: Counter[str] = Counter()
+        for e in history.events:
+            kinds[EventType.Name(e.event_type)] += 1
+            if e.HasField("workflow_task_timed_out_event_attributes"):
+                timeout = e.workflow_task_timed_out_event_attributes.timeout_type
+                kinds[TimeoutType.Name(timeout).removeprefix("TIMEOUT_TYPE_").lower()] += 1
+        return kinds
 
     totals: Counter[str] = Counter()
     for counted in await asyncio.gather(*(count(c) for c in checkout_ids)):
         totals += counted
-    timed_out = totals["EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT"]
-    failed = totals["EVENT_TYPE_WORKFLOW_TASK_FAILED"]
-    return {"timed_out": timed_out, "failed": failed, "checkouts": len(checkout_ids)}
+    return {
+        "timed_out": totals["EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT"],
+        "timed_out_start_to_close": totals["start_to_close"],
+        "timed_out_schedule_to_start": totals["schedule_to_start"],
+        "failed": totals["EVENT_TYPE_WORKFLOW_TASK_FAILED"],
+        "checkouts": len(checkout_ids),
+    }
 
 
 def _merge(outcomes: Sequence[Outcome]) -> dict[str, list[float]]:

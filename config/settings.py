@@ -81,14 +81,18 @@ class Settings(BaseSettings):
     # against 4.9-6.3 s at 200, though only 0-3 tasks timed out (python -m bench --sections
     # flash).
     worker_max_concurrent_workflow_tasks: int = 200
-    # Task pollers per queue: 0 lets the SDK scale them (1..worker_max_pollers) from what the
-    # server answers; n > 0 keeps exactly n.
-    worker_task_pollers: int = 0
-    # The more polls a worker keeps open, the more tasks are sync-matched, and the more of
-    # those the dev server loses in dispatch (see checkout_task_timeout_seconds). Timed-out
-    # tasks in a 10,000-buyer sale: up to 100 scaled pollers 68-101, 60 fixed 50, up to 20
-    # scaled 11, 20 fixed 3. At most 20 scaled: hold p50 5.0 s, p99 15.7 s, against 4.9-10.0 s
-    # and 18-20 s at 100.
+    # Task pollers per queue: n > 0 keeps exactly n; 0 lets the SDK scale them
+    # (1..worker_max_pollers) from what the server answers. Fixed, because the dev server
+    # loses sync-matched workflow tasks whenever History is slower than Matching's 1 s deadline
+    # (see checkout_task_timeout_seconds), and scaled pollers lost far more of them. Timed-out
+    # tasks in a 10,000-buyer sale (python -m bench --sections flash): up to 20 scaled 5-64 over
+    # 7 runs of one day, 20 fixed 3, 10 fixed 1-2. In the 2,000-buyer scaling sales (1 and 2
+    # workers, ABBA): scaled 12 lost over 4 sales, 10 or 20 fixed none. Each worker's pollers
+    # must still keep up with the tasks: at 10, a first task waited 1.6-2.3 s for a poll on
+    # average in the big sale, at 20 1.5 s.
+    worker_task_pollers: int = 20
+    # The ceiling when scaling (worker_task_pollers = 0). Up to 100 scaled pollers lost 68-101
+    # tasks per sale, up to 20 scaled 5-64.
     worker_max_pollers: int = 20
 
     # --- API ---

@@ -118,12 +118,14 @@ def activity_threads(settings: Settings) -> int:
 
 
 def _pollers(settings: Settings) -> PollerBehavior:
-    """Scaled by the SDK unless a fixed number is configured.
+    """A fixed number of pollers (20 by default), or scaled by the SDK when configured as 0.
 
-    With the default of 5 pollers per queue (only one of them on the shared queue, where each
-    new checkout's first task waits), a 10,000-buyer sale measured Temporal's
+    With the SDK's default of 5 pollers per queue (only one of them on the shared queue, where
+    each new checkout's first task waits), a 10,000-buyer sale measured Temporal's
     workflow-task schedule-to-start at 1,163 ms on average; 20 fixed pollers gave 584 ms,
-    scaling 229 ms (``python -m bench --sections flash``, ``temporal_worker_metrics``).
+    scaling 229 ms (``python -m bench --sections flash``, ``temporal_worker_metrics``). But the
+    more polls wait at the server, the more tasks are sync-matched, and the dev server loses
+    those whenever History is slow (``config/settings.py``, ``docs/design-notes.md``).
     """
     if settings.worker_task_pollers > 0:
         return PollerBehaviorSimpleMaximum(maximum=settings.worker_task_pollers)
