@@ -20,7 +20,7 @@ from sqlalchemy import text
 from temporalio.api.enums.v1 import EventType, TimeoutType
 from temporalio.client import Client
 
-from bench import temporal_metrics, temporal_server_metrics
+from bench import api_metrics, temporal_metrics, temporal_server_metrics
 from bench.buyer import BuyerPlan, Call, Outcome, Reply, buy, plan_buyers
 from bench.http_lane import Lane
 from bench.stack import BenchStack, check_invariants, create_users, seats_sold, seed_event
@@ -150,8 +150,12 @@ async def workflow_task_trouble(client: Client, checkout_ids: Sequence[str]) -> 
         for e in history.events:
             kinds[EventType.Name(e.event_type)] += 1
             if e.HasField("workflow_task_timed_out_event_attributes"):
-                timeout = e.workflow_task_timed_out_event_attributes.timeout_type
-                kinds[TimeoutType.Name(timeout).removeprefix("TIMEOUT_TYPE_").lower()] += 1
+                timed_out = e.workflow_task_timed_out_event_attributes
+                kinds[
+                    TimeoutType.Name(timed_out.timeout_type).removeprefix("TIMEOUT_TYPE_").lower()
+                ] += 1
+                # event 2 is a run's first WorkflowTaskScheduled
+                kinds["first_task" if timed_out.scheduled_event_id == 2 else "later_task"] += 1
         return kinds
 
     totals: Counter[str] = Counter()
@@ -161,6 +165,8 @@ async def workflow_task_trouble(client: Client, checkout_ids: Sequence[str]) -> 
         "timed_out": totals["EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT"],
         "timed_out_start_to_close": totals["start_to_close"],
         "timed_out_schedule_to_start": totals["schedule_to_start"],
+        "timed_out_first_task": totals["first_task"],  # the hold's own task
+        "timed_out_later_task": totals["later_task"],  # a payment's, an expiry's, ...
         "failed": totals["EVENT_TYPE_WORKFLOW_TASK_FAILED"],
         "checkouts": len(checkout_ids),
     }
@@ -200,6 +206,7 @@ async def run(
     temporal_before = await asyncio.to_thread(temporal_metrics.scrape, bench.worker_metrics_url)
     server_url = bench.stack.temporal_metrics_url
     server_before = await asyncio.to_thread(temporal_server_metrics.scrape, server_url)
+    api_before = await asyncio.gather(*(asyncio.to_thread(api_metrics.scrape, u) for u in api_urls))
     before = cpu_snapshot(bench.pids())
     pg_before = await asyncio.to_thread(pg_transactions, bench.engine)
     redis_before = await asyncio.to_thread(redis_calls, bench.stack.redis_url)
@@ -209,6 +216,7 @@ async def run(
     cpu = cpu_used(before, cpu_snapshot(bench.pids()), sale_seconds)
     temporal_after = await asyncio.to_thread(temporal_metrics.scrape, bench.worker_metrics_url)
     server_after = await asyncio.to_thread(temporal_server_metrics.scrape, server_url)
+    api_after = await asyncio.gather(*(asyncio.to_thread(api_metrics.scrape, u) for u in api_urls))
     pg_after = await asyncio.to_thread(pg_transactions, bench.engine)
     redis_after = await asyncio.to_thread(redis_calls, bench.stack.redis_url)
     still_running, waited = await wait_terminal(client, event.event_id, hold_seconds * 2 + 120)
@@ -261,6 +269,10 @@ async def run(
         "refusal": refusal,
         "pay_to_terminal": pay,
         "seat_map": summary_ms(lat["seat_map"]),
+        # the same requests timed inside each API process (bench/api_metrics.py)
+        "api_side": [
+            api_metrics.summarize(b, a) for b, a in zip(api_before, api_after, strict=True)
+        ],
         "cpu_cores_used": cpu,
         # everything the sale cost (refused buyers' reads included), per successful hold
         "per_checkout": {

@@ -11,6 +11,7 @@ import random
 import time
 import uuid
 from collections import Counter
+from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client
@@ -19,6 +20,7 @@ from adapters.checkout_client import CheckoutClient
 from adapters.payments import TOKEN_APPROVE
 from bench.stack import BenchStack, check_invariants, create_users, seed_event
 from bench.stats import per_second, summary_ms
+from config.settings import Settings
 
 
 async def run_checkouts(
@@ -36,7 +38,13 @@ async def run_checkouts(
     for size in sizes:
         holds.append(event.seat_ids[cursor : cursor + size])
         cursor += size
-    checkouts = CheckoutClient(client, bench.task_queue, hold_seconds=120)
+    checkouts = CheckoutClient(
+        client,
+        bench.task_queue,
+        hold_seconds=120,
+        # as the API starts them (config/settings.py says why it is not Temporal's 10 s)
+        task_timeout=timedelta(seconds=Settings().checkout_task_timeout_seconds),
+    )
     hold_ms: list[float] = []
     pay_ms: list[float] = []
     outcomes: Counter[str] = Counter()

@@ -55,18 +55,21 @@ class Settings(BaseSettings):
     max_seats_per_checkout: int = 10
     payment_processor: Literal["sandbox"] = "sandbox"
     checkout_local_activities: bool = True
-    # Start-to-close of a checkout's workflow tasks; Temporal's default, 10 s, is kept. What
-    # times out on the 2-core box are lost tasks: the dev server marks them started by a live
-    # worker, whose sdk-core never receives them (all 76 timed-out tasks of one 10,000-buyer sale,
-    # all 9 of a scaling run, checked against the worker's core debug log). Matching gave History
-    # 1 s to record a sync-matched start, History took longer, and the task's next delivery was
-    # dropped as TaskAlreadyStarted (temporalio/temporal#11733; the bench's
-    # temporal_server_metrics count them). A lost task stalls its checkout for the whole
-    # timeout, then is dispatched again. At 30 s there were fewer
-    # episodes (9-39 per sale, hold p99 9.7-32 s against 18-26 s) but each stalled 30 s, and the
-    # 2-worker scaling ratio fell to 0.30-0.91 (0.64-1.10 at 10 s). At 5 s there were more (119,
-    # hold p99 21 s). (python -m bench --sections flash / --sections scaling)
-    checkout_task_timeout_seconds: int = 10
+    # Start-to-close of a checkout's workflow tasks: 20 s, twice Temporal's default. A
+    # payment's task runs its four local activities back to back, and on a degraded server
+    # some took longer than 10 s, so they timed out, their local activities ran again, and
+    # the load grew: after the ceilings section, a 10,000-buyer sale had 43 timed-out tasks
+    # (38 of them not a checkout's first), pay p99 26.3 s, 73.5 s in all; at 20 s, 4 tasks,
+    # pay p99 7.2 s, 52.1 s (python -m bench --sections ceilings,flash, one run each).
+    # The price: a task the dev server loses in dispatch (Matching gave History 1 s to record
+    # a sync-matched start, History took longer, and the task's next delivery was dropped as
+    # TaskAlreadyStarted: temporalio/temporal#11733, counted by the bench's
+    # temporal_server_metrics) now stalls its checkout for 20 s instead of 10. With fixed
+    # pollers that is 0-3 tasks per sale, but one of them doubles a 10 s scaling sale. Earlier
+    # measurements, with up to 100 scaled pollers: at 30 s, 9-39 episodes per sale and the
+    # 2-worker scaling ratio 0.30-0.91; at 5 s, 119 (python -m bench --sections flash /
+    # --sections scaling).
+    checkout_task_timeout_seconds: int = 20
 
     # --- worker ---
     # Activities and local activities each get at most worker_activity_threads slots, and the

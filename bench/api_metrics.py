@@ -1,0 +1,71 @@
+"""The API's own view of a sale's requests: ``api_request_seconds`` for ``/graphql``.
+
+Measured from the API's outermost middleware to the last byte of the response, so it leaves
+out what a request waits before the API runs it: the kernel's queues, uvicorn's parsing, the
+event loop's backlog, and the load generator's own loop. Set beside the buyers' latencies,
+it tells whether a slow answer was slow inside the API or waiting around it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+METRIC = "api_request_seconds"
+PATH = "/graphql"
+
+# le (seconds, inf for +Inf) -> cumulative count, plus the running sum and count
+Histogram = dict[str, Any]
+
+
+def parse(text: str) -> Histogram:
+    """The ``/graphql`` histogram, every method and status added together."""
+    found: Histogram = {"buckets": {}, "sum": 0.0, "count": 0.0}
+    for family in text_string_to_metric_families(text):
+        if family.name != METRIC:
+            continue
+        for sample in family.samples:
+            if sample.labels.get("path") != PATH:
+                continue
+            if sample.name.endswith("_bucket"):
+                le = float(sample.labels["le"])
+                found["buckets"][le] = found["buckets"].get(le, 0.0) + sample.value
+            elif sample.name.endswith("_sum"):
+                found["sum"] += sample.value
+            elif sample.name.endswith("_count"):
+                found["count"] += sample.value
+    return found
+
+
+def _at_most(before: Histogram, after: Histogram, count: float, share: float) -> float | str:
+    """The smallest bucket bound (ms) under which ``share`` of the new requests fell."""
+    bounds = sorted(after["buckets"])
+    for le in bounds:
+        if after["buckets"][le] - before["buckets"].get(le, 0.0) >= share * count:
+            if le == float("inf"):
+                return f"> {max((b for b in bounds if b != le), default=0) * 1000:g}"
+            return round(le * 1000, 1)
+    return "n/a"
+
+
+def summarize(before: Histogram, after: Histogram) -> dict[str, Any]:
+    """Requests between two scrapes: count, mean, and the bucket bounds of p50 and p99."""
+    count = after["count"] - before["count"]
+    if count <= 0:
+        return {"n": 0}
+    return {
+        "n": int(count),
+        "mean_ms": round((after["sum"] - before["sum"]) / count * 1000, 1),
+        "p50_ms_at_most": _at_most(before, after, count, 0.50),
+        "p99_ms_at_most": _at_most(before, after, count, 0.99),
+    }
+
+
+def scrape(base_url: str) -> Histogram:
+    """The API's histogram now; empty when the API cannot be reached."""
+    try:
+        return parse(httpx.get(f"{base_url}/metrics", timeout=5).text)
+    except httpx.HTTPError:
+        return {"buckets": {}, "sum": 0.0, "count": 0.0}

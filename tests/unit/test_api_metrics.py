@@ -1,0 +1,50 @@
+"""The API's request histogram, read from Prometheus text: /graphql only, deltas, bounds."""
+
+from __future__ import annotations
+
+from bench.api_metrics import parse, summarize
+
+
+def histogram(fast: int, slow: int, very_slow: int, seconds: float) -> str:
+    """Requests of /graphql in three buckets (cumulative), plus one /health request."""
+    total = fast + slow + very_slow
+    labels = 'method="POST",path="/graphql",status="200"'
+    return f"""# HELP api_request_seconds HTTP request latency
+# TYPE api_request_seconds histogram
+api_request_seconds_bucket{{{labels},le="0.01"}} {fast}
+api_request_seconds_bucket{{{labels},le="0.1"}} {fast + slow}
+api_request_seconds_bucket{{{labels},le="+Inf"}} {total}
+api_request_seconds_count{{{labels}}} {total}
+api_request_seconds_sum{{{labels}}} {seconds}
+api_request_seconds_bucket{{method="GET",path="/health",status="200",le="0.01"}} 7
+api_request_seconds_bucket{{method="GET",path="/health",status="200",le="0.1"}} 7
+api_request_seconds_bucket{{method="GET",path="/health",status="200",le="+Inf"}} 7
+api_request_seconds_count{{method="GET",path="/health",status="200"}} 7
+api_request_seconds_sum{{method="GET",path="/health",status="200"}} 0.01
+"""
+
+
+def test_deltas_of_graphql_requests_and_their_bucket_bounds() -> None:
+    before = parse(histogram(10, 0, 0, 0.05))
+    after = parse(histogram(110, 98, 2, 3.05))
+
+    # 200 new requests, 3 s in all: half of them under 10 ms, all but 2 (99%) under 100 ms
+    assert summarize(before, after) == {
+        "n": 200,
+        "mean_ms": 15.0,
+        "p50_ms_at_most": 10.0,
+        "p99_ms_at_most": 100.0,
+    }
+
+
+def test_a_tail_past_the_last_bound_is_reported_as_such() -> None:
+    summary = summarize(parse(""), parse(histogram(0, 1, 9, 20.0)))
+
+    assert summary["p50_ms_at_most"] == "> 100"
+    assert summary["p99_ms_at_most"] == "> 100"
+
+
+def test_no_new_requests() -> None:
+    same = parse(histogram(5, 5, 0, 0.1))
+
+    assert summarize(same, same) == {"n": 0}
