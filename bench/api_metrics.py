@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 from prometheus_client.parser import text_string_to_metric_families
+
+from bench.prometheus_text import fetch
 
 METRIC = "api_request_seconds"
 PATH = "/graphql"
@@ -65,7 +66,4 @@ def summarize(before: Histogram, after: Histogram) -> dict[str, Any]:
 
 def scrape(base_url: str) -> Histogram:
     """The API's histogram now; empty when the API cannot be reached."""
-    try:
-        return parse(httpx.get(f"{base_url}/metrics", timeout=5).text)
-    except httpx.HTTPError:
-        return {"buckets": {}, "sum": 0.0, "count": 0.0}
+    return parse(fetch(f"{base_url}/metrics"))

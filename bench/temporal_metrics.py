@@ -13,7 +13,7 @@ import re
 from collections import defaultdict
 from typing import Any
 
-import httpx
+from bench.prometheus_text import fetch
 
 # histogram -> the label it is broken down by (None: one figure for the whole histogram)
 REPORTED: dict[str, str | None] = {
@@ -78,9 +78,4 @@ def summarize(before: Histograms, after: Histograms) -> dict[str, dict[str, Any]
 
 def scrape(url: str | None) -> Histograms:
     """The worker's histograms now; empty when it exposes none or cannot be reached."""
-    if not url:
-        return {}
-    try:
-        return parse(httpx.get(url, timeout=5).text)
-    except httpx.HTTPError:
-        return {}
+    return parse(fetch(url))

@@ -17,7 +17,7 @@ import re
 from collections import defaultdict
 from typing import Any
 
-import httpx
+from bench.prometheus_text import fetch
 
 _SAMPLE = re.compile(r"^(?P<name>[a-z_]+)\{(?P<labels>[^}]*)\} (?P<v>\S+)$")
 _LABEL = re.compile(r'(\w+)="([^"]*)"')
@@ -82,9 +82,4 @@ def summarize(before: Counters, after: Counters) -> dict[str, Any]:
 
 def scrape(url: str | None) -> Counters:
     """The server's counters now; empty when it exposes none or cannot be reached."""
-    if not url:
-        return {}
-    try:
-        return parse(httpx.get(url, timeout=5).text)
-    except httpx.HTTPError:
-        return {}
+    return parse(fetch(url))

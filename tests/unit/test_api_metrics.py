@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.api_metrics import parse, summarize
+from bench.api_metrics import parse, scrape, summarize
 
 
 def histogram(fast: int, slow: int, very_slow: int, seconds: float) -> str:
@@ -48,3 +48,10 @@ def test_no_new_requests() -> None:
     same = parse(histogram(5, 5, 0, 0.1))
 
     assert summarize(same, same) == {"n": 0}
+
+
+def test_an_api_that_cannot_be_reached_reads_as_nothing_measured() -> None:
+    # port 1 on loopback: nothing listens there, the connection is refused at once
+    nothing = scrape("http://127.0.0.1:1")
+
+    assert summarize(nothing, nothing) == {"n": 0}
