@@ -16,6 +16,7 @@ from temporalio.client import (
     WithStartWorkflowOperation,
     WorkflowHandle,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import (
     SearchAttributePair,
@@ -130,6 +131,13 @@ class CheckoutClient:
         again under the same update id, so it applies at most once, after each of
         ``retry_delays`` (6 s in all by default: a timed-out task is retried by the server once
         a worker picks it up again). Then the caller gets DomainError TRY_AGAIN.
+
+        So is an update whose call ran out of time at the server ("context deadline
+        exceeded"): when the dev server loses the new checkout's first workflow task, the
+        update waits out the task timeout, longer than the server waits for it. Sent again
+        under its id, it attaches to the same checkout and answers once the task has run.
+        Before, the buyer got an INTERNAL_SERVER_ERROR while the hold went through (2 holds
+        in one 10,000-buyer sale).
         """
         update_id = f"hold-{uuid.uuid4()}"
         for delay in (*self._retry_delays, None):
@@ -137,15 +145,20 @@ class CheckoutClient:
                 return await self._start_and_hold_once(
                     checkout_id, user_id, event_id, seat_ids, update_id
                 )
+            except WorkflowUpdateRPCTimeoutOrCancelledError as exc:
+                if not isinstance(exc.__cause__, RPCError):
+                    raise  # this call itself was cancelled: nobody waits for an answer
+                failure: Exception = exc
             except RPCError as exc:
                 if not _retryable(exc):
                     raise _rpc_to_domain(exc, checkout_id) from exc
-                if delay is None:
-                    raise DomainError(
-                        ErrorCode.TRY_AGAIN,
-                        "the checkout service is busy; try again in a few seconds",
-                    ) from exc
-                await asyncio.sleep(delay)
+                failure = exc
+            if delay is None:
+                raise DomainError(
+                    ErrorCode.TRY_AGAIN,
+                    "the checkout service is busy; try again in a few seconds",
+                ) from failure
+            await asyncio.sleep(delay)
         raise AssertionError("unreachable")
 
     async def _start_and_hold_once(
@@ -193,7 +206,7 @@ class CheckoutClient:
             )
         except WorkflowUpdateFailedError as exc:
             raise _as_domain_error(exc) or exc from exc
-        except RPCError:
+        except (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError):
             raise  # start_and_hold retries the transient ones
         except Exception as exc:  # WorkflowAlreadyStartedError on a closed id, among others
             if type(exc).__name__ == "WorkflowAlreadyStartedError":

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
+from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError, RPCStatusCode
 
 from adapters.checkout_client import CheckoutClient
@@ -77,5 +79,31 @@ async def test_other_rpc_errors_are_not_retried(refused: RPCError) -> None:
     checkouts = CheckoutClient(client, "q", retry_delays=(0, 0))  # type: ignore[arg-type]
 
     with pytest.raises(RPCError):
+        await checkouts.start_and_hold("c1", "u1", "e1", ["s1"])
+    assert len(client.update_ids) == 1
+
+
+def timed_out_at_the_server() -> WorkflowUpdateRPCTimeoutOrCancelledError:
+    """What the SDK raises when the server ends the call with "context deadline exceeded"."""
+    error = WorkflowUpdateRPCTimeoutOrCancelledError()
+    error.__cause__ = RPCError("context deadline exceeded", RPCStatusCode.DEADLINE_EXCEEDED, b"")
+    return error
+
+
+async def test_an_update_that_outlived_the_server_deadline_is_asked_again() -> None:
+    client = ScriptedClient(timed_out_at_the_server(), HELD)
+    checkouts = CheckoutClient(client, "q", retry_delays=(0, 0))  # type: ignore[arg-type]
+
+    assert await checkouts.start_and_hold("c1", "u1", "e1", ["s1"]) == HELD
+    assert len(client.update_ids) == 2 and len(set(client.update_ids)) == 1
+
+
+async def test_a_cancelled_call_is_not_retried() -> None:
+    cancelled = WorkflowUpdateRPCTimeoutOrCancelledError()
+    cancelled.__cause__ = asyncio.CancelledError()
+    client = ScriptedClient(cancelled, HELD)
+    checkouts = CheckoutClient(client, "q", retry_delays=(0, 0))  # type: ignore[arg-type]
+
+    with pytest.raises(WorkflowUpdateRPCTimeoutOrCancelledError):
         await checkouts.start_and_hold("c1", "u1", "e1", ["s1"])
     assert len(client.update_ids) == 1
