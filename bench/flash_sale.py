@@ -137,9 +137,11 @@ async def workflow_task_trouble(client: Client, checkout_ids: Sequence[str]) -> 
     A timed-out task's work is thrown away and done again, and while a workflow's task is in
     that state its updates are refused ("Workflow Task in failed state"). Only the first failed
     attempt of a run of them is in the history (later ones are transient), so this counts
-    episodes, not attempts. Timeouts are split by kind: start-to-close (a task recorded as
-    started that no worker finished: the lost ones) and schedule-to-start (a task that waited
-    on a worker's sticky queue until the server moved it to the shared one).
+    episodes, not attempts. Timeouts are split by kind: start-to-close (recorded as started
+    but not completed in time: a task the server lost on its way to the worker, or one that
+    ran too long) and schedule-to-start (a task that waited on a worker's sticky queue until
+    the server moved it to the shared one); and by task: a checkout's first (its hold) or a
+    later one.
     """
     semaphore = asyncio.Semaphore(20)
 
