@@ -1,4 +1,5 @@
-"""update-with-start: an update the server aborted is sent again, under the same update id."""
+"""update-with-start: a hold the server aborted, refused or outwaited is sent again, under the
+same update id; a cancelled call is not."""
 
 from __future__ import annotations
 
@@ -35,8 +36,28 @@ def aborted() -> RPCError:
     return RPCError("workflow update was aborted", RPCStatusCode.UNAVAILABLE, b"")
 
 
-async def test_an_aborted_update_is_retried_under_the_same_update_id() -> None:
-    client = ScriptedClient(aborted(), HELD)
+def task_failed() -> RPCError:
+    return RPCError(
+        "Unable to perform workflow execution update due to Workflow Task in failed state.",
+        RPCStatusCode.FAILED_PRECONDITION,
+        b"",
+    )
+
+
+def timed_out_at_the_server() -> WorkflowUpdateRPCTimeoutOrCancelledError:
+    """What the SDK raises when the server ends the call with "context deadline exceeded"."""
+    error = WorkflowUpdateRPCTimeoutOrCancelledError()
+    error.__cause__ = RPCError("context deadline exceeded", RPCStatusCode.DEADLINE_EXCEEDED, b"")
+    return error
+
+
+@pytest.mark.parametrize(
+    "first",
+    [aborted(), task_failed(), timed_out_at_the_server()],
+    ids=["aborted", "workflow-task-failed", "server-deadline"],
+)
+async def test_the_hold_is_sent_again_under_the_same_update_id(first: Exception) -> None:
+    client = ScriptedClient(first, HELD)
     checkouts = CheckoutClient(client, "q", retry_delays=(0, 0))  # type: ignore[arg-type]
 
     assert await checkouts.start_and_hold("c1", "u1", "e1", ["s1"]) == HELD
@@ -51,19 +72,6 @@ async def test_it_gives_up_after_its_retries_with_a_structured_try_again() -> No
         await checkouts.start_and_hold("c1", "u1", "e1", ["s1"])
     assert refused.value.code == ErrorCode.TRY_AGAIN
     assert len(client.update_ids) == 3
-
-
-async def test_an_update_refused_while_the_workflow_task_failed_is_retried() -> None:
-    not_ready = RPCError(
-        "Unable to perform workflow execution update due to Workflow Task in failed state.",
-        RPCStatusCode.FAILED_PRECONDITION,
-        b"",
-    )
-    client = ScriptedClient(not_ready, HELD)
-    checkouts = CheckoutClient(client, "q", retry_delays=(0, 0))  # type: ignore[arg-type]
-
-    assert await checkouts.start_and_hold("c1", "u1", "e1", ["s1"]) == HELD
-    assert len(client.update_ids) == 2 and len(set(client.update_ids)) == 1
 
 
 @pytest.mark.parametrize(
@@ -81,21 +89,6 @@ async def test_other_rpc_errors_are_not_retried(refused: RPCError) -> None:
     with pytest.raises(RPCError):
         await checkouts.start_and_hold("c1", "u1", "e1", ["s1"])
     assert len(client.update_ids) == 1
-
-
-def timed_out_at_the_server() -> WorkflowUpdateRPCTimeoutOrCancelledError:
-    """What the SDK raises when the server ends the call with "context deadline exceeded"."""
-    error = WorkflowUpdateRPCTimeoutOrCancelledError()
-    error.__cause__ = RPCError("context deadline exceeded", RPCStatusCode.DEADLINE_EXCEEDED, b"")
-    return error
-
-
-async def test_an_update_that_outlived_the_server_deadline_is_asked_again() -> None:
-    client = ScriptedClient(timed_out_at_the_server(), HELD)
-    checkouts = CheckoutClient(client, "q", retry_delays=(0, 0))  # type: ignore[arg-type]
-
-    assert await checkouts.start_and_hold("c1", "u1", "e1", ["s1"]) == HELD
-    assert len(client.update_ids) == 2 and len(set(client.update_ids)) == 1
 
 
 async def test_a_cancelled_call_is_not_retried() -> None:
