@@ -90,7 +90,8 @@ class Settings(BaseSettings):
     # (see checkout_task_timeout_seconds), and scaled pollers lost far more of them. Timed-out
     # tasks in a 10,000-buyer sale (python -m bench --sections flash): up to 20 scaled 5-63 over
     # 7 runs of one day, 20 fixed 3, 10 fixed 1-2. In the 2,000-buyer scaling sales (1 and 2
-    # workers, ABBA): scaled 12 lost over 4 sales, 10 or 20 fixed none. Each worker's pollers
+    # workers, ABBA): scaled 12 lost over 4 sales; 10 or 20 fixed, none over the first 8 and
+    # 12 over 32 in all, 10 of them with 2 workers (twice the polls). Each worker's pollers
     # must still keep up with the tasks: at 10, a first task waited 1.6-2.3 s for a poll on
     # average in the big sale, at 20 1.5 s.
     worker_task_pollers: int = 20
