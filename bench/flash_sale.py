@@ -241,6 +241,7 @@ async def run(
         client, [c for o in outcomes for c in o.checkout_ids]
     )
     per = max(checkouts, 1)
+    server = temporal_server_metrics.summarize(server_before, server_after)
     hold, refusal, pay = summary_ms(lat["hold"]), summary_ms(lat["refusal"]), summary_ms(lat["pay"])
     return {
         "buyers": buyers,
@@ -280,6 +281,8 @@ async def run(
         "per_checkout": {
             "postgres_transactions": round((pg_after - pg_before) / per, 1),
             "redis_calls_shared_server": round((redis_after - redis_before) / per, 1),
+            # every read and write the dev server made to its SQLite file
+            "temporal_persistence_calls": round(server["persistence_calls"] / per, 1),
             "seats_per_confirmed_checkout": round(
                 sum(len(o.seats) for o in outcomes) / max(results["confirmed"], 1), 2
             ),
@@ -297,7 +300,7 @@ async def run(
         # the first worker's SDK metrics over the sale (with 2 workers: about half the work)
         "temporal_worker_metrics": temporal_metrics.summarize(temporal_before, temporal_after),
         # the dev server over the sale: per-operation latency, and the lost task starts
-        "temporal_server_metrics": temporal_server_metrics.summarize(server_before, server_after),
+        "temporal_server_metrics": server,
         "hold_p50_ms": hold["p50_ms"],
         "hold_p99_ms": hold["p99_ms"],
         "refusal_p99_ms": refusal["p99_ms"],

@@ -9,6 +9,10 @@ and offers the task again; History then answers ``TaskAlreadyStarted`` and the t
 dropped, so no worker ever receives it and it waits out the workflow-task timeout
 (temporalio/temporal#11733, fix proposed in #11734). Each ``TaskAlreadyStarted`` below is one
 such lost task.
+
+And the server's persistence calls per operation: the dev server keeps everything in one SQLite
+file, so every write (history, visibility, task queues, timers) waits its turn, and the count
+per checkout is the server's cost of a checkout.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from bench.prometheus_text import fetch
 _SAMPLE = re.compile(r"^(?P<name>[a-z_]+)\{(?P<labels>[^}]*)\} (?P<v>\S+)$")
 _LABEL = re.compile(r'(\w+)="([^"]*)"')
 _LATENCY = ("service_latency_sum", "service_latency_count")
+_PERSISTENCE = ("persistence_latency_sum", "persistence_latency_count")
 _START_RECORDS = "HistoryClientRecordWorkflowTaskStarted"
 # Long polls wait by design; their latency says nothing about the server's speed.
 _LONG_POLLS = frozenset({"PollWorkflowTaskQueue", "PollActivityTaskQueue"})
@@ -40,6 +45,8 @@ def parse(text: str) -> Counters:
         labels = dict(_LABEL.findall(match["labels"]))
         if name in _LATENCY and labels.get("service_name") in ("frontend", "history"):
             found[(name, labels["service_name"], labels.get("operation", ""))] += float(match["v"])
+        elif name in _PERSISTENCE:
+            found[(name, "persistence", labels.get("operation", ""))] += float(match["v"])
         elif name in ("client_errors", "client_requests") and (
             labels.get("operation") == _START_RECORDS
         ):
@@ -54,13 +61,17 @@ def summarize(before: Counters, after: Counters) -> dict[str, Any]:
     def delta(key: tuple[str, str, str]) -> float:
         return after.get(key, 0.0) - before.get(key, 0.0)
 
-    latency: dict[str, dict[str, dict[str, float]]] = {"frontend": {}, "history": {}}
+    latency: dict[str, dict[str, dict[str, float]]] = {
+        "frontend": {},
+        "history": {},
+        "persistence": {},
+    }
     for name, service, operation in after:
-        if name != "service_latency_count" or operation in _LONG_POLLS:
+        if name not in (_LATENCY[1], _PERSISTENCE[1]) or operation in _LONG_POLLS:
             continue
         calls = delta((name, service, operation))
         if calls > 0:
-            seconds = delta(("service_latency_sum", service, operation))
+            seconds = delta((name.replace("_count", "_sum"), service, operation))
             latency[service][operation] = {
                 "n": int(calls),
                 "mean_ms": round(seconds / calls * 1000, 1),
@@ -71,8 +82,11 @@ def summarize(before: Counters, after: Counters) -> dict[str, Any]:
         if name == "client_errors" and delta(("client_errors", "matching", kind)) > 0
     }
     return {
-        "frontend": dict(sorted(latency["frontend"].items(), key=lambda kv: -kv[1]["n"])),
-        "history": dict(sorted(latency["history"].items(), key=lambda kv: -kv[1]["n"])),
+        **{
+            service: dict(sorted(ops.items(), key=lambda kv: -kv[1]["n"]))
+            for service, ops in latency.items()
+        },
+        "persistence_calls": int(sum(op["n"] for op in latency["persistence"].values())),
         "task_start_records": int(delta(("client_requests", "matching", "all"))),
         "task_start_record_errors": errors,
         # one dropped delivery per TaskAlreadyStarted: the workflow task waits out its timeout

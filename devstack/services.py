@@ -370,6 +370,14 @@ class Stack:
                 ]
             for name in SEARCH_ATTRIBUTES:
                 args += ["--search-attribute", f"{name}=Keyword"]
+            # The dev server reads its search attributes from the database on every use unless
+            # this is set, so that attributes added at run time show at once. Ours are all
+            # registered above, at start. Cached, a 10,000-buyer sale made 19,000 fewer of the
+            # server's 30,000 SQLite calls (cluster metadata and namespace reads).
+            args += [
+                "--dynamic-config-value",
+                "system.forceSearchAttributesCacheRefreshOnRead=false",
+            ]
             if metrics_port:
                 args += ["--metrics-port", str(metrics_port)]
                 self.temporal_metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"

@@ -24,6 +24,12 @@ client_requests{namespace="default",operation="HistoryClientRecordWorkflowTaskSt
 client_errors{error_type="serviceerror_DeadlineExceeded",namespace="default",operation="HistoryClientRecordWorkflowTaskStarted",service_name="matching",service_role="history"} 6
 client_errors{error_type="serviceerror_TaskAlreadyStarted",namespace="default",operation="HistoryClientRecordWorkflowTaskStarted",service_name="matching",service_role="history"} 4
 client_errors{error_type="serviceerror_NotFound",namespace="default",operation="HistoryClientRecordActivityTaskStarted",service_name="matching",service_role="history"} 2
+persistence_latency_sum{namespace="default",operation="UpdateWorkflowExecution",service_name="history"} 2.0
+persistence_latency_count{namespace="default",operation="UpdateWorkflowExecution",service_name="history"} 8
+persistence_latency_sum{namespace="default",operation="UpsertWorkflowExecution",service_name="history"} 0.5
+persistence_latency_count{namespace="default",operation="UpsertWorkflowExecution",service_name="history"} 5
+persistence_latency_sum{namespace="default",operation="CreateTasks",service_name="matching"} 0.1
+persistence_latency_count{namespace="default",operation="CreateTasks",service_name="matching"} 1
 """  # noqa: E501
 
 
@@ -47,3 +53,14 @@ def test_no_server_metrics_reads_as_nothing_measured() -> None:
     figures = summarize({}, {})
 
     assert figures["frontend"] == {} and figures["task_starts_lost"] == 0
+
+
+def test_persistence_calls_are_counted_per_operation_across_services() -> None:
+    figures = summarize(parse(BEFORE), parse(AFTER))
+
+    assert figures["persistence"] == {
+        "UpdateWorkflowExecution": {"n": 8, "mean_ms": 250.0},
+        "UpsertWorkflowExecution": {"n": 5, "mean_ms": 100.0},
+        "CreateTasks": {"n": 1, "mean_ms": 100.0},
+    }
+    assert figures["persistence_calls"] == 14
