@@ -248,10 +248,19 @@ class CheckoutClient:
         return await self._update(checkout_id, UPDATE_CANCEL, CancelRequest(reason), CheckoutState)
 
     async def state(self, checkout_id: str) -> CheckoutState:
-        """Works on running and on finished checkouts. Unknown id: DomainError NOT_FOUND."""
+        """Works on running and on finished checkouts. Unknown id: DomainError NOT_FOUND.
+
+        A query waits for the checkout's worker. When it does not answer in time (a server
+        that lost the checkout's workflow task waits out the task timeout), the read is
+        refused as TRY_AGAIN, not passed on as an internal error: reading again is safe.
+        """
         try:
             return await self._handle(checkout_id).query(QUERY_STATE, result_type=CheckoutState)
         except RPCError as exc:
+            if exc.status in _UNANSWERED:
+                raise DomainError(
+                    ErrorCode.TRY_AGAIN, "the checkout did not answer in time; read it again"
+                ) from exc
             raise _rpc_to_domain(exc, checkout_id) from exc
 
     async def result(self, checkout_id: str) -> CheckoutState:
@@ -261,6 +270,15 @@ class CheckoutClient:
         return await handle.result()
 
 
+# A call that ran out of time (the client's "Timeout expired" is CANCELLED) or was turned away.
+_UNANSWERED = frozenset(
+    {
+        RPCStatusCode.CANCELLED,
+        RPCStatusCode.DEADLINE_EXCEEDED,
+        RPCStatusCode.UNAVAILABLE,
+        RPCStatusCode.RESOURCE_EXHAUSTED,
+    }
+)
 # "workflow update was aborted" and a server that is briefly unreachable
 _RETRYABLE = frozenset({RPCStatusCode.ABORTED, RPCStatusCode.UNAVAILABLE})
 # The server's WorkflowNotReady; FAILED_PRECONDITION alone also means errors that stay.

@@ -100,3 +100,39 @@ async def test_a_cancelled_call_is_not_retried() -> None:
     with pytest.raises(WorkflowUpdateRPCTimeoutOrCancelledError):
         await checkouts.start_and_hold("c1", "u1", "e1", ["s1"])
     assert len(client.update_ids) == 1
+
+
+class UnansweredQuery:
+    """A workflow handle whose query runs out of time, as on a server that lost the task."""
+
+    def __init__(self, error: RPCError) -> None:
+        self._error = error
+
+    def get_workflow_handle(self, *_: Any, **__: Any) -> UnansweredQuery:
+        return self
+
+    async def query(self, *_: Any, **__: Any) -> Any:
+        raise self._error
+
+
+@pytest.mark.parametrize(
+    "status", [RPCStatusCode.CANCELLED, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.UNAVAILABLE]
+)
+async def test_a_state_query_that_times_out_is_a_structured_try_again(
+    status: RPCStatusCode,
+) -> None:
+    client = UnansweredQuery(RPCError("Timeout expired", status, b""))
+    checkouts = CheckoutClient(client, "q")  # type: ignore[arg-type]
+
+    with pytest.raises(DomainError) as refused:
+        await checkouts.state("c1")
+    assert refused.value.code == ErrorCode.TRY_AGAIN
+
+
+async def test_a_state_query_of_an_unknown_checkout_is_still_not_found() -> None:
+    client = UnansweredQuery(RPCError("workflow not found", RPCStatusCode.NOT_FOUND, b""))
+    checkouts = CheckoutClient(client, "q")  # type: ignore[arg-type]
+
+    with pytest.raises(DomainError) as refused:
+        await checkouts.state("c1")
+    assert refused.value.code == ErrorCode.NOT_FOUND
