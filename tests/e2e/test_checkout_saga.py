@@ -58,6 +58,16 @@ async def upserted_statuses(client: Client, checkout_id: str) -> list[str]:
     return found
 
 
+async def activity_tasks(client: Client, checkout_id: str) -> list[str]:
+    """The regular activities a checkout scheduled, in order (local ones are markers)."""
+    history = await client.get_workflow_handle(workflow_id(checkout_id)).fetch_history()
+    return [
+        event.activity_task_scheduled_event_attributes.activity_type.name
+        for event in history.events
+        if event.HasField("activity_task_scheduled_event_attributes")
+    ]
+
+
 def seat_statuses(engine: Engine, event: EventFixture) -> dict[str, str]:
     with engine.connect() as conn:
         rows = conn.execute(
@@ -178,6 +188,12 @@ async def test_declined_card_releases_and_charges_nothing(
     assert backends.locks.live_locks(event.event_id) == []
     assert set(seat_statuses(engine, event).values()) == {"AVAILABLE"}
     await assert_no_violations(engine, backends, temporal_client, event)
+    # With local steps the compensations (void, release) ran locally too: no activity task.
+    regular = await activity_tasks(temporal_client, checkout_id)
+    if checkouts.local_activities:
+        assert regular == []
+    else:
+        assert regular[-2:] == ["void_or_refund_payment", "release_seats"]
     await record(temporal_client, checkouts, checkout_id, "payment_declined")
 
 

@@ -173,6 +173,7 @@ class FailsFirstCalls:
         self._target = target
         self._method = method
         self._left = failures
+        self.calls = 0
 
     def __getattr__(self, name: str) -> Any:
         real = getattr(self._target, name)
@@ -180,6 +181,7 @@ class FailsFirstCalls:
             return real
 
         def call(*args: Any, **kwargs: Any) -> Any:
+            self.calls += 1
             if self._left > 0:
                 self._left -= 1
                 raise ConnectionError("payment processor unreachable")
@@ -192,9 +194,12 @@ async def test_a_failing_compensation_stays_visible_until_it_succeeds(
     settings: Settings, temporal_client: Client, backends: Backends, engine: Engine
 ) -> None:
     from adapters.payments import TOKEN_CAPTURE_FAILS
+    from workflows.checkout import LOCAL_COMPENSATION_RETRY
     from workflows.contract import workflow_id
 
-    payments = FailsFirstCalls(backends.payments, "void", failures=3)
+    # Past the compensation's quick local attempts, and then twice more as a regular activity.
+    local_attempts = LOCAL_COMPENSATION_RETRY.maximum_attempts
+    payments = FailsFirstCalls(backends.payments, "void", failures=local_attempts + 2)
     activities = CheckoutActivities(
         backends.locks,
         backends.catalog,
@@ -215,7 +220,7 @@ async def test_a_failing_compensation_stays_visible_until_it_succeeds(
         )
         payment = asyncio.create_task(checkouts.submit_payment(checkout_id, TOKEN_CAPTURE_FAILS))
         seen = None
-        for _ in range(100):  # the compensation retries with backoff: 0.5 s, 1 s, 2 s
+        for _ in range(200):  # 0.5 s and 1 s between local attempts, then 0.5 s, 1 s, 2 s
             pending = (await handle.describe()).raw_description.pending_activities
             seen = next(
                 (p for p in pending if p.activity_type.name == "void_or_refund_payment"), None
@@ -228,6 +233,7 @@ async def test_a_failing_compensation_stays_visible_until_it_succeeds(
     assert seen is not None, "the failing compensation never showed as a pending activity"
     assert "payment processor unreachable" in seen.last_failure.message
     assert seen.attempt >= 2
+    assert payments.calls == local_attempts + 3  # every failure, then the one that voided
     assert state.status == "FAILED" and state.failure_reason == "CAPTURE_FAILED"
     intent = backends.payments.find_by_checkout(checkout_id)
     assert intent is not None and intent.status == PaymentStatus.VOIDED

@@ -31,7 +31,11 @@ PATHS = {
 }
 
 
-@pytest.mark.parametrize("folder", [ROOT, ROOT / "before-coalesced-upserts"], ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "folder",
+    [ROOT, ROOT / "before-coalesced-upserts", ROOT / "before-local-compensations"],
+    ids=lambda p: p.name,
+)
 def test_every_path_has_a_recorded_history_in_both_step_modes(folder: Path) -> None:
     names = {path.stem for path in folder.glob("*.json")}
     assert PATHS <= names
