@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections import OrderedDict
 from datetime import timedelta
 from typing import Any
 
@@ -17,6 +18,7 @@ from temporalio.client import (
     WorkflowHandle,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
+    WorkflowUpdateStage,
 )
 from temporalio.common import (
     SearchAttributePair,
@@ -84,9 +86,28 @@ class CheckoutClient:
         self._max_extensions = max_extensions
         self._max_seats = max_seats
         self.local_activities = local_activities
+        # checkout id -> its run, as the hold that started it learned (least recent first)
+        self._run_ids: OrderedDict[str, str] = OrderedDict()
 
     def _handle(self, checkout_id: str) -> WorkflowHandle[Any, Any]:
-        return self._client.get_workflow_handle(workflow_id(checkout_id))
+        """The checkout's workflow, naming its run when this client started it.
+
+        A checkout id has exactly one run (ids are never reused and checkouts never continue
+        as new), so the run id cannot go stale. Named, it saves the server a lookup of the
+        current run on every payment, cancel and query: the dev server's most expensive
+        database call in a sale (`docs/capacity.md`).
+        """
+        return self._client.get_workflow_handle(
+            workflow_id(checkout_id), run_id=self._run_ids.get(checkout_id)
+        )
+
+    def _remember_run(self, checkout_id: str, run_id: str | None) -> None:
+        if not run_id:
+            return
+        self._run_ids[checkout_id] = run_id
+        self._run_ids.move_to_end(checkout_id)
+        while len(self._run_ids) > RUN_IDS_KEPT:
+            self._run_ids.popitem(last=False)
 
     async def _update(
         self,
@@ -197,13 +218,16 @@ class CheckoutClient:
             task_timeout=self._task_timeout,
         )
         try:
-            return await self._client.execute_update_with_start_workflow(
+            handle = await self._client.start_update_with_start_workflow(
                 UPDATE_HOLD_SEATS,
                 HoldSeatsRequest(seat_ids=list(seat_ids)),
                 start_workflow_operation=start,
+                wait_for_stage=WorkflowUpdateStage.COMPLETED,
                 id=update_id,
                 result_type=HoldSeatsResult,
             )
+            self._remember_run(checkout_id, handle.workflow_run_id)
+            return await handle.result()
         except WorkflowUpdateFailedError as exc:
             raise _as_domain_error(exc) or exc from exc
         except (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError):
@@ -270,6 +294,8 @@ class CheckoutClient:
         return await handle.result()
 
 
+# Run ids kept per client: about 100 bytes each, far more than the checkouts open at once.
+RUN_IDS_KEPT = 100_000
 # A call that ran out of time (the client's "Timeout expired" is CANCELLED) or was turned away.
 _UNANSWERED = frozenset(
     {

@@ -17,19 +17,37 @@ from workflows.contract import HoldSeatsResult
 HELD = HoldSeatsResult(held=True, seat_ids=["s1"])
 
 
+class AnsweredUpdate:
+    """The update handle of a hold that went through: its checkout's run and its result."""
+
+    def __init__(self, result: Any, run_id: str) -> None:
+        self._result = result
+        self.workflow_run_id = run_id
+
+    async def result(self) -> Any:
+        return self._result
+
+
 class ScriptedClient:
-    """Answers update-with-start from a script: an RPCError to raise, or the result."""
+    """Answers update-with-start from a script: an RPCError to raise, or the result.
+
+    Records the run each workflow handle names afterwards."""
 
     def __init__(self, *script: Any) -> None:
         self._script = list(script)
         self.update_ids: list[str] = []
+        self.handles: list[tuple[str, str | None]] = []
 
-    async def execute_update_with_start_workflow(self, *_: Any, **kwargs: Any) -> Any:
+    async def start_update_with_start_workflow(self, *_: Any, **kwargs: Any) -> Any:
         self.update_ids.append(kwargs["id"])
         step = self._script.pop(0)
         if isinstance(step, Exception):
             raise step
-        return step
+        return AnsweredUpdate(step, run_id=f"run-{len(self.update_ids)}")
+
+    def get_workflow_handle(self, workflow_id: str, run_id: str | None = None) -> Any:
+        self.handles.append((workflow_id, run_id))
+        return UnansweredQuery(RPCError("Timeout expired", RPCStatusCode.CANCELLED, b""))
 
 
 def aborted() -> RPCError:
@@ -136,3 +154,33 @@ async def test_a_state_query_of_an_unknown_checkout_is_still_not_found() -> None
     with pytest.raises(DomainError) as refused:
         await checkouts.state("c1")
     assert refused.value.code == ErrorCode.NOT_FOUND
+
+
+async def test_later_calls_name_the_run_that_the_hold_started() -> None:
+    client = ScriptedClient(HELD)
+    checkouts = CheckoutClient(client, "q")  # type: ignore[arg-type]
+
+    await checkouts.start_and_hold("c1", "u1", "e1", ["s1"])
+    with pytest.raises(DomainError):
+        await checkouts.state("c1")
+    with pytest.raises(DomainError):
+        await checkouts.state("c2")  # started elsewhere: no run is named
+
+    assert client.handles == [("checkout-c1", "run-1"), ("checkout-c2", None)]
+
+
+async def test_it_forgets_the_least_recent_runs_past_its_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from adapters import checkout_client
+
+    monkeypatch.setattr(checkout_client, "RUN_IDS_KEPT", 2)
+    client = ScriptedClient(HELD, HELD, HELD)
+    checkouts = CheckoutClient(client, "q")  # type: ignore[arg-type]
+    for checkout_id in ("c1", "c2", "c3"):
+        await checkouts.start_and_hold(checkout_id, "u1", "e1", ["s1"])
+    for checkout_id in ("c1", "c3"):
+        with pytest.raises(DomainError):
+            await checkouts.state(checkout_id)
+
+    assert client.handles == [("checkout-c1", None), ("checkout-c3", "run-3")]
