@@ -1,5 +1,9 @@
-"""update-with-start: a hold the server aborted, refused or outwaited is sent again, under the
-same update id; a cancelled call is not."""
+"""CheckoutClient against scripted Temporal answers.
+
+update-with-start: a hold the server aborted, refused or outwaited is sent again, under the
+same update id; a cancelled call is not. A state query that runs out of time is TRY_AGAIN.
+Later calls name the run that the hold started.
+"""
 
 from __future__ import annotations
 
