@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 REQUEST_LATENCY = Histogram(
     "api_request_seconds",
@@ -34,3 +34,14 @@ SEATMAP_READS = Counter(
     ["source"],
 )
 RATE_LIMITED = Counter("api_rate_limited_total", "Requests refused by a rate limit", ["scope"])
+HOLDS_IN_FLIGHT = Gauge(
+    "api_holds_in_flight", "Holds this API process has admitted to the saga and not yet answered"
+)
+HOLD_ADMISSION_WAIT = Histogram(
+    "api_hold_admission_wait_seconds",
+    "How long an admitted hold waited for its turn (api/admission.py)",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30),
+)
+HOLDS_SHED = Counter(
+    "api_holds_shed_total", "Holds answered TRY_AGAIN after waiting too long for admission"
+)

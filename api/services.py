@@ -32,6 +32,7 @@ from adapters.seat_claims import SeatClaimRecorder, SeatClaims
 from adapters.seat_locks import DynamoSeatLocks
 from adapters.seatmap_cache import RedisSeatMapEvents, SeatMapCache
 from adapters.users import PostgresUsers
+from api.admission import HoldAdmission
 from api.auth import TokenService
 from api.ratelimit import RateLimiter
 from api.response_cache import SeatMapResponseCache
@@ -76,6 +77,7 @@ class Services:
     dynamodb: Any
     seat_locks: ClaimedSeatLocks
     claims: SeatClaims
+    hold_admission: HoldAdmission
     catalog: EventCatalog
     users: PostgresUsers
     bookings: PostgresBookingStore
@@ -145,6 +147,9 @@ def build_services(settings: Settings, temporal_client: Client | None = None) ->
         dynamodb=dynamodb,
         seat_locks=seat_locks,
         claims=SeatClaims(async_redis, settings.redis_prefix),
+        hold_admission=HoldAdmission(
+            settings.hold_admission_limit, settings.hold_admission_wait_seconds
+        ),
         catalog=catalog,
         users=PostgresUsers(engine),
         bookings=PostgresBookingStore(engine, lock_timeout_ms=settings.db_lock_timeout_ms),

@@ -191,10 +191,13 @@ def summarize(out: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
         "confirmed_per_s": flash.get("confirmed_per_s"),
         "sale_seconds": flash.get("sale_seconds"),
         "seats_sold": flash.get("seats_sold"),
+        "unsold_lapsed_after_last_buyer": flash.get("unsold_lapsed_after_last_buyer"),
         "double_sold": flash.get("double_sold"),
         "orphan_charges": flash.get("orphan_charges"),
         "invariant_violations": flash.get("invariant_violations"),
         "http_5xx": flash.get("http_5xx"),
+        # holds the API answered TRY_AGAIN after waiting too long for admission (api/admission.py)
+        "holds_shed": sum(_get(api, "holds", "shed") or 0 for api in flash.get("api_side", [])),
         "hold_p50_ms": flash.get("hold_p50_ms"),
         "hold_p99_ms": flash.get("hold_p99_ms"),
         "refusal_p99_ms": flash.get("refusal_p99_ms"),

@@ -16,6 +16,9 @@ from bench.prometheus_text import fetch
 
 METRIC = "api_request_seconds"
 PATH = "/graphql"
+# api/admission.py: how long admitted holds waited for their turn, and how many were shed
+ADMISSION_WAIT = "api_hold_admission_wait_seconds"
+SHED = "api_holds_shed_total"
 
 # le (seconds, inf for +Inf) -> cumulative count, plus the running sum and count
 Histogram = dict[str, Any]
@@ -23,9 +26,10 @@ Histogram = dict[str, Any]
 
 def parse(text: str) -> Histogram:
     """The ``/graphql`` histogram, every method and status added together."""
-    found: Histogram = {"buckets": {}, "sum": 0.0, "count": 0.0}
+    found: Histogram = {"buckets": {}, "sum": 0.0, "count": 0.0, "admission": {}}
     for family in text_string_to_metric_families(text):
         if family.name != METRIC:
+            _add_admission(found["admission"], family.samples)
             continue
         for sample in family.samples:
             if sample.labels.get("path") != PATH:
@@ -38,6 +42,12 @@ def parse(text: str) -> Histogram:
             elif sample.name.endswith("_count"):
                 found["count"] += sample.value
     return found
+
+
+def _add_admission(admission: dict[str, float], samples: Any) -> None:
+    for sample in samples:
+        if sample.name in (SHED, f"{ADMISSION_WAIT}_count", f"{ADMISSION_WAIT}_sum"):
+            admission[sample.name] = sample.value
 
 
 def _at_most(before: Histogram, after: Histogram, count: float, share: float) -> float | str:
@@ -61,6 +71,22 @@ def summarize(before: Histogram, after: Histogram) -> dict[str, Any]:
         "mean_ms": round((after["sum"] - before["sum"]) / count * 1000, 1),
         "p50_ms_at_most": _at_most(before, after, count, 0.50),
         "p99_ms_at_most": _at_most(before, after, count, 0.99),
+        "holds": _admission(before.get("admission", {}), after.get("admission", {})),
+    }
+
+
+def _admission(before: dict[str, float], after: dict[str, float]) -> dict[str, Any]:
+    """Holds admitted to the saga, their mean wait for a turn, and holds shed (TRY_AGAIN)."""
+
+    def new(name: str) -> float:
+        return after.get(name, 0.0) - before.get(name, 0.0)
+
+    admitted = new(f"{ADMISSION_WAIT}_count")
+    wait = new(f"{ADMISSION_WAIT}_sum")
+    return {
+        "admitted": int(admitted),
+        "mean_admission_wait_ms": round(wait / admitted * 1000, 1) if admitted else None,
+        "shed": int(new(SHED)),
     }
 
 

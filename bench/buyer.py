@@ -90,6 +90,8 @@ class Outcome:
     refusal_ms: list[float] = field(default_factory=list)  # holds refused: seats taken
     pay_ms: list[float] = field(default_factory=list)  # payment to terminal state
     seat_map_ms: list[float] = field(default_factory=list)
+    abandoned_seats: list[str] = field(default_factory=list)  # of the hold walked away from
+    finished_at: float = 0.0  # wall-clock time the buyer left (set by the driver)
     other_failures: list[str] = field(default_factory=list)  # reason codes, errors
     http_5xx: int = 0
 
@@ -203,6 +205,7 @@ def buy(
         outcome.checkout_ids.append(checkout_id)
         if plan.abandons:
             outcome.result = "abandoned"
+            outcome.abandoned_seats = list(chosen)
             return outcome
         card = TOKEN_DECLINE if plan.declines else TOKEN_APPROVE
         reply = yield Call("pay", PAY, {"checkoutId": checkout_id, "paymentToken": card}, token)

@@ -23,7 +23,14 @@ from temporalio.client import Client
 from bench import api_metrics, temporal_metrics, temporal_server_metrics
 from bench.buyer import BuyerPlan, Call, Outcome, Reply, buy, plan_buyers
 from bench.http_lane import Lane
-from bench.stack import BenchStack, check_invariants, create_users, seats_sold, seed_event
+from bench.stack import (
+    BenchStack,
+    check_invariants,
+    create_users,
+    seats_sold,
+    seed_event,
+    unsold_seat_ids,
+)
 from bench.stats import cpu_snapshot, cpu_used, per_second, summary_ms
 from workflows.contract import workflow_id
 
@@ -38,7 +45,9 @@ async def drive(lane: Lane, url: str, steps: Generator[Call, Reply, Outcome]) ->
         try:
             call = steps.send(reply)
         except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
+            outcome: Outcome = stop.value
+            outcome.finished_at = time.time()
+            return outcome
 
 
 async def run_buyers(
@@ -63,6 +72,17 @@ async def run_buyers(
     began = time.perf_counter()
     await asyncio.gather(*(lane(n) for n in range(clients)))
     return outcomes, time.perf_counter() - began
+
+
+def lapsed_after(outcomes: Sequence[Outcome], moment: float, hold_seconds: int) -> set[str]:
+    """Seats of abandoned holds still held at ``moment`` (a hold lapses at most
+    ``hold_seconds`` after its buyer walked away)."""
+    return {
+        seat
+        for o in outcomes
+        if o.result == "abandoned" and o.finished_at + hold_seconds > moment
+        for seat in o.abandoned_seats
+    }
 
 
 async def wait_terminal(client: Client, event_id: str, timeout: float) -> tuple[int, float]:
@@ -215,6 +235,7 @@ async def run(
     outcomes, sale_seconds = await run_buyers(
         api_urls, event.event_id, plans, tokens, clients, seed
     )
+    last_buyer_left = time.time()
     cpu = cpu_used(before, cpu_snapshot(bench.pids()), sale_seconds)
     temporal_after = await asyncio.to_thread(temporal_metrics.scrape, bench.worker_metrics_url)
     server_after = await asyncio.to_thread(temporal_server_metrics.scrape, server_url)
@@ -225,6 +246,7 @@ async def run(
     await asyncio.sleep(2)  # past the seat-map cache's staleness bound (1 s by default)
     violations = await check_invariants(bench, client, [event.event_id], with_seat_map=True)
     sold = await asyncio.to_thread(seats_sold, bench.engine, event.event_id)
+    unsold = await asyncio.to_thread(unsold_seat_ids, bench.engine, event.event_id)
 
     results = Counter(o.result for o in outcomes)
     confirmed_seats = [s for o in outcomes if o.result == "confirmed" for s in o.seats]
@@ -258,6 +280,11 @@ async def run(
         "other_failures": dict(failures.most_common(10)),
         "seats_sold": sold,
         "all_seats_sold": sold == seats,
+        "unsold_seats": len(unsold),
+        # of those, seats of abandoned holds that lapsed after the last buyer had left
+        "unsold_lapsed_after_last_buyer": len(
+            unsold & lapsed_after(outcomes, last_buyer_left, hold_seconds)
+        ),
         # seats two buyers were both told they bought (must be 0, like the database's view)
         "double_sold": kinds["double_booked"]
         + sum(n - 1 for n in Counter(confirmed_seats).values() if n > 1),

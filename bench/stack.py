@@ -304,6 +304,15 @@ def create_users(engine: Engine, n: int) -> list[tuple[str, str]]:
     return [(str(u), e) for u, e in users]
 
 
+def unsold_seat_ids(engine: Engine, event_id: str) -> set[str]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT seat_id FROM event_seats WHERE event_id = :e AND status <> 'BOOKED'"),
+            {"e": event_id},
+        )
+        return {str(seat_id) for (seat_id,) in rows}
+
+
 def seats_sold(engine: Engine, event_id: str) -> int:
     with engine.connect() as conn:
         return int(

@@ -112,6 +112,10 @@ class Settings(BaseSettings):
     graphql_max_depth: int = 10
     graphql_max_query_bytes: int = 20_000
     seatmap_max_staleness_ms: int = 1000
+    # Holds each API process lets through to the saga at once; the rest wait in line, and past
+    # hold_admission_wait_seconds are answered TRY_AGAIN (api/admission.py). 0: no bound.
+    hold_admission_limit: int = 32
+    hold_admission_wait_seconds: float = 60.0
 
     # --- observability ---
     log_level: str = "INFO"

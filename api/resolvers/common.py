@@ -77,7 +77,7 @@ async def claim_and_hold(
     hold: Callable[[], Awaitable[HoldSeatsResult]],
 ) -> HoldSeatsResult:
     """The hold path of ``startCheckout``, ``holdSeats`` and ``lockSeat``: claim, check,
-    reserve, hold.
+    wait for admission, reserve, hold.
 
     The seats' Redis claims come first (``adapters/seat_claims.py``): seats that another
     checkout claims are refused after that one call, before PostgreSQL, DynamoDB or Temporal
@@ -85,6 +85,8 @@ async def claim_and_hold(
     They replaced a consistent read of the seats' DynamoDB locks here: with the claims
     mirroring every grant, that read found nothing in almost every hold that got past them,
     and ``acquire`` still refuses the rare seat locked without a claim.
+    Holds then wait for their turn at the saga (``api/admission.py``) before taking any lock,
+    so a lock's expiry is not spent in that line.
     Raises DomainError (a payload failure) or NOT_FOUND.
     """
     claims = context.services.claims
@@ -100,7 +102,8 @@ async def claim_and_hold(
         )
     try:
         await check_selection(context, event_id, seat_ids)
-        result = await hold_reserved(context, checkout_id, user_id, event_id, seat_ids, hold)
+        async with context.services.hold_admission.slot():
+            result = await hold_reserved(context, checkout_id, user_id, event_id, seat_ids, hold)
     except BaseException:
         # Also after an unexpected error: a dropped claim only sends the next buyer of these
         # seats to DynamoDB, which refuses them if the saga holds them after all.

@@ -34,6 +34,7 @@ def test_deltas_of_graphql_requests_and_their_bucket_bounds() -> None:
         "mean_ms": 15.0,
         "p50_ms_at_most": 10.0,
         "p99_ms_at_most": 100.0,
+        "holds": {"admitted": 0, "mean_admission_wait_ms": None, "shed": 0},
     }
 
 
@@ -55,3 +56,26 @@ def test_an_api_that_cannot_be_reached_reads_as_nothing_measured() -> None:
     nothing = scrape("http://127.0.0.1:1")
 
     assert summarize(nothing, nothing) == {"n": 0}
+
+
+def admission(admitted: int, waited_seconds: float, shed: int) -> str:
+    return f"""# HELP api_hold_admission_wait_seconds How long an admitted hold waited
+# TYPE api_hold_admission_wait_seconds histogram
+api_hold_admission_wait_seconds_bucket{{le="+Inf"}} {admitted}
+api_hold_admission_wait_seconds_count {admitted}
+api_hold_admission_wait_seconds_sum {waited_seconds}
+# HELP api_holds_shed_total Holds answered TRY_AGAIN
+# TYPE api_holds_shed_total counter
+api_holds_shed_total {shed}
+"""
+
+
+def test_holds_admitted_their_mean_wait_and_holds_shed_between_two_scrapes() -> None:
+    before = parse(histogram(1, 0, 0, 0.001) + admission(4, 1.0, 1))
+    after = parse(histogram(2, 0, 0, 0.002) + admission(14, 6.0, 3))
+
+    assert summarize(before, after)["holds"] == {
+        "admitted": 10,
+        "mean_admission_wait_ms": 500.0,
+        "shed": 2,
+    }

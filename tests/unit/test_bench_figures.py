@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 
 from bench.__main__ import _scaling_mean, parse, summarize
+from bench.buyer import Outcome
+from bench.flash_sale import lapsed_after
 from bench.stats import box_seconds, cpu_used
 
 
@@ -54,3 +56,13 @@ def test_the_hold_is_also_compared_with_the_reference_measured_just_before_the_s
         ratios["hold_p99_ms <= 4 x bare update-with-start p99 measured again just before the sale"]
         == 2.0
     )
+
+
+def test_unsold_seats_are_traced_to_abandoned_holds_that_outlived_the_last_buyer() -> None:
+    left_early = Outcome(result="abandoned", abandoned_seats=["a1", "a2"], finished_at=100.0)
+    left_late = Outcome(result="abandoned", abandoned_seats=["b1"], finished_at=125.0)
+    paid = Outcome(result="confirmed", seats=["c1"], finished_at=128.0)
+
+    # the last buyer left at 130: a 30 s hold taken at 100 lapsed at 130, one taken at 125 later
+    assert lapsed_after([left_early, left_late, paid], 130.0, 30) == {"b1"}
+    assert lapsed_after([left_early, left_late, paid], 129.0, 30) == {"a1", "a2", "b1"}
