@@ -98,6 +98,13 @@ class Settings(BaseSettings):
     # The ceiling when scaling (worker_task_pollers = 0). Up to 100 scaled pollers lost 68-101
     # tasks per sale, up to 20 scaled 5-63.
     worker_max_pollers: int = 20
+    # Workflows run outside Temporal's sandbox. In a profile of the saga at 20 concurrent
+    # checkouts, the worker (then the bottleneck, at one core) spent 26% of its GIL time in
+    # the sandbox, 18% of it the SDK exec-ing a code string for every payload's
+    # serialization context. Unsandboxed, the saga ran 8-17% faster (python -m bench
+    # --sections saga, two runs each). The sandbox stays on in the tests and in the replay
+    # of recorded histories, so a non-deterministic call in workflow code still fails CI.
+    worker_workflow_sandbox: bool = False
 
     # --- API ---
     api_host: str = "127.0.0.1"

@@ -71,6 +71,8 @@ def settings(stack: Stack, database_url: str) -> Settings:
         task_queue=f"checkout-{RUN_ID}",
         seat_lock_table=f"seat-locks-{RUN_ID}",
         redis_prefix=f"test-{RUN_ID}:",
+        # stricter than production (config/settings.py): restricted calls in workflows fail
+        worker_workflow_sandbox=True,
         _env_file=None,  # type: ignore[call-arg]
     )
 

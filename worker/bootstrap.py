@@ -13,7 +13,9 @@ from temporalio.worker import (
     PollerBehavior,
     PollerBehaviorAutoscaling,
     PollerBehaviorSimpleMaximum,
+    UnsandboxedWorkflowRunner,
     Worker,
+    WorkflowRunner,
 )
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -88,11 +90,7 @@ def build_worker(
         # of re-importing (recompiling) the workflow module for every new checkout: that was
         # 15% of the worker's GIL time in a profile of 20 concurrent checkouts. The sandbox's
         # runtime guards on non-deterministic calls still apply.
-        workflow_runner=SandboxedWorkflowRunner(
-            restrictions=SandboxRestrictions.default.with_passthrough_modules(
-                "workflows", "activities", "domain"
-            )
-        ),
+        workflow_runner=workflow_runner(settings),
         activities=activities.all(),
         # one thread per activity slot, local or not (see config/settings.py)
         activity_executor=ThreadPoolExecutor(max_workers=activity_threads(settings)),
@@ -101,6 +99,16 @@ def build_worker(
         max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
         workflow_task_poller_behavior=_pollers(settings),
         activity_task_poller_behavior=_pollers(settings),
+    )
+
+
+def workflow_runner(settings: Settings) -> WorkflowRunner:
+    if not settings.worker_workflow_sandbox:
+        return UnsandboxedWorkflowRunner()
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(
+            "workflows", "activities", "domain"
+        )
     )
 
 

@@ -5,8 +5,11 @@ from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
+from temporalio.worker import UnsandboxedWorkflowRunner
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from config.settings import DEV_JWT_SECRET, Settings
+from worker.bootstrap import workflow_runner
 
 ROOT = Path(__file__).resolve().parents[2]
 REAL_SECRET = "a-real-secret-" + "s" * 40
@@ -105,3 +108,9 @@ def test_every_admitted_activity_local_or_not_has_a_thread() -> None:
         worker_max_concurrent_local_activities=20,
     )
     assert activity_threads(few) == 30
+
+
+def test_workflows_run_in_the_sandbox_where_asked_for_and_outside_it_by_default() -> None:
+    assert isinstance(workflow_runner(settings()), UnsandboxedWorkflowRunner)
+    sandboxed = workflow_runner(settings(worker_workflow_sandbox=True))
+    assert isinstance(sandboxed, SandboxedWorkflowRunner)
