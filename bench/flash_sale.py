@@ -204,6 +204,13 @@ def _merge(outcomes: Sequence[Outcome]) -> dict[str, list[float]]:
     return merged
 
 
+def clients_waiting_on(lat: dict[str, list[float]], sale_seconds: float) -> dict[str, float]:
+    """How many of the sale's clients were, on average, waiting on each kind of call: the
+    time spent in them over the sale's length (Little's law). The clients are a closed loop,
+    so the time one kind takes sets how many are left to wait on the others."""
+    return {kind: round(sum(ms) / 1000 / sale_seconds, 1) for kind, ms in lat.items()}
+
+
 async def run(
     bench: BenchStack,
     api_urls: Sequence[str],
@@ -299,6 +306,9 @@ async def run(
         "refusal": refusal,
         "pay_to_terminal": pay,
         "seat_map": summary_ms(lat["seat_map"]),
+        "clients_waiting_on": clients_waiting_on(lat, sale_seconds),
+        # seat maps and refusals answered per second: the sale's fast requests
+        "fast_requests_per_s": per_second(len(lat["seat_map"]) + len(lat["refusal"]), sale_seconds),
         # the same requests timed inside each API process (bench/api_metrics.py)
         "api_side": [
             api_metrics.summarize(b, a) for b, a in zip(api_before, api_after, strict=True)

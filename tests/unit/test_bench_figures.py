@@ -6,7 +6,7 @@ import time
 
 from bench.__main__ import _scaling_mean, parse, summarize
 from bench.buyer import Outcome
-from bench.flash_sale import lapsed_after
+from bench.flash_sale import clients_waiting_on, lapsed_after
 from bench.stats import box_seconds, cpu_used
 
 
@@ -66,3 +66,15 @@ def test_unsold_seats_are_traced_to_abandoned_holds_that_outlived_the_last_buyer
     # the last buyer left at 130: a 30 s hold taken at 100 lapsed at 130, one taken at 125 later
     assert lapsed_after([left_early, left_late, paid], 130.0, 30) == {"b1"}
     assert lapsed_after([left_early, left_late, paid], 129.0, 30) == {"a1", "a2", "b1"}
+
+
+def test_clients_waiting_on_each_kind_of_call_is_its_time_over_the_sale() -> None:
+    lat = {"hold": [4000.0, 6000.0], "refusal": [100.0] * 50, "pay": [], "seat_map": []}
+
+    # 10 s of holds and 5 s of refusals in a 10 s sale: 1 and 0.5 clients on average
+    assert clients_waiting_on(lat, 10.0) == {
+        "hold": 1.0,
+        "refusal": 0.5,
+        "pay": 0.0,
+        "seat_map": 0.0,
+    }
