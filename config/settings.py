@@ -121,7 +121,8 @@ class Settings(BaseSettings):
     seatmap_max_staleness_ms: int = 1000
     # Holds each API process lets through to the saga at once; the rest wait in line, and past
     # hold_admission_wait_seconds are answered TRY_AGAIN (api/admission.py). 0: no bound.
-    hold_admission_limit: int = 32
+    # 16 measured best of 8-64 in a 10,000-buyer sale (docs/design-notes.md).
+    hold_admission_limit: int = 16
     hold_admission_wait_seconds: float = 60.0
 
     # --- observability ---
