@@ -147,8 +147,11 @@ def build_services(settings: Settings, temporal_client: Client | None = None) ->
         dynamodb=dynamodb,
         seat_locks=seat_locks,
         claims=SeatClaims(async_redis, settings.redis_prefix),
+        # Past its claim's expiry (one hold length) a waiting hold no longer keeps other
+        # buyers off its seats, so it waits no longer than that.
         hold_admission=HoldAdmission(
-            settings.hold_admission_limit, settings.hold_admission_wait_seconds
+            settings.hold_admission_limit,
+            min(settings.hold_admission_wait_seconds, settings.hold_seconds),
         ),
         catalog=catalog,
         users=PostgresUsers(engine),

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine
 
 from adapters.payments import TOKEN_DECLINE
+from api.admission import HoldAdmission
 from tests.api.conftest import data_of, error_codes
 from tests.api.factory import row_counts
 
@@ -114,6 +116,40 @@ async def test_taken_seats_are_named_and_the_refusal_locks_nothing(
     assert payload["failureReason"] == "SEATS_UNAVAILABLE"
     assert event.seat_ids[0] in payload["message"]
     assert services.seat_locks.live_locks(event.id) == locks_before
+
+
+async def test_a_hold_kept_waiting_for_its_turn_is_told_to_try_again_and_changes_nothing(
+    gql: Any,
+    make_buyer: Any,
+    event_factory: Any,
+    services: Any,
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    event = event_factory(seats=2)
+    waiting, next_buyer = make_buyer(), make_buyer()
+    monkeypatch.setattr(services, "hold_admission", HoldAdmission(limit=1, max_wait_seconds=0.2))
+    release = asyncio.Event()
+
+    async def occupy_the_only_slot() -> None:
+        async with services.hold_admission.slot():
+            await release.wait()
+
+    occupant = asyncio.create_task(occupy_the_only_slot())
+    await asyncio.sleep(0)
+    before = row_counts(engine)
+    refused = data_of(await gql(START, {"e": event.id, "s": event.seat_ids}, waiting))
+    payload = refused["startCheckout"]
+    assert payload["success"] is False and payload["failureReason"] == "TRY_AGAIN"
+    assert payload["checkout"] is None and payload["takenSeatIds"] == []
+    assert row_counts(engine) == before
+    assert services.seat_locks.live_locks(event.id) == []
+
+    release.set()
+    await occupant
+    # Its claims were dropped: another buyer gets the same seats at once.
+    taken = data_of(await gql(START, {"e": event.id, "s": event.seat_ids}, next_buyer))
+    assert taken["startCheckout"]["success"] is True
 
 
 BAD_INPUTS = [
