@@ -75,8 +75,9 @@ async def run_buyers(
 
 
 def lapsed_after(outcomes: Sequence[Outcome], moment: float, hold_seconds: int) -> set[str]:
-    """Seats of abandoned holds still held at ``moment`` (a hold lapses at most
-    ``hold_seconds`` after its buyer walked away)."""
+    """Seats of abandoned holds that could still be live at ``moment``: a hold lapses
+    ``hold_seconds`` after its reservation, which came a little before its buyer walked away
+    (the saga's hold keeps the reservation's expiry)."""
     return {
         seat
         for o in outcomes
