@@ -3,13 +3,14 @@ Redis down: tests/api/test_operations.py.)"""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aredis
 
-from api.ratelimit import RateLimiter, Verdict, seconds_until_allowed
+from api.ratelimit import RateLimiter, Verdict, lease_size, seconds_until_allowed
 from config.settings import Settings
 
 T0 = 1_900_000_040.0  # 20 s into a fixed minute window
@@ -71,6 +72,75 @@ async def test_the_window_slides_and_retry_after_is_when_a_request_fits_again(
     clock.now = T0 + refused.retry_after
     assert (await limits.check("10.0.0.1", "ada")).allowed
     assert not (await limits.check("10.0.0.1", "ada")).allowed  # 2 weighted + 1 new = full
+
+
+class CountingScript:
+    """Wraps a limiter's script: how many round trips to Redis its checks made."""
+
+    def __init__(self, limits: RateLimiter) -> None:
+        self.calls = 0
+        self._script = limits._hit
+        limits._hit = self  # type: ignore[assignment]
+
+    async def __call__(self, **kwargs: object) -> object:
+        self.calls += 1
+        return await self._script(**kwargs)
+
+
+async def test_a_process_leases_a_block_of_requests_per_round_trip(
+    client: aredis.Redis, settings: Settings
+) -> None:
+    clock = Clock()
+    limits = limiter(client, settings, clock, per_user="1000/minute", per_ip="100000/minute")
+    script = CountingScript(limits)
+    assert lease_size(1000) == 20 and lease_size(100_000) == 100
+
+    for _ in range(45):
+        assert (await limits.check("10.0.0.1", "ada")).allowed
+    # 45 requests: Ada's window leased 20 three times, the address's window 100 once.
+    assert script.calls == 3
+    minute = int(T0 // 60)
+    prefix = limits._prefix
+    counted = await client.mget(
+        f"{prefix}:user:1000-per-60000ms:ada:{minute}",
+        f"{prefix}:ip:100000-per-60000ms:10.0.0.1:{minute}",
+    )
+    assert [int(c) for c in counted] == [60, 100]
+
+    # The next fixed window voids what is left: its first request leases again.
+    clock.now = T0 + 60
+    assert (await limits.check("10.0.0.1", "ada")).allowed
+    assert script.calls == 4
+
+
+async def test_replicas_never_admit_more_than_the_limit_together(
+    client: aredis.Redis, settings: Settings
+) -> None:
+    clock = Clock()
+    prefix = f"{settings.redis_prefix}rl-{uuid.uuid4().hex[:8]}:"
+    replicas = [
+        RateLimiter(client, prefix, per_user="100/minute", per_ip="100000/minute", clock=clock)
+        for _ in range(3)
+    ]
+    admitted = 0
+    for i in range(150):
+        admitted += (await replicas[i % 3].check("10.0.0.1", "ada")).allowed
+    # Every token is counted in Redis before it is used; at most one lease (2) per replica is
+    # left unused when the window is full.
+    assert 100 - 3 * lease_size(100) <= admitted <= 100
+    refused = await replicas[0].check("10.0.0.1", "ada")
+    assert not refused.allowed and refused.scope == "user"
+
+
+@pytest.mark.parametrize(("limit", "requests"), [(4, 10), (200, 250)])
+async def test_concurrent_requests_share_leases_without_passing_the_limit(
+    client: aredis.Redis, settings: Settings, limit: int, requests: int
+) -> None:
+    limits = limiter(client, settings, Clock(), per_user=f"{limit}/minute", per_ip="100000/minute")
+    verdicts = await asyncio.gather(*(limits.check("10.0.0.1", "ada") for _ in range(requests)))
+    admitted = sum(v.allowed for v in verdicts)
+    # one process: only the tokens of its last lease may be left over
+    assert limit - lease_size(limit) < admitted <= limit
 
 
 @pytest.mark.parametrize(
