@@ -29,6 +29,7 @@ from api.logs import configure_logging
 from api.middleware import ApiMiddleware
 from api.schema import build_schema
 from api.services import Services, build_services
+from config.gc_tuning import tune_gc
 from config.settings import Settings, get_settings
 
 
@@ -93,6 +94,8 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = services is None
         app.state.services = services or build_services(settings, temporal_client)
+        if owned:  # a server process, not a test's app over injected services
+            tune_gc(settings.gc_gen0_threshold)
         try:
             yield
         finally:

@@ -125,6 +125,11 @@ class Settings(BaseSettings):
     hold_admission_limit: int = 16
     hold_admission_wait_seconds: float = 60.0
 
+    # --- process ---
+    # Young-generation collections every n allocations after startup (config/gc_tuning.py);
+    # 0 keeps CPython's 700.
+    gc_gen0_threshold: int = 50_000
+
     # --- observability ---
     log_level: str = "INFO"
     log_json: bool = True

@@ -12,6 +12,7 @@ import structlog
 from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
+from config.gc_tuning import tune_gc
 from config.settings import get_settings
 from devstack.services import port_is_free
 from worker.bootstrap import build_activities, build_worker
@@ -39,6 +40,7 @@ async def main() -> None:
     )
     resources = build_activities(settings)
     worker = build_worker(settings, client, resources.activities)
+    tune_gc(settings.gc_gen0_threshold)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
