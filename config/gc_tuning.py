@@ -8,7 +8,8 @@ worker's longest was 338 ms (measured with ``gc.callbacks``). That was the refus
 
 So after startup, what the process has built so far (modules, the GraphQL schema, clients)
 is frozen out of every later collection (``gc.freeze``), and the young generation is
-collected every ``gen0_threshold`` allocations instead of 700, so full collections are rare.
+collected every ``gen0_threshold`` net allocations instead of 700, so full collections
+are rare.
 Reference cycles are still collected, later; most garbage here has no cycle and is freed at
 once by reference counting.
 """

@@ -128,7 +128,7 @@ class Settings(BaseSettings):
     # --- process ---
     # Young-generation collections every n allocations after startup (config/gc_tuning.py);
     # 0 keeps CPython's 700.
-    gc_gen0_threshold: int = 50_000
+    gc_gen0_threshold: int = 10_000
 
     # --- observability ---
     log_level: str = "INFO"
