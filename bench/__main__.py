@@ -24,6 +24,8 @@ from typing import Any
 from bench import api_latency, ceilings, flash_sale, micro_bookings, micro_locks, saga
 from bench.stack import BenchStack, start
 from bench.stats import ratio
+from config.gc_tuning import tune_gc
+from config.settings import Settings
 
 SECTIONS = ("ceilings", "micro", "saga", "api", "flash", "scaling")
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -300,6 +302,7 @@ def print_table(summary: dict[str, Any], out: dict[str, Any]) -> None:
     for label, sale in sales:
         print(f"\n  {label}: outcomes {sale['outcomes']}, failures {sale['other_failures']}")
         print(f"  {label}: CPU cores used {sale['cpu_cores_used']}")
+        print(f"  {label}: load generator's collector pauses {sale.get('load_generator_gc')}")
         print(f"  {label}: clients waiting on {sale.get('clients_waiting_on')}")
         print(f"  {label}: workflow tasks {sale.get('workflow_tasks_timed_out_or_failed')}")
         print(f"  {label}: /graphql timed inside the API {sale.get('api_side')}")
@@ -333,6 +336,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     began = time.perf_counter()
     bench = start(work, keep_database=args.keep_database)
     print(f"stack up: {bench.pids()} (logs in {work})", flush=True)
+    # The same collector settings as the services it measures (bench/gc_pauses.py).
+    tune_gc(Settings().gc_gen0_threshold)
     out: dict[str, Any] = {}
     interrupted: str | None = None
     try:

@@ -22,6 +22,7 @@ from temporalio.client import Client
 
 from bench import api_metrics, temporal_metrics, temporal_server_metrics
 from bench.buyer import BuyerPlan, Call, Outcome, Reply, buy, plan_buyers
+from bench.gc_pauses import GcPauses
 from bench.http_lane import Lane
 from bench.stack import (
     BenchStack,
@@ -240,9 +241,10 @@ async def run(
     before = cpu_snapshot(bench.pids())
     pg_before = await asyncio.to_thread(pg_transactions, bench.engine)
     redis_before = await asyncio.to_thread(redis_calls, bench.stack.redis_url)
-    outcomes, sale_seconds = await run_buyers(
-        api_urls, event.event_id, plans, tokens, clients, seed
-    )
+    with GcPauses() as load_generator_gc:
+        outcomes, sale_seconds = await run_buyers(
+            api_urls, event.event_id, plans, tokens, clients, seed
+        )
     last_buyer_left = time.time()
     cpu = cpu_used(before, cpu_snapshot(bench.pids()), sale_seconds)
     temporal_after = await asyncio.to_thread(temporal_metrics.scrape, bench.worker_metrics_url)
@@ -315,6 +317,8 @@ async def run(
             api_metrics.summarize(b, a) for b, a in zip(api_before, api_after, strict=True)
         ],
         "cpu_cores_used": cpu,
+        # the load generator's own collector pauses during the sale (bench/gc_pauses.py)
+        "load_generator_gc": load_generator_gc.summary(),
         # everything the sale cost (refused buyers' reads included), per successful hold
         "per_checkout": {
             "postgres_transactions": round((pg_after - pg_before) / per, 1),

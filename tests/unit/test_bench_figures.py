@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import time
 
 from bench.__main__ import _scaling_mean, parse, summarize
 from bench.buyer import Outcome
 from bench.flash_sale import clients_waiting_on, lapsed_after
+from bench.gc_pauses import GcPauses
 from bench.stats import box_seconds, cpu_used
 
 
@@ -78,3 +80,14 @@ def test_clients_waiting_on_each_kind_of_call_is_its_time_over_the_sale() -> Non
         "pay": 0.0,
         "seat_map": 0.0,
     }
+
+
+def test_the_load_generator_records_its_own_collector_pauses_only_inside_the_block() -> None:
+    with GcPauses() as pauses:
+        gc.collect()
+    gc.collect()
+
+    summary = pauses.summary()
+    assert summary["collections"] == 1
+    assert summary["total_ms"] == summary["max_ms"] >= 0
+    assert pauses._callback not in gc.callbacks
