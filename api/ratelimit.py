@@ -15,10 +15,12 @@ has room for) and this process admits that many before asking again. One script 
 request was still 21% of the API's CPU in a 10,000-buyer sale's profile; leased, a window
 costs a call per block, and a buyer's few requests one call. Nothing is ever admitted past
 the limit, across all replicas: every token is counted in Redis before it is used. What a
-lease costs is strictness: tokens a process leased and did not use still count until their
-fixed window ends, so with R replicas a window may refuse up to R leases early (2% of the
-limit each). Near the limit the lease shrinks to the room left, so a single client sees the
-limit exactly.
+lease costs is strictness: tokens a process leased and did not use count as requests of
+their fixed window (and so, weighted, of the sliding window after it), so with R replicas a
+window may refuse up to R leases early (2% of the limit each). Near the limit the lease
+shrinks to the room left, so a single client within one fixed window sees the limit
+exactly; across a window's end it may lose the unused part of one lease (``make dev``: 599
+of 600 requests in a minute that crossed one).
 
 A Redis outage fails open: availability of the sale matters more than the limit, and the
 outage itself is visible in ``/health/cache``.
