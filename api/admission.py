@@ -26,8 +26,7 @@ from domain.errors import DomainError, ErrorCode
 class HoldAdmission:
     def __init__(self, limit: int, max_wait_seconds: float) -> None:
         """``limit`` <= 0 admits every hold at once (no bound)."""
-        self.limit = limit
-        self.max_wait_seconds = max_wait_seconds
+        self._max_wait_seconds = max_wait_seconds
         self._slots = asyncio.Semaphore(limit) if limit > 0 else None
 
     @asynccontextmanager
@@ -39,7 +38,7 @@ class HoldAdmission:
             return
         started = time.monotonic()
         try:
-            async with asyncio.timeout(self.max_wait_seconds):
+            async with asyncio.timeout(self._max_wait_seconds):
                 await self._slots.acquire()
         except TimeoutError:
             HOLDS_SHED.inc()

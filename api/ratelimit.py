@@ -164,9 +164,10 @@ class RateLimiter:
     def _window(self, scope: str, item: RateLimitItem, who: str, now_ms: int) -> _Window:
         period_ms = item.get_expiry() * 1000
         number, elapsed_ms = divmod(now_ms, period_ms)
-        if number > self._newest_window.get(period_ms, number):
+        newest = self._newest_window.setdefault(period_ms, number)
+        if number > newest:
             self._forget_before(period_ms, number)
-        self._newest_window[period_ms] = max(number, self._newest_window.get(period_ms, number))
+            self._newest_window[period_ms] = number
         base = f"{self._prefix}:{scope}:{item.amount}-per-{period_ms}ms:{who}"
         return _Window(scope, item, base, period_ms, number, elapsed_ms)
 
