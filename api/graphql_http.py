@@ -6,6 +6,7 @@ one that could not be executed (malformed body, syntax, validation) answers 400.
 
 from __future__ import annotations
 
+import json
 import logging
 from http import HTTPStatus
 
@@ -17,17 +18,22 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from api.metrics import SEATMAP_READS
+from api.seatmap_render import SeatMapRenderer
+from api.services import Services
 from domain.errors import DomainError
 
 
 class HTTPHandler(GraphQLHTTPHandler):
+    _seat_maps: SeatMapRenderer | None = None  # built from the schema on first use
+
     async def create_json_response(self, request: Request, result: dict, success: bool) -> Response:
         status = HTTPStatus.OK if success or "data" in result else HTTPStatus.BAD_REQUEST
         return JSONResponse(result, status_code=status)
 
     async def graphql_http_server(self, request: Request) -> Response:
         """Serves a seat-map query from the response cache when it can (see
-        ``api/response_cache.py``); everything else goes through ariadne unchanged."""
+        ``api/response_cache.py``) and renders it without graphql-core's executor when it
+        must (``api/seatmap_render.py``); everything else goes through ariadne unchanged."""
         services = getattr(request.app.state, "services", None)
         if request.method != "POST" or services is None:
             return await super().graphql_http_server(request)
@@ -50,9 +56,23 @@ class HTTPHandler(GraphQLHTTPHandler):
             event_id,
             data,
             cached.version,
-            lambda: super(HTTPHandler, self).graphql_http_server(request),
+            lambda: self._render_seat_map(request, services, data["query"], event_id),
             stale=cached.body,
         )
+
+    async def _render_seat_map(
+        self, request: Request, services: Services, query: str, event_id: str
+    ) -> Response:
+        """Without graphql-core's executor when ``api/seatmap_render.py`` can, else through it."""
+        if self._seat_maps is None:
+            self._seat_maps = SeatMapRenderer(self.schema)
+        body = await self._seat_maps.render(services, query, event_id)
+        if body is not None:
+            return Response(body, media_type="application/json")
+        response = await super().graphql_http_server(request)
+        if response.status_code == HTTPStatus.OK and not json.loads(response.body).get("errors"):
+            self._seat_maps.executed(query)
+        return response
 
 
 class _OnlyUnexpected(logging.Filter):

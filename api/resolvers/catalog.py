@@ -13,7 +13,7 @@ from api.context import ctx
 from api.errors import bad_input
 from api.metrics import SEATMAP_READS
 from api.resolvers.common import event_or_404, uuid_arg
-from api.services import run_sync
+from api.services import Services, run_sync
 from domain.model import EventStatus
 
 query = QueryType()
@@ -43,9 +43,13 @@ async def resolve_event(_: Any, info: GraphQLResolveInfo, id: str) -> EventInfo 
 async def resolve_available_seats(
     _: Any, info: GraphQLResolveInfo, event_id: str
 ) -> tuple[SeatInfo, ...]:
-    context = ctx(info)
-    event = await event_or_404(context, uuid_arg(event_id, "eventId"))
-    seat_map = await run_sync(context.services.seatmap.get, event.id)
+    return await available_seats(ctx(info).services, event_id)
+
+
+async def available_seats(services: Services, event_id: str) -> tuple[SeatInfo, ...]:
+    """The seat map's rows; also what ``api/seatmap_render.py`` renders."""
+    event = await event_or_404(services, uuid_arg(event_id, "eventId"))
+    seat_map = await run_sync(services.seatmap.get, event.id)
     SEATMAP_READS.labels(seat_map.source).inc()
     return seat_map.seats
 

@@ -9,7 +9,7 @@ from adapters.catalog import EventInfo
 from api.context import Context
 from api.errors import bad_input, forbidden, from_domain, not_found
 from api.metrics import SEAT_CLAIMS
-from api.services import run_sync
+from api.services import Services, run_sync
 from domain.errors import DomainError, ErrorCode
 from domain.model import EventStatus, SeatStatus
 from domain.validation import parse_uuid, validate_seat_selection
@@ -40,8 +40,8 @@ def acting_user(context: Context, user_id_arg: Any | None = None) -> str:
     return identity.user_id
 
 
-async def event_or_404(context: Context, event_id: str) -> EventInfo:
-    event = await run_sync(context.services.catalog.get_event, event_id)
+async def event_or_404(services: Services, event_id: str) -> EventInfo:
+    event = await run_sync(services.catalog.get_event, event_id)
     if event is None:
         raise not_found("event")
     return event

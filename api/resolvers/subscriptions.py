@@ -72,7 +72,7 @@ async def seat_map_changes_source(
 ) -> AsyncIterator[dict[str, Any]]:
     """Messages published by ``RedisSeatMapEvents`` (any worker or API process)."""
     context = ctx(info)
-    event = await event_or_404(context, uuid_arg(event_id, "eventId"))
+    event = await event_or_404(context.services, uuid_arg(event_id, "eventId"))
     pubsub = context.services.aredis.pubsub(ignore_subscribe_messages=True)
     await pubsub.subscribe(seatmap_channel(context.services.settings.redis_prefix, event.id))
     return _changes(pubsub)
