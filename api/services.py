@@ -31,6 +31,7 @@ from adapters.payments import TOKEN_APPROVE, SandboxPayments
 from adapters.seat_claims import SeatClaimRecorder, SeatClaims
 from adapters.seat_locks import DynamoSeatLocks
 from adapters.seatmap_cache import RedisSeatMapEvents, SeatMapCache
+from adapters.temporal_converter import DATA_CONVERTER
 from adapters.users import PostgresUsers
 from api.admission import HoldAdmission
 from api.auth import TokenService
@@ -64,7 +65,9 @@ class TemporalConnector:
         if self._client is None:
             async with self._lock:
                 if self._client is None:
-                    self._client = await Client.connect(self._address, namespace=self._namespace)
+                    self._client = await Client.connect(
+                        self._address, namespace=self._namespace, data_converter=DATA_CONVERTER
+                    )
         return self._client
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import text
 from temporalio.api.enums.v1 import EventType, TimeoutType
 from temporalio.client import Client
 
+from adapters.temporal_converter import DATA_CONVERTER
 from bench import api_metrics, temporal_metrics, temporal_server_metrics
 from bench.buyer import BuyerPlan, Call, Outcome, Reply, buy, plan_buyers
 from bench.gc_pauses import GcPauses
@@ -225,7 +226,7 @@ async def run(
     decline_share: float = 0.1,
     register_share: float = 0.01,
 ) -> dict[str, Any]:
-    client = await Client.connect(bench.stack.temporal_address)
+    client = await Client.connect(bench.stack.temporal_address, data_converter=DATA_CONVERTER)
     event = await asyncio.to_thread(seed_event, bench.engine, seats, 20, f"flash-{seed}")
     plans = plan_buyers(buyers, seed, abandon_share, decline_share, register_share)
     users = await asyncio.to_thread(create_users, bench.engine, buyers)

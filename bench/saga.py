@@ -18,6 +18,7 @@ from temporalio.client import Client
 
 from adapters.checkout_client import CheckoutClient
 from adapters.payments import TOKEN_APPROVE
+from adapters.temporal_converter import DATA_CONVERTER
 from bench.stack import BenchStack, check_invariants, create_users, seed_event
 from bench.stats import per_second, summary_ms
 from config.settings import Settings
@@ -85,7 +86,7 @@ async def run(
 ) -> dict[str, Any]:
     """Issue 5's runs (1 and 2 workers at ``concurrency``); with ``saturating``, also one
     worker at that concurrency: the real checkout against the bare workflow, like for like."""
-    client = await Client.connect(bench.stack.temporal_address)
+    client = await Client.connect(bench.stack.temporal_address, data_converter=DATA_CONVERTER)
     result: dict[str, Any] = {}
     runs = [(f"workers_{w}", w, concurrency) for w in (1, 2)]
     if saturating:

@@ -24,6 +24,7 @@ from temporalio.client import Client
 from adapters.db import make_engine
 from adapters.dynamo import ensure_seat_lock_table, make_client
 from adapters.migrate import upgrade
+from adapters.temporal_converter import DATA_CONVERTER
 from config.settings import Settings
 from devstack.databases import create_database, drop_database
 from devstack.services import Stack
@@ -106,4 +107,8 @@ def redis_client(settings: Settings) -> Iterator[redis.Redis]:
 @pytest.fixture(scope="session")
 async def temporal_client(settings: Settings) -> AsyncIterator[Client]:
     assert settings.temporal_address
-    yield await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
+    yield await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        data_converter=DATA_CONVERTER,
+    )

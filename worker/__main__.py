@@ -12,6 +12,7 @@ import structlog
 from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
+from adapters.temporal_converter import DATA_CONVERTER
 from config.gc_tuning import tune_gc
 from config.settings import get_settings
 from devstack.services import port_is_free
@@ -36,6 +37,7 @@ async def main() -> None:
     client = await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
+        data_converter=DATA_CONVERTER,
         **({"runtime": runtime} if runtime else {}),
     )
     resources = build_activities(settings)

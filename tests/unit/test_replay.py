@@ -12,6 +12,7 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
+from adapters.temporal_converter import DATA_CONVERTER
 from workflows.checkout import CheckoutWorkflow
 
 ROOT = Path(__file__).resolve().parent.parent / "histories"
@@ -45,5 +46,7 @@ def test_every_path_has_a_recorded_history_in_both_step_modes(folder: Path) -> N
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: str(p.relative_to(ROOT)))
 async def test_history_replays_without_nondeterminism(path: Path) -> None:
     history = WorkflowHistory.from_json(f"checkout-{path.stem}", path.read_text())
-    result = await Replayer(workflows=[CheckoutWorkflow]).replay_workflow(history)
+    result = await Replayer(
+        workflows=[CheckoutWorkflow], data_converter=DATA_CONVERTER
+    ).replay_workflow(history)
     assert result.replay_failure is None
