@@ -303,6 +303,9 @@ def print_table(summary: dict[str, Any], out: dict[str, Any]) -> None:
         print(f"\n  {label}: outcomes {sale['outcomes']}, failures {sale['other_failures']}")
         print(f"  {label}: CPU cores used {sale['cpu_cores_used']}")
         print(f"  {label}: load generator's collector pauses {sale.get('load_generator_gc')}")
+        print(
+            f"  {label}: load generator's event loop lateness {sale.get('load_generator_loop_lag')}"
+        )
         print(f"  {label}: clients waiting on {sale.get('clients_waiting_on')}")
         print(f"  {label}: workflow tasks {sale.get('workflow_tasks_timed_out_or_failed')}")
         print(f"  {label}: /graphql timed inside the API {sale.get('api_side')}")

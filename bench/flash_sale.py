@@ -25,6 +25,7 @@ from bench import api_metrics, temporal_metrics, temporal_server_metrics
 from bench.buyer import BuyerPlan, Call, Outcome, Reply, buy, plan_buyers
 from bench.gc_pauses import GcPauses
 from bench.http_lane import Lane
+from bench.loop_lag import LoopLag
 from bench.stack import (
     BenchStack,
     check_invariants,
@@ -243,9 +244,10 @@ async def run(
     pg_before = await asyncio.to_thread(pg_transactions, bench.engine)
     redis_before = await asyncio.to_thread(redis_calls, bench.stack.redis_url)
     with GcPauses() as load_generator_gc:
-        outcomes, sale_seconds = await run_buyers(
-            api_urls, event.event_id, plans, tokens, clients, seed
-        )
+        async with LoopLag() as load_generator_lag:
+            outcomes, sale_seconds = await run_buyers(
+                api_urls, event.event_id, plans, tokens, clients, seed
+            )
     last_buyer_left = time.time()
     cpu = cpu_used(before, cpu_snapshot(bench.pids()), sale_seconds)
     temporal_after = await asyncio.to_thread(temporal_metrics.scrape, bench.worker_metrics_url)
@@ -320,6 +322,8 @@ async def run(
         "cpu_cores_used": cpu,
         # the load generator's own collector pauses during the sale (bench/gc_pauses.py)
         "load_generator_gc": load_generator_gc.summary(),
+        # how late its event loop ran: every latency above includes that (bench/loop_lag.py)
+        "load_generator_loop_lag": load_generator_lag.summary(),
         # everything the sale cost (refused buyers' reads included), per successful hold
         "per_checkout": {
             "postgres_transactions": round((pg_after - pg_before) / per, 1),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import time
 
@@ -9,6 +10,7 @@ from bench.__main__ import _scaling_mean, parse, summarize
 from bench.buyer import Outcome
 from bench.flash_sale import clients_waiting_on, lapsed_after
 from bench.gc_pauses import GcPauses
+from bench.loop_lag import LoopLag
 from bench.stats import box_seconds, cpu_used
 
 
@@ -91,3 +93,17 @@ def test_the_load_generator_records_its_own_collector_pauses_only_inside_the_blo
     assert summary["collections"] == 1
     assert summary["total_ms"] == summary["max_ms"] >= 0
     assert pauses._callback not in gc.callbacks
+
+
+async def test_the_load_generator_measures_how_late_its_event_loop_runs() -> None:
+    async with LoopLag(interval=0.005) as lag:
+        await asyncio.sleep(0.05)
+        time.sleep(0.2)  # the loop is blocked, as by a long decode: one sample waits it out
+        await asyncio.sleep(0.05)
+    samples = len(lag.lags_ms)
+    await asyncio.sleep(0.03)
+
+    summary = lag.summary()
+    assert len(lag.lags_ms) == samples == summary["n"] >= 3  # nothing recorded after the block
+    assert summary["max_ms"] >= 150
+    assert summary["p50_ms"] < summary["max_ms"]
