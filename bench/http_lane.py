@@ -5,15 +5,19 @@ measures, so its own CPU is taken from the API, the worker and the servers. A py
 of the httpx generator showed 82% of its time inside httpx/httpcore, a fifth of that in an
 import attempt that httpcore repeats for every request (``current_async_library``) and in
 cookie bookkeeping the benchmark does not need.
+
+Replies are decoded with orjson: a 1,000-seat map is 82 KB of JSON, 1.2 ms for the standard
+library on the evening's box and 0.4 ms for orjson, and while one reply is decoded no other
+reply is read.
 """
 
 from __future__ import annotations
 
-import json
 from types import TracebackType
 from typing import Any
 
 import aiohttp
+import orjson
 
 TIMEOUT_SECONDS = 120.0
 
@@ -52,6 +56,6 @@ class Lane:
         except (TimeoutError, aiohttp.ClientError) as exc:
             return 0, {"errors": [{"extensions": {"code": type(exc).__name__}}]}
         try:
-            return status, json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError):
+            return status, orjson.loads(raw)
+        except orjson.JSONDecodeError:
             return status, None
