@@ -131,16 +131,19 @@ def pick_seats(
     for seat in seats:
         if seat["id"] not in avoid:
             rows[(seat["section"], seat["row"])].append((int(seat["number"]), seat["id"]))
+    ordered = [sorted(row) for row in rows.values()]
     for size in range(wants, 0, -1):
-        runs: list[list[str]] = []
-        for row in rows.values():
-            row.sort()
-            for start in range(len(row) - size + 1):
-                window = row[start : start + size]
-                if window[-1][0] - window[0][0] == size - 1:
-                    runs.append([seat_id for _, seat_id in window])
-        if runs:
-            return rng.choice(runs)
+        # Where each run starts, in row order; only the chosen one is built. The load
+        # generator plays 200 buyers in one process, and this ran for every seat map read.
+        starts = [
+            (row, start)
+            for row in ordered
+            for start in range(len(row) - size + 1)
+            if row[start + size - 1][0] - row[start][0] == size - 1
+        ]
+        if starts:
+            row, start = rng.choice(starts)
+            return [seat_id for _, seat_id in row[start : start + size]]
     return []
 
 
