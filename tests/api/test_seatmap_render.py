@@ -126,3 +126,12 @@ def test_an_unknown_field_is_not_planned(schema: Any) -> None:
     renderer = SeatMapRenderer(schema)
     renderer.executed('{ availableSeats(eventId: "x") { id nope } }')
     assert renderer.plan_for('{ availableSeats(eventId: "x") { id nope } }') is None
+
+
+def test_proven_query_texts_are_bounded_least_recently_proven_first(schema: Any) -> None:
+    renderer = SeatMapRenderer(schema, capacity=2)
+    texts = [f'{{ availableSeats(eventId: "x") {{ id n{i}: number }} }}' for i in range(3)]
+    for text in texts:
+        renderer.executed(text)
+    assert renderer.plan_for(texts[0]) is None  # evicted: it goes through graphql-core again
+    assert renderer.plan_for(texts[1]) is not None and renderer.plan_for(texts[2]) is not None
