@@ -44,9 +44,9 @@ JSON = "application/json"
 
 
 @lru_cache(maxsize=256)
-def _event_argument(query: str, operation_name: str | None) -> tuple[str, str] | None:
-    """("var"|"literal", name-or-value) of the eventId argument when the document is a single
-    ``availableSeats`` query without fragments or directives; otherwise None."""
+def seat_map_query(query: str) -> tuple[OperationDefinitionNode, FieldNode] | None:
+    """The operation and its only root field when the document is a single ``availableSeats``
+    query without fragments or directives; otherwise None."""
     try:
         document = parse(query, no_location=True)
     except Exception:  # noqa: BLE001 - malformed queries are the executor's to report
@@ -57,15 +57,23 @@ def _event_argument(query: str, operation_name: str | None) -> tuple[str, str] |
     operation = operations[0]
     if operation.operation != OperationType.QUERY or operation.directives:
         return None
-    if operation_name and (operation.name is None or operation.name.value != operation_name):
-        return None
     selections = operation.selection_set.selections
     if len(selections) != 1 or not isinstance(selections[0], FieldNode):
         return None
     field = selections[0]
-    if field.name.value != CACHEABLE_FIELD or field.directives:
+    if field.name.value != CACHEABLE_FIELD or field.directives or not _plain_fields(field):
         return None
-    if not _plain_fields(field):
+    return operation, field
+
+
+@lru_cache(maxsize=256)
+def _event_argument(query: str, operation_name: str | None) -> tuple[str, str] | None:
+    """("var"|"literal", name-or-value) of the eventId argument of a ``seat_map_query``."""
+    found = seat_map_query(query)
+    if found is None:
+        return None
+    operation, field = found
+    if operation_name and (operation.name is None or operation.name.value != operation_name):
         return None
     for argument in field.arguments:
         if argument.name.value == "eventId":

@@ -28,14 +28,12 @@ from graphql import (
     FieldNode,
     GraphQLObjectType,
     GraphQLSchema,
-    OperationDefinitionNode,
     get_named_type,
-    parse,
 )
 
 from adapters.catalog import SeatInfo
 from api.resolvers.catalog import available_seats
-from api.response_cache import CACHEABLE_FIELD
+from api.response_cache import seat_map_query
 from api.services import Services
 
 SEAT_TYPE = "Seat"
@@ -63,25 +61,16 @@ class SeatMapPlan:
 
 
 def _selection(query: str) -> tuple[str, tuple[tuple[str, str], ...]] | None:
-    """(root key, ((key, field name), ...)) of a single plain ``availableSeats`` query."""
-    try:
-        document = parse(query, no_location=True)
-    except Exception:  # noqa: BLE001 - malformed queries are graphql-core's to report
+    """(root key, ((key, field name), ...)) of a ``seat_map_query`` selecting scalars only."""
+    found = seat_map_query(query)
+    if found is None:
         return None
-    if len(document.definitions) != 1:
-        return None
-    operation = document.definitions[0]
-    if not isinstance(operation, OperationDefinitionNode) or operation.directives:
-        return None
-    roots = operation.selection_set.selections
-    if len(roots) != 1 or not isinstance(roots[0], FieldNode):
-        return None
-    root = roots[0]
-    if root.name.value != CACHEABLE_FIELD or root.directives or root.selection_set is None:
+    _, root = found
+    if root.selection_set is None:
         return None
     fields = []
     for node in root.selection_set.selections:
-        if not isinstance(node, FieldNode) or node.directives or node.selection_set:
+        if not isinstance(node, FieldNode) or node.selection_set:
             return None
         fields.append(((node.alias or node.name).value, node.name.value))
     return (root.alias or root.name).value, tuple(fields)
