@@ -42,6 +42,12 @@ HOLD_ADMISSION_WAIT = Histogram(
     "How long an admitted hold waited for its turn (api/admission.py)",
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30),
 )
+HOLD_STEP = Histogram(
+    "api_hold_step_seconds",
+    "Time an admitted hold spent in each step: reserve (DynamoDB) and saga (the workflow update)",
+    ["step"],
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30),
+)
 HOLDS_SHED = Counter(
     "api_holds_shed_total", "Holds answered TRY_AGAIN after waiting too long for admission"
 )

@@ -19,6 +19,8 @@ PATH = "/graphql"
 # api/admission.py: how long admitted holds waited for their turn, and how many were shed
 ADMISSION_WAIT = "api_hold_admission_wait_seconds"
 SHED = "api_holds_shed_total"
+# api/resolvers/common.py: an admitted hold's time in each step (reserve, saga)
+HOLD_STEP = "api_hold_step_seconds"
 
 # le (seconds, inf for +Inf) -> cumulative count, plus the running sum and count
 Histogram = dict[str, Any]
@@ -48,6 +50,8 @@ def _add_admission(admission: dict[str, float], samples: Any) -> None:
     for sample in samples:
         if sample.name in (SHED, f"{ADMISSION_WAIT}_count", f"{ADMISSION_WAIT}_sum"):
             admission[sample.name] = sample.value
+        elif sample.name in (f"{HOLD_STEP}_count", f"{HOLD_STEP}_sum"):
+            admission[f"{sample.name}:{sample.labels['step']}"] = sample.value
 
 
 def _at_most(before: Histogram, after: Histogram, count: float, share: float) -> float | str:
@@ -83,9 +87,15 @@ def _admission(before: dict[str, float], after: dict[str, float]) -> dict[str, A
 
     admitted = new(f"{ADMISSION_WAIT}_count")
     wait = new(f"{ADMISSION_WAIT}_sum")
+    steps = {}
+    for step in ("reserve", "saga"):
+        n = new(f"{HOLD_STEP}_count:{step}")
+        steps[step] = round(new(f"{HOLD_STEP}_sum:{step}") / n * 1000, 1) if n else None
     return {
         "admitted": int(admitted),
         "mean_admission_wait_ms": round(wait / admitted * 1000, 1) if admitted else None,
+        # then, once admitted: the DynamoDB reservation and the saga's update
+        "mean_step_ms": steps,
         "shed": int(new(SHED)),
     }
 

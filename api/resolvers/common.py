@@ -8,7 +8,7 @@ from typing import Any
 from adapters.catalog import EventInfo
 from api.context import Context
 from api.errors import bad_input, forbidden, from_domain, not_found
-from api.metrics import SEAT_CLAIMS
+from api.metrics import HOLD_STEP, SEAT_CLAIMS
 from api.services import Services, run_sync
 from domain.errors import DomainError, ErrorCode
 from domain.model import EventStatus, SeatStatus
@@ -133,14 +133,15 @@ async def hold_reserved(
     hold them by then.
     """
     services = context.services
-    reserved = await run_sync(
-        services.seat_locks.acquire,
-        event_id,
-        seat_ids,
-        checkout_id,
-        user_id,
-        services.settings.hold_seconds,
-    )
+    with HOLD_STEP.labels("reserve").time():
+        reserved = await run_sync(
+            services.seat_locks.acquire,
+            event_id,
+            seat_ids,
+            checkout_id,
+            user_id,
+            services.settings.hold_seconds,
+        )
     if not reserved.acquired:
         raise DomainError(
             ErrorCode.SEATS_UNAVAILABLE,
@@ -148,7 +149,8 @@ async def hold_reserved(
             seat_ids=list(reserved.taken),
         )
     try:
-        result = await hold()
+        with HOLD_STEP.labels("saga").time():
+            result = await hold()
     except DomainError:
         await give_back(context, event_id, reserved.fresh, checkout_id)
         raise

@@ -34,7 +34,12 @@ def test_deltas_of_graphql_requests_and_their_bucket_bounds() -> None:
         "mean_ms": 15.0,
         "p50_ms_at_most": 10.0,
         "p99_ms_at_most": 100.0,
-        "holds": {"admitted": 0, "mean_admission_wait_ms": None, "shed": 0},
+        "holds": {
+            "admitted": 0,
+            "mean_admission_wait_ms": None,
+            "mean_step_ms": {"reserve": None, "saga": None},
+            "shed": 0,
+        },
     }
 
 
@@ -77,5 +82,26 @@ def test_holds_admitted_their_mean_wait_and_holds_shed_between_two_scrapes() -> 
     assert summarize(before, after)["holds"] == {
         "admitted": 10,
         "mean_admission_wait_ms": 500.0,
+        "mean_step_ms": {"reserve": None, "saga": None},
         "shed": 2,
     }
+
+
+def steps(reserved: int, reserve_seconds: float, sagas: int, saga_seconds: float) -> str:
+    return f"""# HELP api_hold_step_seconds Time an admitted hold spent in each step
+# TYPE api_hold_step_seconds histogram
+api_hold_step_seconds_bucket{{step="reserve",le="+Inf"}} {reserved}
+api_hold_step_seconds_count{{step="reserve"}} {reserved}
+api_hold_step_seconds_sum{{step="reserve"}} {reserve_seconds}
+api_hold_step_seconds_bucket{{step="saga",le="+Inf"}} {sagas}
+api_hold_step_seconds_count{{step="saga"}} {sagas}
+api_hold_step_seconds_sum{{step="saga"}} {saga_seconds}
+"""
+
+
+def test_an_admitted_holds_mean_time_in_each_step_between_two_scrapes() -> None:
+    before = parse(histogram(1, 0, 0, 0.001) + steps(2, 0.5, 1, 1.0))
+    after = parse(histogram(2, 0, 0, 0.002) + steps(12, 2.5, 9, 13.0))
+
+    # 10 reservations in 2 s; 8 of them reached the saga, 12 s in all (2 were refused)
+    assert summarize(before, after)["holds"]["mean_step_ms"] == {"reserve": 200.0, "saga": 1500.0}
