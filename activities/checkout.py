@@ -182,9 +182,11 @@ class CheckoutActivities:
     def _take(self, request: HoldInput) -> AcquireResult:
         """The seats' locks for this checkout, with the expiry the saga will keep.
 
-        A first hold usually finds its seats already reserved by the API under the checkout
-        id (``api/resolvers/common.py::hold_reserved``): one consistent read confirms them
-        instead of a conditional write per seat, and the hold keeps the reservation's expiry.
+        A first hold usually adopts the API's reservation without this step
+        (``workflows/checkout.py``, ``ADOPT_RESERVATION``). When it comes here with its seats
+        reserved under the checkout id all the same (a reservation near its expiry, or a
+        client that sent none), one consistent read confirms them instead of a conditional
+        write per seat, and the hold keeps the reservation's expiry.
         Anything else (a seat not ours, lapsed, or seats added to a running hold, which must
         expire with it) goes through ``acquire``, which decides races.
         """

@@ -47,6 +47,7 @@ from workflows.contract import (
     ExtendHoldRequest,
     HoldSeatsRequest,
     HoldSeatsResult,
+    Reservation,
     SubmitPaymentRequest,
     workflow_id,
 )
@@ -140,7 +141,12 @@ class CheckoutClient:
         return user_id is None or described.typed_search_attributes.get(SA_USER_ID) == user_id
 
     async def start_and_hold(
-        self, checkout_id: str, user_id: str, event_id: str, seat_ids: list[str]
+        self,
+        checkout_id: str,
+        user_id: str,
+        event_id: str,
+        seat_ids: list[str],
+        reservation: Reservation | None = None,
     ) -> HoldSeatsResult:
         """Starts the checkout and holds its first seats in one round trip (update-with-start).
 
@@ -164,7 +170,7 @@ class CheckoutClient:
         for delay in (*self._retry_delays, None):
             try:
                 return await self._start_and_hold_once(
-                    checkout_id, user_id, event_id, seat_ids, update_id
+                    checkout_id, user_id, event_id, seat_ids, reservation, update_id
                 )
             except WorkflowUpdateRPCTimeoutOrCancelledError as exc:
                 if not isinstance(exc.__cause__, RPCError):
@@ -188,6 +194,7 @@ class CheckoutClient:
         user_id: str,
         event_id: str,
         seat_ids: list[str],
+        reservation: Reservation | None,
         update_id: str,
     ) -> HoldSeatsResult:
         start = WithStartWorkflowOperation(
@@ -220,7 +227,7 @@ class CheckoutClient:
         try:
             handle = await self._client.start_update_with_start_workflow(
                 UPDATE_HOLD_SEATS,
-                HoldSeatsRequest(seat_ids=list(seat_ids)),
+                HoldSeatsRequest(seat_ids=list(seat_ids), reservation=reservation),
                 start_workflow_operation=start,
                 wait_for_stage=WorkflowUpdateStage.COMPLETED,
                 id=update_id,
@@ -239,11 +246,13 @@ class CheckoutClient:
                 ) from exc
             raise
 
-    async def hold(self, checkout_id: str, seat_ids: list[str]) -> HoldSeatsResult:
+    async def hold(
+        self, checkout_id: str, seat_ids: list[str], reservation: Reservation | None = None
+    ) -> HoldSeatsResult:
         return await self._update(
             checkout_id,
             UPDATE_HOLD_SEATS,
-            HoldSeatsRequest(seat_ids=list(seat_ids)),
+            HoldSeatsRequest(seat_ids=list(seat_ids), reservation=reservation),
             HoldSeatsResult,
         )
 

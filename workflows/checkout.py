@@ -59,6 +59,7 @@ with workflow.unsafe.imports_passed_through():
         ExtendHoldRequest,
         HoldSeatsRequest,
         HoldSeatsResult,
+        Reservation,
         SubmitPaymentRequest,
     )
 
@@ -108,6 +109,15 @@ UNSHOWN_STEPS = frozenset({S.CONFIRMING, S.CAPTURING})
 # Temporal server's database; a declined card ran two of them, an expired hold one. Asked only
 # where a compensation runs, so a confirmed checkout records no marker for it.
 LOCAL_COMPENSATIONS = "local-compensations-first"
+# Patch: a first hold adopts the API's reservation of its seats (HoldSeatsRequest.reservation)
+# instead of running the hold step, whose only work then was to read those locks back, price
+# the seats again and announce the change, all of which the API has done. The DynamoDB writes
+# that decided the race were the API's, under this checkout's id; the saga's release still
+# undoes them. Asked only where a reservation arrives, so older histories replay unchanged.
+ADOPT_RESERVATION = "adopt-api-reservation"
+# A reservation with less left than this goes through the hold step instead (it re-takes
+# lapsed locks): the API's and the workflow's clocks are different hosts' clocks.
+RESERVATION_MARGIN_SECONDS = 2
 
 
 class SagaFailed(Exception):
@@ -383,7 +393,7 @@ class CheckoutWorkflow:
             if not self._compensations:
                 self._on_failure("release seat locks", self._release_locks)
             self._touched.update(new)
-            outcome = await self._try_hold(new)
+            outcome = self._adopted(request.reservation, new) or await self._try_hold(new)
             self._first_hold_answered = True
             if not outcome.held:
                 self._last_hold_failure = outcome.reason or ErrorCode.SEATS_UNAVAILABLE.value
@@ -397,6 +407,23 @@ class CheckoutWorkflow:
             self._expiry_version += 1
             self._set_status(S.HELD)
             return self._hold_result(True, [], f"{len(new)} seat(s) held")
+
+    def _adopted(self, reservation: Reservation | None, seat_ids: list[str]) -> HoldOutput | None:
+        """The API's reservation as this hold's outcome, when it covers a first hold's seats
+        and is live by a margin; None sends the hold through the hold step."""
+        if reservation is None or self._expires_at is not None:
+            return None
+        if any(s not in reservation.prices for s in seat_ids):
+            return None
+        left = reservation.expires_at - workflow.now().timestamp()
+        if left < RESERVATION_MARGIN_SECONDS or not workflow.patched(ADOPT_RESERVATION):
+            return None
+        return HoldOutput(
+            held=True,
+            expires_at=reservation.expires_at,
+            prices={s: reservation.prices[s] for s in seat_ids},
+            currency=reservation.currency,
+        )
 
     async def _try_hold(self, seat_ids: list[str]) -> HoldOutput:
         try:

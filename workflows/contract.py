@@ -49,8 +49,21 @@ class CheckoutInput:
 
 
 @dataclass
+class Reservation:
+    """Seats the API has already locked in DynamoDB under the checkout's id (its conditional
+    writes decided the race), priced from the inventory rows it checked."""
+
+    expires_at: int  # epoch seconds: the locks' expiry
+    prices: dict[str, str]  # seat id -> Decimal as string
+    currency: str
+
+
+@dataclass
 class HoldSeatsRequest:
     seat_ids: list[str]
+    # Set by the API when it has reserved these seats (api/resolvers/common.py): the saga's
+    # first hold adopts them instead of reading the locks back. None from older clients.
+    reservation: Reservation | None = None
 
 
 @dataclass

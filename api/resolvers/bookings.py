@@ -24,7 +24,7 @@ from api.services import run_sync
 from domain.checkout import CheckoutStatus
 from domain.errors import DomainError, ErrorCode
 from domain.model import Booking, BookingStatus
-from workflows.contract import HoldSeatsResult
+from workflows.contract import HoldSeatsResult, Reservation
 
 query = QueryType()
 mutation = MutationType()
@@ -50,11 +50,15 @@ async def hold_in_open_checkout(
     for _ in range(3):
         closed = False
 
-        async def hold(checkout_id: str = checkout_id) -> HoldSeatsResult:
+        async def hold(
+            reservation: Reservation | None, checkout_id: str = checkout_id
+        ) -> HoldSeatsResult:
             opened = await run_sync(pointers.get_or_open, user_id, event_id, checkout_id)
             if opened != checkout_id:
                 raise _OpenedElsewhere(opened)
-            return await client.start_and_hold(checkout_id, user_id, event_id, seat_ids)
+            return await client.start_and_hold(
+                checkout_id, user_id, event_id, seat_ids, reservation
+            )
 
         try:
             result = await claim_and_hold(context, checkout_id, user_id, event_id, seat_ids, hold)

@@ -125,7 +125,9 @@ async def resolve_start_checkout(
             user_id,
             event,
             seats,
-            lambda: client.start_and_hold(checkout_id, user_id, event, seats),
+            lambda reservation: client.start_and_hold(
+                checkout_id, user_id, event, seats, reservation
+            ),
         )
     except DomainError as exc:
         LOCK_ACQUISITIONS.labels("refused").inc()
@@ -150,7 +152,7 @@ async def resolve_hold_seats(
             state.user_id,
             state.event_id,
             seats,
-            lambda: client.hold(checkout, seats),
+            lambda reservation: client.hold(checkout, seats, reservation),
         )
     except DomainError as exc:
         LOCK_ACQUISITIONS.labels("refused").inc()

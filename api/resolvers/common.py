@@ -11,9 +11,13 @@ from api.errors import bad_input, forbidden, from_domain, not_found
 from api.metrics import HOLD_STEP, SEAT_CLAIMS
 from api.services import Services, run_sync
 from domain.errors import DomainError, ErrorCode
-from domain.model import EventStatus, SeatStatus
+from domain.model import EventStatus, PricedSeat, Quote, SeatStatus
+from domain.pricing import total
 from domain.validation import parse_uuid, validate_seat_selection
-from workflows.contract import CheckoutState, HoldSeatsResult
+from workflows.contract import CheckoutState, HoldSeatsResult, Reservation
+
+# The saga's part of a hold: starts or wakes the checkout with the API's reservation.
+Hold = Callable[[Reservation | None], Awaitable[HoldSeatsResult]]
 
 
 def uuid_arg(value: Any, field: str) -> str:
@@ -47,9 +51,10 @@ async def event_or_404(services: Services, event_id: str) -> EventInfo:
     return event
 
 
-async def check_selection(context: Context, event_id: str, seat_ids: list[str]) -> None:
+async def check_selection(context: Context, event_id: str, seat_ids: list[str]) -> Quote:
     """Before anything is started: the event exists and is on sale, the seats are its own
-    and not booked. Raises NOT_FOUND errors or DomainError (a payload failure)."""
+    and not booked; then their prices. Raises NOT_FOUND errors or DomainError (a payload
+    failure)."""
     event, rows = await run_sync(context.services.catalog.selection, event_id, seat_ids)
     if event is None:
         raise not_found("event")
@@ -66,6 +71,8 @@ async def check_selection(context: Context, event_id: str, seat_ids: list[str]) 
             f"seat(s) already booked: {', '.join(booked)}",
             seat_ids=booked,
         )
+    seats = tuple(PricedSeat(s, found[s].price) for s in seat_ids)
+    return Quote(event_id, event.currency, seats, total(s.price for s in seats))
 
 
 async def claim_and_hold(
@@ -74,7 +81,7 @@ async def claim_and_hold(
     user_id: str,
     event_id: str,
     seat_ids: list[str],
-    hold: Callable[[], Awaitable[HoldSeatsResult]],
+    hold: Hold,
 ) -> HoldSeatsResult:
     """The hold path of ``startCheckout``, ``holdSeats`` and ``lockSeat``: claim, check,
     wait for admission, reserve, hold.
@@ -101,9 +108,11 @@ async def claim_and_hold(
             seat_ids=list(claim.taken),
         )
     try:
-        await check_selection(context, event_id, seat_ids)
+        quote = await check_selection(context, event_id, seat_ids)
         async with context.services.hold_admission.slot():
-            result = await hold_reserved(context, checkout_id, user_id, event_id, seat_ids, hold)
+            result = await hold_reserved(
+                context, checkout_id, user_id, event_id, seat_ids, hold, quote
+            )
     except BaseException:
         # Also after an unexpected error: a dropped claim only sends the next buyer of these
         # seats to DynamoDB, which refuses them if the saga holds them after all.
@@ -120,7 +129,8 @@ async def hold_reserved(
     user_id: str,
     event_id: str,
     seat_ids: list[str],
-    hold: Callable[[], Awaitable[HoldSeatsResult]],
+    hold: Hold,
+    quote: Quote | None = None,
 ) -> HoldSeatsResult:
     """Takes the seats' locks for ``checkout_id``, then lets the saga hold them.
 
@@ -131,6 +141,10 @@ async def hold_reserved(
     is most buyers. Seats this call newly locked are given back when the saga refuses them;
     after an unexpected error they are left to lapse at their expiry, since the saga may
     hold them by then.
+
+    With the seats' ``quote``, the saga gets the reservation itself (expiry, prices), and a
+    first hold adopts it instead of reading the locks back (``workflows/checkout.py``), so
+    the seat map hears of the new locks from here.
     """
     services = context.services
     with HOLD_STEP.labels("reserve").time():
@@ -148,9 +162,15 @@ async def hold_reserved(
             f"seat(s) held by another buyer: {', '.join(reserved.taken)}",
             seat_ids=list(reserved.taken),
         )
+    if reserved.fresh:
+        await run_sync(services.seatmap_events.changed, event_id, list(reserved.fresh), "held")
+    reservation = None
+    if quote is not None:
+        prices = {seat.seat_id: str(seat.price) for seat in quote.seats}
+        reservation = Reservation(reserved.expires_at, prices, quote.currency)
     try:
         with HOLD_STEP.labels("saga").time():
-            result = await hold()
+            result = await hold(reservation)
     except DomainError:
         await give_back(context, event_id, reserved.fresh, checkout_id)
         raise

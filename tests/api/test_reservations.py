@@ -8,13 +8,14 @@ from typing import Any
 import pytest
 from prometheus_client import REGISTRY
 
+from adapters.inventory import PostgresCatalog
 from adapters.seat_claims import claims_key
 from adapters.seat_locks import DynamoSeatLocks
 from api.context import Context
 from api.resolvers.common import claim_and_hold, hold_reserved
 from api.services import Services
 from domain.errors import DomainError, ErrorCode
-from workflows.contract import HoldSeatsResult
+from workflows.contract import HoldSeatsResult, Reservation
 
 
 def _context(services: Services) -> Context:
@@ -34,7 +35,7 @@ async def test_seats_held_elsewhere_are_refused_before_the_saga_is_asked(
     assert services.seat_locks.acquire(event.id, event.seat_ids[:1], other, "u", 60).acquired
     asked = False
 
-    async def hold() -> HoldSeatsResult:
+    async def hold(reservation: Reservation | None) -> HoldSeatsResult:
         nonlocal asked
         asked = True
         return HoldSeatsResult(held=True)
@@ -55,7 +56,7 @@ async def test_a_refusal_by_the_saga_gives_back_only_the_newly_reserved_seats(
     mine = str(uuid.uuid4())
     assert services.seat_locks.acquire(event.id, event.seat_ids[:1], mine, "u", 60).acquired
 
-    async def refuse() -> HoldSeatsResult:
+    async def refuse(reservation: Reservation | None) -> HoldSeatsResult:
         return HoldSeatsResult(held=False, failure_reason="NOT_FOUND")
 
     result = await hold_reserved(_context(services), mine, "u", event.id, event.seat_ids, refuse)
@@ -71,7 +72,7 @@ async def test_a_business_error_from_the_saga_gives_the_reservation_back(
     event = event_factory(seats=2)
     mine = str(uuid.uuid4())
 
-    async def reject() -> HoldSeatsResult:
+    async def reject(reservation: Reservation | None) -> HoldSeatsResult:
         raise DomainError(ErrorCode.TOO_MANY_SEATS, "at most 10 seats per checkout")
 
     with pytest.raises(DomainError):
@@ -97,7 +98,7 @@ async def test_seats_claimed_elsewhere_are_refused_by_the_claim_alone(
     other, mine = str(uuid.uuid4()), str(uuid.uuid4())
     assert (await services.claims.claim(event.id, event.seat_ids[:1], other, 60)).claimed
 
-    async def hold() -> HoldSeatsResult:
+    async def hold(reservation: Reservation | None) -> HoldSeatsResult:
         raise AssertionError("the saga must not be asked")
 
     before = _claim_refusals()
@@ -120,7 +121,7 @@ async def test_a_hold_refused_by_dynamodb_drops_the_claims_it_took(
     unclaimed = DynamoSeatLocks(services.dynamodb, services.settings.seat_lock_table)
     assert unclaimed.acquire(event.id, event.seat_ids[:1], other, "u", 60).acquired
 
-    async def hold() -> HoldSeatsResult:
+    async def hold(reservation: Reservation | None) -> HoldSeatsResult:
         raise AssertionError("the saga must not be asked")
 
     with pytest.raises(DomainError) as refused:
@@ -136,7 +137,7 @@ async def test_a_granted_hold_leaves_the_seats_claimed_by_the_checkout(
     event = event_factory(seats=2)
     mine = str(uuid.uuid4())
 
-    async def hold() -> HoldSeatsResult:
+    async def hold(reservation: Reservation | None) -> HoldSeatsResult:
         return HoldSeatsResult(held=True, seat_ids=event.seat_ids)
 
     result = await claim_and_hold(_context(services), mine, "u", event.id, event.seat_ids, hold)
@@ -146,3 +147,26 @@ async def test_a_granted_hold_leaves_the_seats_claimed_by_the_checkout(
     assert _holder(services, event.id, event.seat_ids) == {seat: mine for seat in event.seat_ids}
     services.seat_locks.release(event.id, event.seat_ids, mine)
     assert _claims(services, event.id) == {}
+
+
+async def test_the_saga_is_handed_the_reservation_with_its_expiry_and_prices(
+    services: Services, event_factory: Any
+) -> None:
+    event = event_factory(seats=3)
+    mine = str(uuid.uuid4())
+    handed: list[Reservation | None] = []
+
+    async def hold(reservation: Reservation | None) -> HoldSeatsResult:
+        handed.append(reservation)
+        return HoldSeatsResult(held=True, seat_ids=event.seat_ids[:2])
+
+    await claim_and_hold(_context(services), mine, "u", event.id, event.seat_ids[:2], hold)
+
+    [reservation] = handed
+    assert reservation is not None
+    live = services.seat_locks.live_locks(event.id)
+    assert {lock.expires_at for lock in live} == {reservation.expires_at}
+    quote = PostgresCatalog(services.engine).quote(event.id, event.seat_ids[:2])
+    assert reservation.prices == {seat.seat_id: str(seat.price) for seat in quote.seats}
+    assert reservation.currency == quote.currency
+    services.seat_locks.release(event.id, event.seat_ids, mine)
