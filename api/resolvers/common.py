@@ -11,7 +11,7 @@ from api.errors import bad_input, forbidden, from_domain, not_found
 from api.metrics import HOLD_STEP, SEAT_CLAIMS
 from api.services import Services, run_sync
 from domain.errors import DomainError, ErrorCode
-from domain.model import EventStatus, PricedSeat, Quote, SeatStatus
+from domain.model import AcquireResult, EventStatus, PricedSeat, Quote, SeatStatus
 from domain.pricing import total
 from domain.validation import parse_uuid, validate_seat_selection
 from workflows.contract import CheckoutState, HoldSeatsResult, Reservation
@@ -147,23 +147,24 @@ async def hold_reserved(
     the seat map hears of the new locks from here.
     """
     services = context.services
-    with HOLD_STEP.labels("reserve").time():
-        reserved = await run_sync(
-            services.seat_locks.acquire,
-            event_id,
-            seat_ids,
-            checkout_id,
-            user_id,
-            services.settings.hold_seconds,
+
+    def reserve() -> AcquireResult:
+        # One thread hop for both: the lock writes, then the seat map hears of the new locks.
+        reserved = services.seat_locks.acquire(
+            event_id, seat_ids, checkout_id, user_id, services.settings.hold_seconds
         )
+        if reserved.fresh:
+            services.seatmap_events.changed(event_id, list(reserved.fresh), "held")
+        return reserved
+
+    with HOLD_STEP.labels("reserve").time():
+        reserved = await run_sync(reserve)
     if not reserved.acquired:
         raise DomainError(
             ErrorCode.SEATS_UNAVAILABLE,
             f"seat(s) held by another buyer: {', '.join(reserved.taken)}",
             seat_ids=list(reserved.taken),
         )
-    if reserved.fresh:
-        await run_sync(services.seatmap_events.changed, event_id, list(reserved.fresh), "held")
     reservation = None
     if quote is not None:
         prices = {seat.seat_id: str(seat.price) for seat in quote.seats}

@@ -11,6 +11,7 @@ from prometheus_client import REGISTRY
 from adapters.inventory import PostgresCatalog
 from adapters.seat_claims import claims_key
 from adapters.seat_locks import DynamoSeatLocks
+from adapters.seatmap_cache import seatmap_key
 from api.context import Context
 from api.resolvers.common import claim_and_hold, hold_reserved
 from api.services import Services
@@ -40,10 +41,12 @@ async def test_seats_held_elsewhere_are_refused_before_the_saga_is_asked(
         asked = True
         return HoldSeatsResult(held=True)
 
+    version = _seat_map_version(services, event.id)
     with pytest.raises(DomainError) as refused:
         await hold_reserved(_context(services), mine, "u", event.id, event.seat_ids[:2], hold)
 
     assert refused.value.code == ErrorCode.SEATS_UNAVAILABLE
+    assert _seat_map_version(services, event.id) == version  # nothing changed, nothing said
     assert refused.value.details["seat_ids"] == event.seat_ids[:1]
     assert not asked
     assert _holder(services, event.id, event.seat_ids) == {event.seat_ids[0]: other}
@@ -79,6 +82,11 @@ async def test_a_business_error_from_the_saga_gives_the_reservation_back(
         await hold_reserved(_context(services), mine, "u", event.id, event.seat_ids, reject)
 
     assert _holder(services, event.id, event.seat_ids) == {}
+
+
+def _seat_map_version(services: Services, event_id: str) -> int:
+    prefix = services.settings.redis_prefix
+    return int(services.redis.get(f"{seatmap_key(prefix, event_id)}:version") or 0)
 
 
 def _claim_refusals() -> float:
@@ -160,8 +168,11 @@ async def test_the_saga_is_handed_the_reservation_with_its_expiry_and_prices(
         handed.append(reservation)
         return HoldSeatsResult(held=True, seat_ids=event.seat_ids[:2])
 
+    version = _seat_map_version(services, event.id)
+
     await claim_and_hold(_context(services), mine, "u", event.id, event.seat_ids[:2], hold)
 
+    assert _seat_map_version(services, event.id) == version + 1  # the new locks, announced
     [reservation] = handed
     assert reservation is not None
     live = services.seat_locks.live_locks(event.id)
