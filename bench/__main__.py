@@ -192,6 +192,8 @@ def summarize(out: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
         "checkouts_per_s": flash.get("checkouts_per_s"),
         "confirmed_per_s": flash.get("confirmed_per_s"),
         "sale_seconds": flash.get("sale_seconds"),
+        # the last buyer who bought left this far into the sale; the rest found seats gone
+        "sale_last_confirmed_s": _get(flash, "timeline", "last_confirmed_s"),
         "seats_sold": flash.get("seats_sold"),
         "unsold_lapsed_after_last_buyer": flash.get("unsold_lapsed_after_last_buyer"),
         "double_sold": flash.get("double_sold"),

@@ -77,6 +77,24 @@ async def run_buyers(
     return outcomes, time.perf_counter() - began
 
 
+def sale_timeline(
+    outcomes: Sequence[Outcome], began: float, sale_seconds: float, checkouts: int
+) -> dict[str, float | None]:
+    """When, in seconds from the sale's start (wall clock ``began``), the buyers who bought
+    left, and what came after: ``checkouts_per_s`` counts the whole sale, including its tail
+    in which the remaining buyers only find the seats gone. Reported beside it, not instead."""
+    bought = sorted(o.finished_at - began for o in outcomes if o.result == "confirmed")
+    if not bought:
+        return {"last_confirmed_s": None, "after_last_confirmed_s": None}
+    last = bought[-1]
+    return {
+        "half_confirmed_s": round(bought[len(bought) // 2], 1),
+        "last_confirmed_s": round(last, 1),
+        "after_last_confirmed_s": round(sale_seconds - last, 1),
+        "checkouts_per_s_until_last_confirmed": per_second(checkouts, last),
+    }
+
+
 def lapsed_after(outcomes: Sequence[Outcome], moment: float, hold_seconds: int) -> set[str]:
     """Seats of abandoned holds that could still be live at ``moment``: a hold lapses
     ``hold_seconds`` after its reservation, which came a little before its buyer walked away
@@ -243,6 +261,7 @@ async def run(
     before = cpu_snapshot(bench.pids())
     pg_before = await asyncio.to_thread(pg_transactions, bench.engine)
     redis_before = await asyncio.to_thread(redis_calls, bench.stack.redis_url)
+    began = time.time()
     with GcPauses() as load_generator_gc:
         async with LoopLag() as load_generator_lag:
             outcomes, sale_seconds = await run_buyers(
@@ -289,6 +308,7 @@ async def run(
         "checkouts_per_s": per_second(checkouts, sale_seconds),
         "confirmed": results["confirmed"],
         "confirmed_per_s": per_second(results["confirmed"], sale_seconds),
+        "timeline": sale_timeline(outcomes, began, sale_seconds, checkouts),
         "outcomes": dict(results),
         "other_failures": dict(failures.most_common(10)),
         "seats_sold": sold,

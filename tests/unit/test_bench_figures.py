@@ -8,7 +8,7 @@ import time
 
 from bench.__main__ import _scaling_mean, parse, summarize
 from bench.buyer import Outcome
-from bench.flash_sale import clients_waiting_on, lapsed_after
+from bench.flash_sale import clients_waiting_on, lapsed_after, sale_timeline
 from bench.gc_pauses import GcPauses
 from bench.loop_lag import LoopLag
 from bench.stats import box_seconds, cpu_used
@@ -107,3 +107,22 @@ async def test_the_load_generator_measures_how_late_its_event_loop_runs() -> Non
     assert len(lag.lags_ms) == samples == summary["n"] >= 3  # nothing recorded after the block
     assert summary["max_ms"] >= 150
     assert summary["p50_ms"] < summary["max_ms"]
+
+
+def test_the_timeline_says_when_the_last_buyer_who_bought_left() -> None:
+    began = 1_000.0
+    outcomes = [
+        Outcome(result="confirmed", finished_at=began + 10),
+        Outcome(result="sold_out", finished_at=began + 50),
+        Outcome(result="confirmed", finished_at=began + 30),
+        Outcome(result="declined", finished_at=began + 35),
+        Outcome(result="confirmed", finished_at=began + 20),
+    ]
+
+    assert sale_timeline(outcomes, began, 60.0, checkouts=6) == {
+        "half_confirmed_s": 20.0,
+        "last_confirmed_s": 30.0,
+        "after_last_confirmed_s": 30.0,
+        "checkouts_per_s_until_last_confirmed": 0.2,
+    }
+    assert sale_timeline(outcomes[1:2], began, 60.0, checkouts=0)["last_confirmed_s"] is None
