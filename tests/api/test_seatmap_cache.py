@@ -120,3 +120,51 @@ def test_changed_never_raises_when_redis_is_gone() -> None:
 
     dead = redis.Redis(port=1, socket_connect_timeout=0.2)
     RedisSeatMapEvents(dead, "x:").changed(str(uuid.uuid4()), ["s"], "held")
+
+
+async def test_seats_claimed_for_a_hold_in_progress_are_not_shown(
+    services: Any, event_factory: Any
+) -> None:
+    """A hold waiting for its turn at the saga has claimed its seats but not locked them yet;
+    every other hold on them is refused, so the map does not offer them."""
+    event = event_factory(seats=3)
+    waiting = str(uuid.uuid4())
+    assert (await services.claims.claim(event.id, event.seat_ids[:1], waiting, 60)).claimed
+    services.seatmap_events.changed(event.id, event.seat_ids[:1], "held")
+
+    assert _ids(services.seatmap.get(event.id)) == event.seat_ids[1:]
+
+    await services.claims.unclaim(event.id, event.seat_ids[:1], waiting)  # it went no further
+    services.seatmap_events.changed(event.id, event.seat_ids[:1], "released")
+    assert _ids(services.seatmap.get(event.id)) == event.seat_ids
+
+
+async def test_a_lapsed_claim_no_longer_hides_its_seat(services: Any, event_factory: Any) -> None:
+    event = event_factory(seats=2)
+    await services.claims.claim(event.id, event.seat_ids[:1], str(uuid.uuid4()), 1)
+    services.seatmap_events.changed(event.id, event.seat_ids[:1], "held")
+    assert _ids(services.seatmap.get(event.id)) == event.seat_ids[1:]
+
+    time.sleep(2.1)  # claims expire by the second, like the locks
+    services.seatmap_events.changed(event.id, event.seat_ids[:1], "released")
+    assert _ids(services.seatmap.get(event.id)) == event.seat_ids
+
+
+def test_claims_fail_open_when_their_redis_is_gone(
+    services: Any, event_factory: Any, api_settings: Settings, engine: Any
+) -> None:
+    import redis
+
+    from adapters.seat_claims import SeatClaimRecorder
+
+    event = event_factory(seats=2)
+    _hold(services, event.id, event.seat_ids[0])
+    dead = SeatClaimRecorder(redis.Redis(port=1, socket_connect_timeout=0.2), "x:")
+    cache = SeatMapCache(
+        services.redis,
+        EventCatalog(engine),
+        services.seat_locks,
+        api_settings.redis_prefix,
+        claims=dead,
+    )
+    assert _ids(cache.get(event.id)) == event.seat_ids[1:]  # the lock still counts
