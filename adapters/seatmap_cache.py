@@ -1,13 +1,10 @@
 """The seat map of an event, cached in Redis, and the ``SeatMapEvents`` port that invalidates it.
 
 The seat map is *derived*: the event's AVAILABLE inventory rows in PostgreSQL minus the seats
-under a live DynamoDB lock, and minus the seats under a live Redis claim
-(``adapters/seat_claims.py``): a hold on its way to its lock, still waiting for its turn at the
-saga, whose seats every other hold is refused. Nothing counts seats down; the cache only saves
-recomputing it.
+under a live DynamoDB lock. Nothing counts seats down; the cache only saves recomputing it.
 
 Staleness bound (invariant 5): a seat map served from the cache reflects PostgreSQL + live
-locks + live claims as of at most ``max_staleness_ms`` ago (``settings.seatmap_max_staleness_ms``):
+locks as of at most ``max_staleness_ms`` ago (``settings.seatmap_max_staleness_ms``):
 
 * a cached entry is written with a PX expiry of ``max_staleness_ms`` minus the time its build
   took (measured from before the build's first read), so no entry outlives the bound even when
@@ -18,9 +15,8 @@ locks + live claims as of at most ``max_staleness_ms`` ago (``settings.seatmap_m
   cached. Announced changes are therefore visible on the next read.
 
 With Redis unreachable, reads fall back to PostgreSQL + locks on every call (``source ==
-"database"``), which is always fresh (the claims are in Redis too, and fail open). Rebuilds are
-stampede-safe: one rebuild per event at a time (a Redis ``SET NX`` lock); other readers wait for
-its result for a short while.
+"database"``), which is always fresh. Rebuilds are stampede-safe: one rebuild per event at a
+time (a Redis ``SET NX`` lock); other readers wait for its result for a short while.
 """
 
 from __future__ import annotations
@@ -37,7 +33,6 @@ from typing import Any
 import redis
 
 from adapters.catalog import EventCatalog, SeatInfo
-from adapters.seat_claims import SeatClaimRecorder
 from domain.model import SeatStatus
 from domain.ports import SeatLocks
 
@@ -118,10 +113,8 @@ class SeatMapCache:
         max_staleness_ms: int = 1000,
         wait_ms: int = 2000,
         clock: Callable[[], float] = time.monotonic,
-        claims: SeatClaimRecorder | None = None,
     ) -> None:
         self._redis = client
-        self._claims = claims
         self._catalog = catalog
         self._locks = seat_locks
         self._prefix = prefix
@@ -134,21 +127,10 @@ class SeatMapCache:
         return self._max_staleness_ms
 
     def build(self, event_id: str) -> tuple[SeatInfo, ...]:
-        """Straight from the sources: AVAILABLE rows minus seats under a live lock or claim."""
+        """Straight from the sources: AVAILABLE rows minus seats under a live lock."""
         rows = self._catalog.seat_rows(event_id, available_only=True)
-        taken = self._locks.held_seat_ids(event_id) | self._claimed(event_id)
-        return tuple(row for row in rows if row.id not in taken)
-
-    def _claimed(self, event_id: str) -> set[str]:
-        """Seats claimed for a hold in progress. While holds wait their turn at the saga (a
-        10,000-buyer sale: ~90 at a time, ~10 s each), their seats are claimed but not yet
-        locked; shown as free, they drew other buyers into holds the claim refused."""
-        if self._claims is None:
-            return set()
-        try:
-            return set(self._claims.live_claims(event_id))
-        except redis.RedisError:
-            return set()  # claims fail open: the map shows what the locks say
+        locked = self._locks.held_seat_ids(event_id)
+        return tuple(row for row in rows if row.id not in locked)
 
     def get(self, event_id: str) -> SeatMap:
         try:

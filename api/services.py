@@ -136,9 +136,9 @@ def build_services(settings: Settings, temporal_client: Client | None = None) ->
         secret_key=settings.aws_secret_access_key,
         max_attempts=settings.dynamodb_max_attempts,
     )
-    recorded_claims = SeatClaimRecorder(sync_redis, settings.redis_prefix)
     seat_locks = ClaimedSeatLocks(
-        DynamoSeatLocks(dynamodb, settings.seat_lock_table), recorded_claims
+        DynamoSeatLocks(dynamodb, settings.seat_lock_table),
+        SeatClaimRecorder(sync_redis, settings.redis_prefix),
     )
     catalog = EventCatalog(engine)
     temporal_address = settings.temporal_address or f"127.0.0.1:{settings.temporal_port}"
@@ -166,7 +166,6 @@ def build_services(settings: Settings, temporal_client: Client | None = None) ->
             seat_locks,
             settings.redis_prefix,
             max_staleness_ms=settings.seatmap_max_staleness_ms,
-            claims=recorded_claims,
         ),
         seatmap_events=RedisSeatMapEvents(sync_redis, settings.redis_prefix),
         responses=SeatMapResponseCache(

@@ -195,10 +195,8 @@ def check_seat_map(
     event_ids: Iterable[str],
     cached_available: Callable[[str], set[str] | None],
     now: int,
-    claims: LiveClaims | None = None,
 ) -> list[Violation]:
-    """Invariant 5: the seat map clients read equals PostgreSQL minus live locks (and minus
-    live claims, holds on their way to their locks, when ``claims`` is given).
+    """Invariant 5: the seat map clients read equals PostgreSQL minus live locks.
 
     Call it once writes have settled for longer than the cache's staleness bound.
     """
@@ -218,8 +216,6 @@ def check_seat_map(
                 ).scalars()
             )
         held = {lock.seat_id for lock in locks.live_locks(event_id, now=now)}
-        if claims is not None:
-            held |= set(claims.live_claims(event_id, now=now))
         truth = available - held
         if cached != truth:
             extra, missing = sorted(cached - truth), sorted(truth - cached)
@@ -252,5 +248,5 @@ async def check_all(
         found += await check_claims(client, claims, event_ids, at)
     found += await check_checkouts(client, event_ids, at)
     if cached_available is not None:
-        found += check_seat_map(engine, locks, event_ids, cached_available, at, claims)
+        found += check_seat_map(engine, locks, event_ids, cached_available, at)
     return found

@@ -214,35 +214,6 @@ def test_reports_a_seat_map_that_diverges(engine: Engine, backends: Backends) ->
     assert [(v.invariant, v.kind) for v in stale] == [(5, "seat_map_divergence")]
 
 
-class _Claims:
-    def __init__(self, claimed: dict[str, str]) -> None:
-        self._claimed = claimed
-
-    def live_claims(self, event_id: str, now: int | None = None) -> dict[str, str]:
-        return dict(self._claimed)
-
-
-def test_a_seat_claimed_for_a_hold_in_progress_is_not_expected_on_the_map(
-    engine: Engine, backends: Backends
-) -> None:
-    event = create_venue_event(engine, n_seats=3)
-    now = int(time.time())
-    claims = _Claims({event.seat_ids[0]: "a-waiting-checkout"})
-    shown = set(event.seat_ids[1:])
-
-    assert (
-        check_seat_map(engine, backends.locks, [event.event_id], lambda _e: shown, now, claims)
-        == []
-    )
-    # without the claims, that map is missing a free seat
-    assert check_seat_map(engine, backends.locks, [event.event_id], lambda _e: shown, now) != []
-    # and a map that offers the claimed seat diverges
-    offered = check_seat_map(
-        engine, backends.locks, [event.event_id], lambda _e: set(event.seat_ids), now, claims
-    )
-    assert [(v.invariant, v.kind) for v in offered] == [(5, "seat_map_divergence")]
-
-
 async def test_clean_checkout_has_no_violations(
     checkouts: CheckoutClient, temporal_client: Client, backends: Backends, engine: Engine
 ) -> None:
