@@ -98,9 +98,6 @@ class Settings(BaseSettings):
     # The ceiling when scaling (worker_task_pollers = 0). Up to 100 scaled pollers lost 68-101
     # tasks per sale, up to 20 scaled 5-63.
     worker_max_pollers: int = 20
-    # The share of the workflow-task pollers kept on the shared queue, where every new
-    # checkout's first task (its hold) waits; the rest poll the worker's sticky queue.
-    worker_nonsticky_poll_ratio: float = 0.2
     # Workflows run outside Temporal's sandbox. In a profile of the saga at 20 concurrent
     # checkouts, the worker (then the bottleneck, at one core) spent 26% of its GIL time in
     # the sandbox, 18% of it the SDK exec-ing a code string for every payload's

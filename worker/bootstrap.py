@@ -94,7 +94,6 @@ def build_worker(
         max_concurrent_local_activities=_local_activity_slots(settings),
         max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
         workflow_task_poller_behavior=_pollers(settings),
-        nonsticky_to_sticky_poll_ratio=settings.worker_nonsticky_poll_ratio,
         activity_task_poller_behavior=_pollers(settings),
     )
 
