@@ -92,6 +92,7 @@ async def run_sections(
         workers = await asyncio.to_thread(bench.start_workers, 1, **api_env)
         try:
             out["api"] = await api_latency.run(bench, urls[0], quick, apis[0][0].pid)
+            out["api"]["checkouts_cancelled_after"] = await api_latency.cancel_open_checkouts(bench)
         finally:
             for proc in workers:
                 await asyncio.to_thread(bench.stop_app, proc)
