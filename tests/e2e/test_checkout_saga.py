@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
 
 from adapters.checkout_client import CheckoutClient
@@ -46,10 +47,14 @@ async def record(client: Client, checkouts: CheckoutClient, checkout_id: str, na
     (HISTORIES / f"{name}{suffix}.json").write_text(history.to_json())
 
 
-async def upserted_statuses(client: Client, checkout_id: str) -> list[str]:
+async def history_events(client: Client, checkout_id: str) -> list[HistoryEvent]:
     history = await client.get_workflow_handle(workflow_id(checkout_id)).fetch_history()
+    return list(history.events)
+
+
+async def upserted_statuses(client: Client, checkout_id: str) -> list[str]:
     found = []
-    for event in history.events:
+    for event in await history_events(client, checkout_id):
         if event.HasField("upsert_workflow_search_attributes_event_attributes"):
             fields = event.upsert_workflow_search_attributes_event_attributes
             payload = fields.search_attributes.indexed_fields.get(SA_STATUS.name)
@@ -60,10 +65,9 @@ async def upserted_statuses(client: Client, checkout_id: str) -> list[str]:
 
 async def activity_tasks(client: Client, checkout_id: str) -> list[str]:
     """The regular activities a checkout scheduled, in order (local ones are markers)."""
-    history = await client.get_workflow_handle(workflow_id(checkout_id)).fetch_history()
     return [
         event.activity_task_scheduled_event_attributes.activity_type.name
-        for event in history.events
+        for event in await history_events(client, checkout_id)
         if event.HasField("activity_task_scheduled_event_attributes")
     ]
 

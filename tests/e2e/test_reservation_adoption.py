@@ -21,10 +21,10 @@ from adapters.checkout_client import CheckoutClient
 from adapters.payments import TOKEN_APPROVE
 from audit.invariants import check_all
 from tests.e2e.conftest import Backends
-from tests.e2e.test_checkout_saga import record
+from tests.e2e.test_checkout_saga import history_events, record
 from tests.factories import EventFixture, create_user, create_venue_event
 from workflows.checkout import ADOPT_RESERVATION
-from workflows.contract import Reservation, workflow_id
+from workflows.contract import Reservation
 
 
 @pytest.fixture
@@ -53,14 +53,16 @@ def hold_step_ran(backends: Backends, event: EventFixture) -> bool:
 
 
 async def patches(client: Client, checkout_id: str) -> list[str]:
-    history = await client.get_workflow_handle(workflow_id(checkout_id)).fetch_history()
-    found = []
-    for event in history.events:
-        if event.HasField("marker_recorded_event_attributes"):
-            marker = event.marker_recorded_event_attributes
-            if marker.marker_name == "core_patch":
-                found.append(json.loads(marker.details["patch-data"].payloads[0].data)["id"])
-    return found
+    markers = [
+        event.marker_recorded_event_attributes
+        for event in await history_events(client, checkout_id)
+        if event.HasField("marker_recorded_event_attributes")
+    ]
+    return [
+        json.loads(marker.details["patch-data"].payloads[0].data)["id"]
+        for marker in markers
+        if marker.marker_name == "core_patch"
+    ]
 
 
 async def test_a_first_hold_adopts_the_reservation_and_the_saga_runs_as_before(
