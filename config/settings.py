@@ -121,8 +121,9 @@ class Settings(BaseSettings):
     seatmap_max_staleness_ms: int = 1000
     # Holds each API process lets through to the saga at once; the rest wait in line, and past
     # hold_admission_wait_seconds are answered TRY_AGAIN (api/admission.py). 0: no bound.
-    # 16 measured best of 8-64 in a 10,000-buyer sale (docs/design-notes.md).
-    hold_admission_limit: int = 16
+    # 16 measured best of 8-64 in a 10,000-buyer sale; 24 since the saga adopts the API's
+    # reservation, which made each hold lighter at the server (docs/design-notes.md).
+    hold_admission_limit: int = 24
     hold_admission_wait_seconds: float = 60.0
 
     # --- process ---
