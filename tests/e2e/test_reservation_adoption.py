@@ -33,14 +33,16 @@ def event(engine: Engine) -> EventFixture:
 
 
 def reserve(
-    backends: Backends, event: EventFixture, seats: list[str], checkout_id: str, user: str
-) -> Reservation:
-    """What the API does before it asks the saga: lock the seats under the checkout's id."""
+    backends: Backends, engine: Engine, event: EventFixture, seats: list[str]
+) -> tuple[str, str, Reservation]:
+    """A buyer, a checkout id, and what the API does before it asks the saga: lock the seats
+    under the checkout's id."""
+    user, checkout_id = create_user(engine), str(uuid.uuid4())
     reserved = backends.locks.acquire(event.event_id, seats, checkout_id, user, 60)
     assert reserved.acquired
     quote = backends.catalog.quote(event.event_id, seats)
     prices = {seat.seat_id: str(seat.price) for seat in quote.seats}
-    return Reservation(reserved.expires_at, prices, quote.currency)
+    return user, checkout_id, Reservation(reserved.expires_at, prices, quote.currency)
 
 
 def hold_step_ran(backends: Backends, event: EventFixture) -> bool:
@@ -72,9 +74,8 @@ async def test_a_first_hold_adopts_the_reservation_and_the_saga_runs_as_before(
     engine: Engine,
     event: EventFixture,
 ) -> None:
-    user, checkout_id = create_user(engine), str(uuid.uuid4())
     seats = event.seat_ids[:3]
-    reservation = reserve(backends, event, seats, checkout_id, user)
+    user, checkout_id, reservation = reserve(backends, engine, event, seats)
 
     held = await checkouts.start_and_hold(checkout_id, user, event.event_id, seats, reservation)
 
@@ -100,12 +101,12 @@ async def test_a_first_hold_adopts_the_reservation_and_the_saga_runs_as_before(
 async def test_an_adopted_hold_is_released_when_the_checkout_is_cancelled(
     checkouts: CheckoutClient, backends: Backends, engine: Engine, event: EventFixture
 ) -> None:
-    user, checkout_id = create_user(engine), str(uuid.uuid4())
     seats = event.seat_ids[:2]
-    reservation = reserve(backends, event, seats, checkout_id, user)
+    user, checkout_id, reservation = reserve(backends, engine, event, seats)
     assert (
         await checkouts.start_and_hold(checkout_id, user, event.event_id, seats, reservation)
     ).held
+    assert not hold_step_ran(backends, event)  # adopted
 
     state = await checkouts.cancel(checkout_id)
 
@@ -120,9 +121,8 @@ async def test_a_reservation_near_its_expiry_goes_through_the_hold_step(
     engine: Engine,
     event: EventFixture,
 ) -> None:
-    user, checkout_id = create_user(engine), str(uuid.uuid4())
     seats = event.seat_ids[:2]
-    reservation = reserve(backends, event, seats, checkout_id, user)
+    user, checkout_id, reservation = reserve(backends, engine, event, seats)
     locked_until = reservation.expires_at
     reservation.expires_at = int(time.time()) + 1  # what the API would send after a long wait
 
@@ -138,9 +138,8 @@ async def test_a_reservation_near_its_expiry_goes_through_the_hold_step(
 async def test_a_reservation_without_every_seat_goes_through_the_hold_step(
     checkouts: CheckoutClient, backends: Backends, engine: Engine, event: EventFixture
 ) -> None:
-    user, checkout_id = create_user(engine), str(uuid.uuid4())
     seats = event.seat_ids[:2]
-    reservation = reserve(backends, event, seats[:1], checkout_id, user)
+    user, checkout_id, reservation = reserve(backends, engine, event, seats[:1])
 
     held = await checkouts.start_and_hold(checkout_id, user, event.event_id, seats, reservation)
 
