@@ -305,6 +305,7 @@ def print_table(summary: dict[str, Any], out: dict[str, Any]) -> None:
     for label, sale in sales:
         print(f"\n  {label}: outcomes {sale['outcomes']}, failures {sale['other_failures']}")
         print(f"  {label}: CPU cores used {sale['cpu_cores_used']}")
+        print(f"  {label}: waiting for a CPU (share of the sale) {sale.get('waiting_for_cpu')}")
         print(f"  {label}: load generator's collector pauses {sale.get('load_generator_gc')}")
         print(
             f"  {label}: load generator's event loop lateness {sale.get('load_generator_loop_lag')}"

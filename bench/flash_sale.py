@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import random
 import time
 from collections import Counter
@@ -34,7 +35,14 @@ from bench.stack import (
     seed_event,
     unsold_seat_ids,
 )
-from bench.stats import cpu_snapshot, cpu_used, per_second, summary_ms
+from bench.stats import (
+    cpu_snapshot,
+    cpu_used,
+    per_second,
+    run_queue_waits,
+    sched_snapshot,
+    summary_ms,
+)
 from workflows.contract import workflow_id
 
 
@@ -258,7 +266,9 @@ async def run(
     server_url = bench.stack.temporal_metrics_url
     server_before = await asyncio.to_thread(temporal_server_metrics.scrape, server_url)
     api_before = await asyncio.gather(*(asyncio.to_thread(api_metrics.scrape, u) for u in api_urls))
+    owned = {**bench.pids(), "bench (this process)": os.getpid()}
     before = cpu_snapshot(bench.pids())
+    sched_before = sched_snapshot(owned)
     pg_before = await asyncio.to_thread(pg_transactions, bench.engine)
     redis_before = await asyncio.to_thread(redis_calls, bench.stack.redis_url)
     began = time.time()
@@ -269,6 +279,7 @@ async def run(
             )
     last_buyer_left = time.time()
     cpu = cpu_used(before, cpu_snapshot(bench.pids()), sale_seconds)
+    waits = run_queue_waits(sched_before, sched_snapshot(owned), sale_seconds)
     temporal_after = await asyncio.to_thread(temporal_metrics.scrape, bench.worker_metrics_url)
     server_after = await asyncio.to_thread(temporal_server_metrics.scrape, server_url)
     api_after = await asyncio.gather(*(asyncio.to_thread(api_metrics.scrape, u) for u in api_urls))
@@ -340,6 +351,8 @@ async def run(
             api_metrics.summarize(b, a) for b, a in zip(api_before, api_after, strict=True)
         ],
         "cpu_cores_used": cpu,
+        # how long each process was ready to run and had no core (bench/stats.py)
+        "waiting_for_cpu": waits,
         # the load generator's own collector pauses during the sale (bench/gc_pauses.py)
         "load_generator_gc": load_generator_gc.summary(),
         # how late its event loop ran: every latency above includes that (bench/loop_lag.py)

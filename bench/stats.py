@@ -84,6 +84,59 @@ def cpu_snapshot(owned: dict[str, int]) -> dict[str, float]:
     return snap
 
 
+# --- waiting for a CPU: the scheduler's run-queue time per thread, from /proc ---
+
+
+def _schedstat(path: Path) -> tuple[float, float]:
+    """(seconds on a CPU, seconds runnable but waiting for one) of one thread."""
+    try:
+        on_cpu, waiting, _ = path.read_text().split()
+    except (OSError, ValueError):
+        return 0.0, 0.0
+    return int(on_cpu) / 1e9, int(waiting) / 1e9
+
+
+def sched_snapshot(owned: dict[str, int]) -> dict[str, tuple[float, float]]:
+    """Per owned process: its main thread's and all its threads' run-queue seconds so far,
+    as ``{name: (main thread waiting, all threads waiting)}``.
+
+    A Python service's main thread is its event loop: while it waits in the run queue, every
+    request it holds waits too, however little CPU the request itself needs. On a box where
+    the load generator, the API, the worker and the servers share two cores, this is the
+    share of a request's latency that is the box's and not the code's.
+    """
+    snap = {}
+    for name, pid in owned.items():
+        _, main = _schedstat(Path(f"/proc/{pid}/schedstat"))
+        try:
+            threads = list(Path(f"/proc/{pid}/task").iterdir())
+        except OSError:
+            threads = []
+        every = sum(_schedstat(t / "schedstat")[1] for t in threads)
+        snap[name] = (main, every)
+    return snap
+
+
+def run_queue_waits(
+    before: dict[str, tuple[float, float]],
+    after: dict[str, tuple[float, float]],
+    seconds: float,
+) -> dict[str, dict[str, float]]:
+    """Per process over a phase: ``main_thread`` is the share of the phase its main thread
+    (an event loop) was ready to run and had no CPU; ``all_threads`` the average number of
+    its threads waiting for one. Threads that ended within the phase are not counted."""
+    if seconds <= 0:
+        return {}
+    waits = {}
+    for name, (main, every) in after.items():
+        main_before, every_before = before.get(name, (0.0, 0.0))
+        waits[name] = {
+            "main_thread": round((main - main_before) / seconds, 3),
+            "all_threads": round(max(0.0, every - every_before) / seconds, 3),
+        }
+    return dict(sorted(waits.items(), key=lambda kv: -kv[1]["main_thread"]))
+
+
 def cpu_used(before: dict[str, float], after: dict[str, float], seconds: float) -> dict[str, float]:
     """Cores used per process over the phase (1.0 = one core busy the whole time)."""
     if seconds <= 0:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
+import subprocess
+import sys
 import time
 
 from bench.__main__ import _scaling_mean, parse, summarize
@@ -11,7 +14,7 @@ from bench.buyer import Outcome
 from bench.flash_sale import clients_waiting_on, lapsed_after, sale_timeline
 from bench.gc_pauses import GcPauses
 from bench.loop_lag import LoopLag
-from bench.stats import box_seconds, cpu_used
+from bench.stats import box_seconds, cpu_used, run_queue_waits, sched_snapshot
 
 
 def test_scaling_mean_averages_a_worker_count_and_its_repeat() -> None:
@@ -126,3 +129,36 @@ def test_the_timeline_says_when_the_last_buyer_who_bought_left() -> None:
         "checkouts_per_s_until_last_confirmed": 0.2,
     }
     assert sale_timeline(outcomes[1:2], began, 60.0, checkouts=0)["last_confirmed_s"] is None
+
+
+def test_run_queue_waits_show_processes_that_wanted_more_cores_than_the_box_has() -> None:
+    """One process more than the box has cores, each spinning 0.6 s: together they wanted
+    more core-seconds than the box had in that time, so the scheduler kept them waiting."""
+    cores = len(os.sched_getaffinity(0))
+    spin = "import time\nt = time.monotonic() + 0.6\nwhile time.monotonic() < t: pass\n"
+    spin += "time.sleep(30)"  # alive, so its /proc entry can still be read
+    children = [subprocess.Popen([sys.executable, "-c", spin]) for _ in range(cores + 1)]
+    try:
+        owned = {f"spin-{c.pid}": c.pid for c in children}
+        before = {name: (0.0, 0.0) for name in owned}  # from their birth
+        time.sleep(1.5)
+        waits = run_queue_waits(before, sched_snapshot(owned), 1.0)
+    finally:
+        for child in children:
+            child.kill()
+            child.wait()
+    assert set(waits) == set(owned)
+    waited = sum(w["all_threads"] for w in waits.values())
+    assert waited >= 0.2 * (len(children) - cores)
+    for wait in waits.values():
+        assert wait["all_threads"] >= wait["main_thread"] >= 0.0
+
+
+def test_run_queue_waits_are_shares_of_the_phase() -> None:
+    before = {"api": (1.0, 3.0), "gone": (0.0, 0.0)}
+    after = {"api": (1.5, 5.0), "new": (0.2, 0.4)}
+    assert run_queue_waits(before, after, 2.0) == {
+        "api": {"main_thread": 0.25, "all_threads": 1.0},
+        "new": {"main_thread": 0.1, "all_threads": 0.2},
+    }
+    assert run_queue_waits(before, after, 0.0) == {}
