@@ -23,7 +23,7 @@ from typing import Any
 
 from bench import api_latency, ceilings, flash_sale, micro_bookings, micro_locks, saga
 from bench.stack import BenchStack, start
-from bench.stats import ratio
+from bench.stats import BOX, ratio
 from config.gc_tuning import tune_gc
 from config.settings import Settings
 
@@ -222,6 +222,14 @@ def summarize(out: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
         "saga_workers_1_checkouts_per_s": _get(out, "saga", "workers_1", "checkouts_per_s"),
         "saga_workers_2_checkouts_per_s": _get(out, "saga", "workers_2", "checkouts_per_s"),
         "saga_saturated_checkouts_per_s": _get(out, "saga", "saturated", "checkouts_per_s"),
+        # what the whole box spent (all processes and the kernel) on one of each
+        "bare_box_cpu_ms_per_workflow": _get(
+            out, "ceilings", "bare_workflows", "cpu_ms_per_workflow", BOX
+        ),
+        "saga_saturated_box_cpu_ms_per_checkout": _get(
+            out, "saga", "saturated", "cpu_ms_per_checkout", BOX
+        ),
+        "sale_box_cpu_ms_per_checkout": _get(flash, "per_checkout", "cpu_ms", BOX),
     }
     s = summary
     targets = [
@@ -300,6 +308,13 @@ def print_table(summary: dict[str, Any], out: dict[str, Any]) -> None:
     for key, value in summary.items():
         if key != "targets":
             print(f"  {key:<44} {value}")
+    bare = _get(out, "ceilings", "bare_workflows", "cpu_ms_per_workflow")
+    if bare:
+        print(f"\n  bare workflow: CPU ms per workflow {bare}")
+    for name, run in (out.get("saga") or {}).items():
+        print(f"  saga {name}: CPU ms per checkout {run.get('cpu_ms_per_checkout')}")
+    if "flash" in out:
+        print(f"  flash: CPU ms per checkout {_get(out, 'flash', 'per_checkout', 'cpu_ms')}")
     sales = [("flash", out["flash"])] if "flash" in out else []
     sales += [(f"scaling {k}", v) for k, v in (out.get("scaling") or {}).items()]
     for label, sale in sales:

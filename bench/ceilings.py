@@ -81,9 +81,11 @@ async def _gather_limited(concurrency: int, n: int, one: Any) -> tuple[list[floa
 
 
 async def bare_workflows(
-    client: Client, task_queue: str, n: int, concurrency: int
+    client: Client, task_queue: str, n: int, concurrency: int, owned: dict[str, int]
 ) -> dict[str, Any]:
-    from bench.stats import per_second, summary_ms
+    """``owned``: the run's processes by name, whose CPU the workflows are charged with (the
+    bare worker runs in this process, which is always counted)."""
+    from bench.stats import cpu_ms_each, cpu_snapshot, per_second, summary_ms
 
     async def one(i: int) -> None:
         await client.execute_workflow(
@@ -91,12 +93,14 @@ async def bare_workflows(
         )
 
     await _gather_limited(4, 8, one)  # warm-up, unmeasured
+    before = cpu_snapshot(owned)
     latencies, wall = await _gather_limited(concurrency, n, one)
     return {
         "n": n,
         "concurrency": concurrency,
         "workflows_per_s": per_second(n, wall),
         "latency": summary_ms(latencies),
+        "cpu_ms_per_workflow": cpu_ms_each(before, cpu_snapshot(owned), n),
     }
 
 
@@ -198,7 +202,7 @@ async def run(bench: Any, quick: bool, sale_clients: int) -> dict[str, Any]:
         max_concurrent_activities=200,
     ):
         result["bare_workflows"] = await bare_workflows(
-            client, task_queue, n_bare, BARE_CONCURRENCY
+            client, task_queue, n_bare, BARE_CONCURRENCY, bench.pids()
         )
         uws = {
             "conc1": await update_with_start(client, task_queue, 30 if quick else 60, 1),

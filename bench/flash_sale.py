@@ -36,6 +36,7 @@ from bench.stack import (
     unsold_seat_ids,
 )
 from bench.stats import (
+    cpu_ms_each,
     cpu_snapshot,
     cpu_used,
     per_second,
@@ -278,7 +279,8 @@ async def run(
                 api_urls, event.event_id, plans, tokens, clients, seed
             )
     last_buyer_left = time.time()
-    cpu = cpu_used(before, cpu_snapshot(bench.pids()), sale_seconds)
+    after = cpu_snapshot(bench.pids())
+    cpu = cpu_used(before, after, sale_seconds)
     waits = run_queue_waits(sched_before, sched_snapshot(owned), sale_seconds)
     temporal_after = await asyncio.to_thread(temporal_metrics.scrape, bench.worker_metrics_url)
     server_after = await asyncio.to_thread(temporal_server_metrics.scrape, server_url)
@@ -359,6 +361,8 @@ async def run(
         "load_generator_loop_lag": load_generator_lag.summary(),
         # everything the sale cost (refused buyers' reads included), per successful hold
         "per_checkout": {
+            # by process, the box's total and its kernel share included
+            "cpu_ms": cpu_ms_each(before, after, per),
             "postgres_transactions": round((pg_after - pg_before) / per, 1),
             "redis_calls_shared_server": round((redis_after - redis_before) / per, 1),
             # every read and write the dev server made to its SQLite file

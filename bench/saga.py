@@ -20,7 +20,7 @@ from adapters.checkout_client import CheckoutClient
 from adapters.payments import TOKEN_APPROVE
 from adapters.temporal_converter import DATA_CONVERTER
 from bench.stack import BenchStack, check_invariants, create_users, seed_event
-from bench.stats import per_second, summary_ms
+from bench.stats import cpu_ms_each, cpu_snapshot, per_second, summary_ms
 from config.settings import Settings
 
 
@@ -65,9 +65,11 @@ async def run_checkouts(
             pay_ms.append((time.perf_counter() - paid) * 1000)
             outcomes[state.status] += 1
 
+    before = cpu_snapshot(bench.pids())
     began = time.perf_counter()
     await asyncio.gather(*(lane() for _ in range(concurrency)))
     wall = time.perf_counter() - began
+    cpu = cpu_ms_each(before, cpu_snapshot(bench.pids()), n)
     violations = await check_invariants(bench, client, [event.event_id])
     return {
         "checkouts": n,
@@ -78,6 +80,7 @@ async def run_checkouts(
         "pay_to_terminal": summary_ms(pay_ms),
         "outcomes": dict(outcomes),
         "invariant_violations": [f"{v.kind}: {v.detail}" for v in violations],
+        "cpu_ms_per_checkout": cpu,
     }
 
 

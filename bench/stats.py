@@ -34,6 +34,8 @@ def ratio(numerator: float | None, denominator: float | None) -> float | None:
 
 # --- where the CPU goes: per-process CPU seconds from /proc, before and after a phase ---
 
+BOX = "box: busy, all processes and kernel"  # the whole machine's entry in a snapshot
+
 
 def cpu_seconds(pid: int) -> float:
     try:
@@ -80,8 +82,17 @@ def cpu_snapshot(owned: dict[str, int]) -> dict[str, float]:
     snap["bench (this process)"] = sum(os.times()[:2])
     for shared in ("postgres", "redis-server"):
         snap[f"{shared} (all, shared)"] = sum(cpu_seconds(pid) for pid in pids_named(shared))
-    snap["box: busy, all processes and kernel"], snap["box: kernel"] = box_seconds()
+    snap[BOX], snap["box: kernel"] = box_seconds()
     return snap
+
+
+def cpu_ms_each(before: dict[str, float], after: dict[str, float], count: int) -> dict[str, float]:
+    """CPU milliseconds per unit of work (a workflow, a checkout) of each process over a
+    phase; the ``box`` entries say what the whole machine spent on each."""
+    if count <= 0:
+        return {}
+    spent = {name: round((after[name] - before.get(name, 0.0)) * 1000 / count, 1) for name in after}
+    return dict(sorted(spent.items(), key=lambda kv: -kv[1]))
 
 
 # --- waiting for a CPU: the scheduler's run-queue time per thread, from /proc ---

@@ -14,7 +14,14 @@ from bench.buyer import Outcome
 from bench.flash_sale import clients_waiting_on, lapsed_after, sale_timeline
 from bench.gc_pauses import GcPauses
 from bench.loop_lag import LoopLag
-from bench.stats import box_seconds, cpu_used, run_queue_waits, sched_snapshot
+from bench.stats import (
+    BOX,
+    box_seconds,
+    cpu_ms_each,
+    cpu_used,
+    run_queue_waits,
+    sched_snapshot,
+)
 
 
 def test_scaling_mean_averages_a_worker_count_and_its_repeat() -> None:
@@ -162,3 +169,19 @@ def test_run_queue_waits_are_shares_of_the_phase() -> None:
         "new": {"main_thread": 0.1, "all_threads": 0.2},
     }
     assert run_queue_waits(before, after, 0.0) == {}
+
+
+def test_cpu_is_charged_per_unit_of_work_and_summarized_for_the_whole_box() -> None:
+    before = {BOX: 10.0, "worker-1": 2.0}
+    after = {BOX: 12.0, "worker-1": 2.5, "temporal": 0.3}
+    assert cpu_ms_each(before, after, 20) == {BOX: 100.0, "worker-1": 25.0, "temporal": 15.0}
+    assert cpu_ms_each(before, after, 0) == {}
+    out = {
+        "ceilings": {"bare_workflows": {"cpu_ms_per_workflow": {BOX: 70.0}}},
+        "saga": {"saturated": {"cpu_ms_per_checkout": {BOX: 108.0}}},
+        "flash": {"per_checkout": {"cpu_ms": {BOX: 165.0}}},
+    }
+    summary = summarize(out, parse([]))
+    assert summary["bare_box_cpu_ms_per_workflow"] == 70.0
+    assert summary["saga_saturated_box_cpu_ms_per_checkout"] == 108.0
+    assert summary["sale_box_cpu_ms_per_checkout"] == 165.0
