@@ -19,9 +19,8 @@ from temporalio.client import Client
 
 from adapters.checkout_client import CheckoutClient
 from adapters.payments import TOKEN_APPROVE
-from audit.invariants import check_all
 from tests.e2e.conftest import Backends
-from tests.e2e.test_checkout_saga import history_events, record
+from tests.e2e.test_checkout_saga import assert_no_violations, history_events, record
 from tests.factories import EventFixture, create_user, create_venue_event
 from workflows.checkout import ADOPT_RESERVATION
 from workflows.contract import Reservation
@@ -89,12 +88,7 @@ async def test_a_first_hold_adopts_the_reservation_and_the_saga_runs_as_before(
     assert state.status == "CONFIRMED", state
     assert state.amount == str(sum(Decimal(p) for p in reservation.prices.values()))
     assert backends.locks.live_locks(event.event_id) == []  # the saga released what it adopted
-    assert (
-        await check_all(
-            engine, backends.locks, backends.payments, temporal_client, [event.event_id]
-        )
-        == []
-    )
+    await assert_no_violations(engine, backends, temporal_client, event)
     await record(temporal_client, checkouts, checkout_id, "adopted_confirmed")
 
 
