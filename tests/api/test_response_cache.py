@@ -139,3 +139,47 @@ async def test_reads_during_a_rerender_get_the_previous_entry_and_later_reads_th
     assert bodies.count(new) == 1 and bodies.count(old) == 9  # only the leader waited
     after = await cache.lookup(event.id, data)
     assert after.body == new and after.current
+
+
+async def test_a_current_copy_in_this_process_is_served_without_fetching_the_body(
+    services: Services, event_factory: Any
+) -> None:
+    event = event_factory(seats=1)
+    data = {"query": SEATS, "variables": {"eventId": event.id}}
+    cache = services.responses
+    mine = b'{"data":{"availableSeats":["mine"]}}'
+    version = (await cache.lookup(event.id, data)).version
+    await cache.store(event.id, data, version, mine, time.monotonic())
+    # Redis's copy changes behind this process's back (same version): this process keeps
+    # answering from its own copy, so it did not fetch the body.
+    _, response_key = cache._keys(event.id, data)
+    ttl_ms = services.redis.pttl(response_key)
+    services.redis.set(response_key, version + b"\n" + b"fetched", px=ttl_ms)
+
+    cached = await cache.lookup(event.id, data)
+    assert cached.body == mine and cached.current
+
+
+async def test_a_current_entry_another_process_rendered_is_adopted_instead_of_rendering(
+    services: Services, api_settings: Settings, event_factory: Any
+) -> None:
+    from api.response_cache import SeatMapResponseCache
+
+    event = event_factory(seats=1)
+    data = {"query": SEATS, "variables": {"eventId": event.id}}
+    here = services.responses
+    other = SeatMapResponseCache(
+        services.aredis, api_settings.redis_prefix, api_settings.seatmap_max_staleness_ms
+    )
+    old, new = b'{"data":{"availableSeats":["old"]}}', b'{"data":{"availableSeats":[]}}'
+    await here.store(
+        event.id, data, (await here.lookup(event.id, data)).version, old, time.monotonic()
+    )
+    services.seatmap_events.changed(event.id, event.seat_ids, "held")
+    version = (await other.lookup(event.id, data)).version
+    await other.store(event.id, data, version, new, time.monotonic())
+
+    cached = await here.lookup(event.id, data)
+    assert cached.body == new and cached.current
+    services.redis.delete(here._keys(event.id, data)[1])  # adopted: no longer needs Redis's
+    assert (await here.lookup(event.id, data)).body == new
