@@ -26,6 +26,10 @@ async def _seat_ids(http: httpx.AsyncClient, event_id: str) -> list[str]:
     return [seat["id"] for seat in body["data"]["availableSeats"]]
 
 
+def _request(event_id: str) -> dict[str, Any]:
+    return {"query": SEATS, "variables": {"eventId": event_id}}
+
+
 def _cached_responses(services: Services, event_id: str) -> int:
     pattern = f"{services.settings.redis_prefix}seatmap:{event_id}:response:*"
     return len(list(services.redis.scan_iter(match=pattern)))
@@ -83,7 +87,7 @@ async def test_concurrent_misses_render_once(services: Services, event_factory: 
     from starlette.responses import Response
 
     event = event_factory(seats=1)
-    data = {"query": SEATS, "variables": {"eventId": event.id}}
+    data = _request(event.id)
     renders = 0
 
     async def render() -> Response:
@@ -111,7 +115,7 @@ async def test_reads_during_a_rerender_get_the_previous_entry_and_later_reads_th
     from starlette.responses import Response
 
     event = event_factory(seats=1)
-    data = {"query": SEATS, "variables": {"eventId": event.id}}
+    data = _request(event.id)
     cache = services.responses
     old, new = b'{"data":{"availableSeats":["old"]}}', b'{"data":{"availableSeats":[]}}'
     started = time.monotonic()
@@ -145,7 +149,7 @@ async def test_a_current_copy_in_this_process_is_served_without_fetching_the_bod
     services: Services, event_factory: Any
 ) -> None:
     event = event_factory(seats=1)
-    data = {"query": SEATS, "variables": {"eventId": event.id}}
+    data = _request(event.id)
     cache = services.responses
     mine = b'{"data":{"availableSeats":["mine"]}}'
     version = (await cache.lookup(event.id, data)).version
@@ -166,7 +170,7 @@ async def test_a_current_entry_another_process_rendered_is_adopted_instead_of_re
     from api.response_cache import SeatMapResponseCache
 
     event = event_factory(seats=1)
-    data = {"query": SEATS, "variables": {"eventId": event.id}}
+    data = _request(event.id)
     here = services.responses
     other = SeatMapResponseCache(
         services.aredis, api_settings.redis_prefix, api_settings.seatmap_max_staleness_ms
