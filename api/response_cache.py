@@ -21,7 +21,7 @@ is cached, and only successful responses.
 Each process also keeps the entries it rendered or fetched (a near cache, ``_NearCache``), and
 a read asks Redis only for the event's small version key: while that matches, the body is the
 process's own copy. Fetching the whole entry on every read moved a 1,000-seat map's 90 KB
-from Redis for each of an on-sale's ~30 seat-map reads per checkout (188 us of the API's CPU
+from Redis for each of an on-sale's ~30 seat-map reads per checkout (187 us of the API's CPU
 and 47 us of Redis's per read, against 76 and 20 for the version alone, measured on the
 benchmark box); at 1,000 checkouts/s that would be ~2.7 GB/s out of the one Redis shard that
 holds the event's key. The copy expires when the Redis entry does, so the bound holds.
