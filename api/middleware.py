@@ -1,5 +1,5 @@
-"""Pure-ASGI middleware: request id + access log + latency metric, security headers, rate
-limits and a request-size cap (pure ASGI so websockets pass through untouched)."""
+"""Pure-ASGI middleware: request id + access log + latency metric, ``Server-Timing``, security
+headers, rate limits and a request-size cap (pure ASGI so websockets pass through untouched)."""
 
 from __future__ import annotations
 
@@ -77,6 +77,9 @@ class ApiMiddleware:
                 status_holder["status"] = message["status"]
                 out = MutableHeaders(scope=message)
                 out["x-request-id"] = request_id
+                # The API's own time to the response's start: what a client's latency, which
+                # also counts the network and its own queues, is compared against.
+                out["server-timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
                 for name, value in SECURITY_HEADERS.items():
                     out.setdefault(name, value)
                 if not out.get("content-type", "").startswith("text/html"):

@@ -206,6 +206,7 @@ def summarize(out: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
         "hold_p50_ms": flash.get("hold_p50_ms"),
         "hold_p99_ms": flash.get("hold_p99_ms"),
         "refusal_p99_ms": flash.get("refusal_p99_ms"),
+        "refusal_inside_api_p99_ms": flash.get("refusal_inside_api_p99_ms"),
         "pay_to_terminal_p99_ms": flash.get("pay_to_terminal_p99_ms"),
         # workflow tasks that timed out, and the task starts the server dropped (the cause)
         "workflow_tasks_timed_out": _get(flash, "workflow_tasks_timed_out_or_failed", "timed_out"),

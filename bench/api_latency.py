@@ -66,7 +66,7 @@ async def _measure(
             for i in next_i:
                 body, headers = request(i)
                 began = time.perf_counter()
-                status, payload = await lane.post_json(f"{url}/graphql", body, headers)
+                status, payload, _ = await lane.post_json(f"{url}/graphql", body, headers)
                 latencies.append((time.perf_counter() - began) * 1000)
                 payload = payload if status == 200 and isinstance(payload, dict) else {}
                 data = (payload.get("data") or {}).values()

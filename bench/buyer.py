@@ -17,6 +17,7 @@ from its gevent ``HttpSession``. A buyer:
 from __future__ import annotations
 
 import random
+import re
 import uuid
 from collections import defaultdict
 from collections.abc import Generator
@@ -48,6 +49,13 @@ mutation Pay($checkoutId: ID!, $paymentToken: String) {
 }"""
 PASSWORD = "flash-sale-password-1"
 SEATS_TAKEN = "SEATS_UNAVAILABLE"
+_APP_DURATION = re.compile(r"(?:^|,)\s*app\s*;(?:[^,]*;)?\s*dur=([0-9.]+)")
+
+
+def app_ms(server_timing: str | None) -> float | None:
+    """The API's own milliseconds for a request, from its ``Server-Timing: app;dur=...``."""
+    found = _APP_DURATION.search(server_timing or "")
+    return float(found.group(1)) if found else None
 
 
 @dataclass(frozen=True)
@@ -69,6 +77,7 @@ class Reply:
     status: int
     body: dict[str, Any] | None  # the decoded JSON, None when it was not JSON
     ms: float
+    server_ms: float | None = None  # the API's own part of ``ms`` (its Server-Timing header)
 
 
 @dataclass(frozen=True)
@@ -88,6 +97,7 @@ class Outcome:
     seats: list[str] = field(default_factory=list)  # confirmed seats
     hold_ms: list[float] = field(default_factory=list)  # holds that succeeded
     refusal_ms: list[float] = field(default_factory=list)  # holds refused: seats taken
+    refusal_inside_api_ms: list[float] = field(default_factory=list)  # the API's part of those
     pay_ms: list[float] = field(default_factory=list)  # payment to terminal state
     seat_map_ms: list[float] = field(default_factory=list)
     abandoned_seats: list[str] = field(default_factory=list)  # of the hold walked away from
@@ -199,6 +209,8 @@ def buy(
         if not held["success"]:
             if held.get("failureReason") == SEATS_TAKEN:
                 outcome.refusal_ms.append(reply.ms)
+                if reply.server_ms is not None:
+                    outcome.refusal_inside_api_ms.append(reply.server_ms)
             else:
                 outcome.other_failures.append(f"hold:{held.get('failureReason')}")
             avoid.update(held.get("takenSeatIds") or chosen)

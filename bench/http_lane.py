@@ -19,6 +19,8 @@ from typing import Any
 import aiohttp
 import orjson
 
+from bench.buyer import app_ms
+
 TIMEOUT_SECONDS = 120.0
 
 
@@ -45,17 +47,19 @@ class Lane:
 
     async def post_json(
         self, url: str, body: dict[str, Any], headers: dict[str, str]
-    ) -> tuple[int, Any]:
-        """(HTTP status, decoded JSON body or None); a transport failure is status 0 with an
-        error body naming the exception, never an exception."""
+    ) -> tuple[int, Any, float | None]:
+        """(HTTP status, decoded JSON body or None, the API's own ms from ``Server-Timing``);
+        a transport failure is status 0 with an error body naming the exception, never an
+        exception."""
         assert self._session is not None, "use the lane in `async with`"
         try:
             async with self._session.post(url, json=body, headers=headers) as response:
                 raw = await response.read()
                 status = response.status
+                server_ms = app_ms(response.headers.get("server-timing"))
         except (TimeoutError, aiohttp.ClientError) as exc:
-            return 0, {"errors": [{"extensions": {"code": type(exc).__name__}}]}
+            return 0, {"errors": [{"extensions": {"code": type(exc).__name__}}]}, None
         try:
-            return status, orjson.loads(raw)
+            return status, orjson.loads(raw), server_ms
         except orjson.JSONDecodeError:
-            return status, None
+            return status, None, server_ms

@@ -25,7 +25,7 @@ from locust import HttpUser, between, task
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository's packages
 
-from bench.buyer import BuyerPlan, Reply, buy  # noqa: E402
+from bench.buyer import BuyerPlan, Reply, app_ms, buy  # noqa: E402
 
 EVENTS = "query { events(limit: 50, status: ON_SALE) { id maxCapacity availableSeats } }"
 ABANDON_SHARE = float(os.environ.get("ABANDON_SHARE", "0.1"))
@@ -79,7 +79,9 @@ class Buyer(HttpUser):
                     response.failure(f"HTTP {response.status_code}: {(body or {}).get('errors')}")
                 else:
                     response.success()
-            reply = Reply(response.status_code, body, (time.perf_counter() - began) * 1000)
+            elapsed_ms = (time.perf_counter() - began) * 1000
+            server_ms = app_ms(response.headers.get("server-timing"))
+            reply = Reply(response.status_code, body, elapsed_ms, server_ms)
             try:
                 call = steps.send(reply)
             except StopIteration:

