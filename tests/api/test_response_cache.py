@@ -187,3 +187,38 @@ async def test_a_current_entry_another_process_rendered_is_adopted_instead_of_re
     assert cached.body == new and cached.current
     services.redis.delete(here._keys(event.id, data)[1])  # adopted: no longer needs Redis's
     assert (await here.lookup(event.id, data)).body == new
+
+
+async def test_while_this_process_renders_a_read_gets_its_own_previous_copy_at_once(
+    services: Services, event_factory: Any
+) -> None:
+    import asyncio
+
+    from starlette.responses import Response
+
+    event = event_factory(seats=1)
+    data = _request(event.id)
+    cache = services.responses
+    old, new = b'{"data":{"availableSeats":["old"]}}', b'{"data":{"availableSeats":[]}}'
+    await cache.store(
+        event.id, data, (await cache.lookup(event.id, data)).version, old, time.monotonic()
+    )
+    services.seatmap_events.changed(event.id, event.seat_ids, "held")
+    release = asyncio.Event()
+
+    async def render() -> Response:
+        await release.wait()
+        return Response(new, media_type="application/json")
+
+    version = (await cache.lookup(event.id, data)).version
+    leader = asyncio.create_task(cache.single_flight(event.id, data, version, render, stale=old))
+    await asyncio.sleep(0)  # the leader is rendering
+    # Redis's entry is replaced behind this process's back: a read that looked at it would
+    # return this body instead of the process's own copy.
+    _, response_key = cache._keys(event.id, data)
+    services.redis.set(response_key, b"0\n" + b"fetched", px=60_000)
+
+    during = await cache.lookup(event.id, data)
+    release.set()
+    assert during.body == old and not during.current
+    assert bytes((await leader).body) == new
