@@ -151,6 +151,18 @@ class SeatClaims:
             return Claim(claimed=True)
         return _claim_result(reply)
 
+    async def taken(self, event_id: str, seat_ids: Sequence[str]) -> tuple[str, ...]:
+        """The seats some checkout claims live, in ``claim``'s order: what ``claim`` would
+        refuse a new checkout, read without writing. Raises RedisError when Redis is away."""
+        seats = sorted(seat_ids)
+        values = await self._redis.hmget(claims_key(self._prefix, event_id), seats)
+        now = int(self._clock())
+        return tuple(
+            seat
+            for seat, value in zip(seats, values, strict=True)
+            if value is not None and int(value.rpartition(b"|")[2]) >= now
+        )
+
     async def unclaim(self, event_id: str, seat_ids: Sequence[str], holder: str) -> None:
         if not seat_ids:
             return

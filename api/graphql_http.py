@@ -17,6 +17,7 @@ from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from api.hold_refusals import HoldRefusals
 from api.metrics import SEATMAP_READS
 from api.seatmap_render import SeatMapRenderer
 from api.services import Services
@@ -25,6 +26,7 @@ from domain.errors import DomainError
 
 class HTTPHandler(GraphQLHTTPHandler):
     _seat_maps: SeatMapRenderer | None = None  # built from the schema on first use
+    _hold_refusals: HoldRefusals | None = None
 
     async def create_json_response(self, request: Request, result: dict, success: bool) -> Response:
         status = HTTPStatus.OK if success or "data" in result else HTTPStatus.BAD_REQUEST
@@ -33,7 +35,8 @@ class HTTPHandler(GraphQLHTTPHandler):
     async def graphql_http_server(self, request: Request) -> Response:
         """Serves a seat-map query from the response cache when it can (see
         ``api/response_cache.py``) and renders it without graphql-core's executor when it
-        must (``api/seatmap_render.py``); everything else goes through ariadne unchanged."""
+        must (``api/seatmap_render.py``); answers a hold refused by its seats' claims without
+        the executor too (``api/hold_refusals.py``); everything else goes through ariadne."""
         services = getattr(request.app.state, "services", None)
         if request.method != "POST" or services is None:
             return await super().graphql_http_server(request)
@@ -44,7 +47,7 @@ class HTTPHandler(GraphQLHTTPHandler):
         cache = services.responses
         event_id = cache.event_of(data)
         if event_id is None:
-            return await super().graphql_http_server(request)
+            return await self._maybe_refused_hold(request, data)
         try:
             cached = await cache.lookup(event_id, data)
         except RedisError:
@@ -59,6 +62,23 @@ class HTTPHandler(GraphQLHTTPHandler):
             lambda: self._render_seat_map(request, services, data["query"], event_id),
             stale=cached.body,
         )
+
+    async def _maybe_refused_hold(self, request: Request, data: dict) -> Response:
+        if self._hold_refusals is None:
+            self._hold_refusals = HoldRefusals()
+        refusals = self._hold_refusals
+        plan = refusals.proven(data)
+        if plan is not None:
+            context = await self.get_context_for_request(request, data)
+            body = await refusals.answer(plan, context, data)
+            if body is not None:
+                return Response(body, media_type="application/json")
+        response = await super().graphql_http_server(request)
+        query = refusals.unproven(data)
+        if query is not None and response.status_code == HTTPStatus.OK:
+            if not json.loads(response.body).get("errors"):
+                refusals.executed(query)
+        return response
 
     async def _render_seat_map(
         self, request: Request, services: Services, query: str, event_id: str

@@ -75,6 +75,16 @@ async def check_selection(context: Context, event_id: str, seat_ids: list[str]) 
     return Quote(event_id, event.currency, seats, total(s.price for s in seats))
 
 
+def claimed_by_others(taken: Sequence[str]) -> DomainError:
+    """The refusal of a hold whose seats other checkouts claim (``api/hold_refusals.py`` builds
+    the same payload without graphql-core, so both read it from here)."""
+    return DomainError(
+        ErrorCode.SEATS_UNAVAILABLE,
+        f"seat(s) held by another buyer: {', '.join(taken)}",
+        seat_ids=list(taken),
+    )
+
+
 async def claim_and_hold(
     context: Context,
     checkout_id: str,
@@ -102,11 +112,7 @@ async def claim_and_hold(
     )
     SEAT_CLAIMS.labels("claimed" if claim.claimed else "refused").inc()
     if not claim.claimed:
-        raise DomainError(
-            ErrorCode.SEATS_UNAVAILABLE,
-            f"seat(s) held by another buyer: {', '.join(claim.taken)}",
-            seat_ids=list(claim.taken),
-        )
+        raise claimed_by_others(claim.taken)
     try:
         quote = await check_selection(context, event_id, seat_ids)
         async with context.services.hold_admission.slot():

@@ -1,0 +1,100 @@
+"""Holds refused by their seats' claims, answered without graphql-core: the same bytes."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from api.hold_refusals import refusal_plan
+from api.services import Services
+
+pytestmark = pytest.mark.usefixtures("api_worker")
+
+# Aliases, __typename and a nested selection under the (null) checkout, in an odd order.
+START = """mutation Hold($e: ID!, $s: [ID!]!) {
+  hold: startCheckout(eventId: $e, seatIds: $s) {
+    __typename failureReason ok: success takenSeatIds message checkout { id status }
+  }
+}"""
+
+
+async def _post(http: httpx.AsyncClient, token: str | None, variables: dict[str, Any]) -> bytes:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    response = await http.post(
+        "/graphql", json={"query": START, "variables": variables}, headers=headers
+    )
+    assert response.status_code == 200
+    return response.content
+
+
+async def _claim_elsewhere(services: Services, event_id: str, seat_ids: list[str]) -> None:
+    claim = await services.claims.claim(event_id, seat_ids, str(uuid.uuid4()), 60)
+    assert claim.claimed
+
+
+async def test_a_refusal_is_the_same_bytes_without_the_executor(
+    http: httpx.AsyncClient,
+    services: Services,
+    make_buyer: Any,
+    event_factory: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    event = event_factory(seats=3)
+    await _claim_elsewhere(services, event.id, event.seat_ids[:2])
+    variables = {"e": event.id, "s": [event.seat_ids[1], event.seat_ids[0], event.seat_ids[2]]}
+    through_graphql_core = await _post(http, make_buyer().token, variables)
+
+    async def no_claims(*_: Any, **__: Any) -> Any:
+        raise AssertionError("the refusal went through the resolver")
+
+    monkeypatch.setattr(services.claims, "claim", no_claims)
+    without = await _post(http, make_buyer().token, variables)
+
+    assert without == through_graphql_core
+    hold = httpx.Response(200, content=without).json()["data"]["hold"]
+    assert hold["ok"] is False and hold["failureReason"] == "SEATS_UNAVAILABLE"
+    assert hold["takenSeatIds"] == sorted(event.seat_ids[:2]) and hold["checkout"] is None
+
+
+async def test_free_seats_bad_input_and_strangers_still_go_through_graphql_core(
+    http: httpx.AsyncClient, services: Services, make_buyer: Any, event_factory: Any
+) -> None:
+    event = event_factory(seats=3)
+    await _claim_elsewhere(services, event.id, event.seat_ids[:1])
+    refused = {"e": event.id, "s": event.seat_ids[:1]}
+    await _post(http, make_buyer().token, refused)  # graphql-core answers this text once
+
+    unauthenticated = httpx.Response(200, content=await _post(http, None, refused)).json()
+    assert unauthenticated["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    malformed = {"e": "not-an-id", "s": event.seat_ids[:1]}
+    bad = httpx.Response(200, content=await _post(http, make_buyer().token, malformed)).json()
+    assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+    free = {"e": event.id, "s": event.seat_ids[1:3]}
+    held = httpx.Response(200, content=await _post(http, make_buyer().token, free)).json()
+    assert (
+        held["data"]["hold"]["ok"] is True and held["data"]["hold"]["checkout"]["status"] == "HELD"
+    )
+
+
+def test_only_a_lone_start_checkout_with_variables_and_payload_fields_has_a_plan() -> None:
+    plan = refusal_plan(START)
+    assert plan is not None and plan.root_key == "hold" and plan.operation_name == "Hold"
+    assert [key for key, _ in plan.fields] == [
+        "__typename",
+        "failureReason",
+        "ok",
+        "takenSeatIds",
+        "message",
+        "checkout",
+    ]
+    literal = 'mutation { startCheckout(eventId: "e", seatIds: ["s"]) { success } }'
+    two_roots = "mutation($e: ID!, $s: [ID!]!) { startCheckout(eventId: $e, seatIds: $s) { success } a: startCheckout(eventId: $e, seatIds: $s) { success } }"  # noqa: E501
+    fragment = "mutation($e: ID!, $s: [ID!]!) { startCheckout(eventId: $e, seatIds: $s) { ...F } } fragment F on CheckoutPayload { success }"  # noqa: E501
+    directive = "mutation($e: ID!, $s: [ID!]!, $x: Boolean!) { startCheckout(eventId: $e, seatIds: $s) { success @include(if: $x) } }"  # noqa: E501
+    other = "mutation($c: ID!) { cancelCheckout(checkoutId: $c) { success } }"
+    for query in (literal, two_roots, fragment, directive, other, "{ me { id } }", "mutation {"):
+        assert refusal_plan(query) is None, query
