@@ -20,8 +20,6 @@ malformed id, an unknown event, Redis away) goes through graphql-core, which ans
 
 from __future__ import annotations
 
-import json
-from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -30,7 +28,9 @@ from graphql import FieldNode, OperationDefinitionNode, OperationType, VariableN
 from redis.exceptions import RedisError
 
 from api.context import Context
+from api.json_bytes import json_bytes
 from api.metrics import LOCK_ACQUISITIONS, SEAT_CLAIMS
+from api.proven_queries import ProvenQueries
 from api.resolvers.common import claimed_by_others, seats_arg, uuid_arg
 
 ROOT_FIELD = "startCheckout"
@@ -94,31 +94,23 @@ def refusal_plan(query: str) -> RefusalPlan | None:
 
 class HoldRefusals:
     def __init__(self, capacity: int = 256) -> None:
-        self._capacity = capacity
-        # Query texts graphql-core executed without errors, least recently used first.
-        self._proven: OrderedDict[str, RefusalPlan] = OrderedDict()
+        self._proven = ProvenQueries(refusal_plan, capacity)
 
     def proven(self, data: Any) -> RefusalPlan | None:
         """The plan of a query text graphql-core has answered here without errors."""
         query = data.get("query") if isinstance(data, dict) else None
-        return self._proven.get(query) if isinstance(query, str) else None
+        return self._proven.plan_for(query) if isinstance(query, str) else None
 
     def unproven(self, data: Any) -> str | None:
         """The query text when this module could answer it once graphql-core has."""
         query = data.get("query") if isinstance(data, dict) else None
-        if not isinstance(query, str) or query in self._proven:
+        if not isinstance(query, str) or self._proven.plan_for(query) is not None:
             return None
         return query if refusal_plan(query) is not None else None
 
     def executed(self, query: str) -> None:
         """graphql-core answered ``query`` without errors: later refusals may skip it."""
-        plan = refusal_plan(query)
-        if plan is None:
-            return
-        self._proven[query] = plan
-        self._proven.move_to_end(query)
-        if len(self._proven) > self._capacity:
-            self._proven.popitem(last=False)
+        self._proven.executed(query)
 
     async def answer(self, plan: RefusalPlan, context: Context, data: Any) -> bytes | None:
         """The refusal's response body, or None when graphql-core must answer."""
@@ -156,11 +148,4 @@ class HoldRefusals:
         payload: dict[str, Any] = {}
         for key, name in plan.fields:
             payload.setdefault(key, values[name])
-        # Starlette's JSONResponse settings, so a body is the same whichever path built it.
-        return json.dumps(
-            {"data": {plan.root_key: payload}},
-            ensure_ascii=False,
-            allow_nan=False,
-            indent=None,
-            separators=(",", ":"),
-        ).encode("utf-8")
+        return json_bytes({"data": {plan.root_key: payload}})

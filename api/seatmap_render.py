@@ -16,8 +16,6 @@ a malformed id, an outage), goes through graphql-core, which answers it properly
 
 from __future__ import annotations
 
-import json
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -32,6 +30,8 @@ from graphql import (
 )
 
 from adapters.catalog import SeatInfo
+from api.json_bytes import json_bytes
+from api.proven_queries import ProvenQueries
 from api.resolvers.catalog import available_seats
 from api.response_cache import seat_map_query
 from api.services import Services
@@ -81,10 +81,7 @@ class SeatMapRenderer:
         seat_type = schema.type_map.get(SEAT_TYPE)
         assert isinstance(seat_type, GraphQLObjectType), "the schema has no Seat type"
         self._seat_type = seat_type
-        self._capacity = capacity
-        # Query texts graphql-core executed without errors, least recently used first.
-        self._proven: OrderedDict[str, SeatMapPlan] = OrderedDict()
-        self._plan = lru_cache(maxsize=capacity)(self._build_plan)
+        self._proven = ProvenQueries(lru_cache(maxsize=capacity)(self._build_plan), capacity)
 
     def _build_plan(self, query: str) -> SeatMapPlan | None:
         selection = _selection(query)
@@ -107,16 +104,10 @@ class SeatMapRenderer:
 
     def executed(self, query: str) -> None:
         """graphql-core answered ``query`` without errors: later renders may skip it."""
-        plan = self._plan(query)
-        if plan is None:
-            return
-        self._proven[query] = plan
-        self._proven.move_to_end(query)
-        if len(self._proven) > self._capacity:
-            self._proven.popitem(last=False)
+        self._proven.executed(query)
 
     def plan_for(self, query: str) -> SeatMapPlan | None:
-        return self._proven.get(query)
+        return self._proven.plan_for(query)
 
     async def render(self, services: Services, query: str, event_id: str) -> bytes | None:
         """The response body, or None when graphql-core must answer (see the module doc)."""
@@ -128,11 +119,4 @@ class SeatMapRenderer:
             rows = [{c.key: c.value(seat) for c in plan.columns} for seat in seats]
         except Exception:  # noqa: BLE001 - graphql-core runs it again and reports the error
             return None
-        # Starlette's JSONResponse settings, so a body is the same whichever path built it.
-        return json.dumps(
-            {"data": {plan.root_key: rows}},
-            ensure_ascii=False,
-            allow_nan=False,
-            indent=None,
-            separators=(",", ":"),
-        ).encode("utf-8")
+        return json_bytes({"data": {plan.root_key: rows}})

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from api.response_cache import SeatMapResponseCache
 from api.services import Services
 from config.settings import Settings
 
@@ -28,6 +29,22 @@ async def _seat_ids(http: httpx.AsyncClient, event_id: str) -> list[str]:
 
 def _request(event_id: str) -> dict[str, Any]:
     return {"query": SEATS, "variables": {"eventId": event_id}}
+
+
+OLD, NEW = b'{"data":{"availableSeats":["old"]}}', b'{"data":{"availableSeats":[]}}'
+
+
+async def _cached_then_changed(
+    services: Services, event_factory: Any
+) -> tuple[str, dict[str, Any], SeatMapResponseCache]:
+    """An event whose response ``OLD`` is cached, then a hold announced: ``OLD`` is stale."""
+    event = event_factory(seats=1)
+    data = _request(event.id)
+    cache = services.responses
+    version = (await cache.lookup(event.id, data)).version
+    await cache.store(event.id, data, version, OLD, time.monotonic())
+    services.seatmap_events.changed(event.id, event.seat_ids, "held")
+    return event.id, data, cache
 
 
 def _cached_responses(services: Services, event_id: str) -> int:
@@ -114,13 +131,8 @@ async def test_reads_during_a_rerender_get_the_previous_entry_and_later_reads_th
 
     from starlette.responses import Response
 
-    event = event_factory(seats=1)
-    data = _request(event.id)
-    cache = services.responses
-    old, new = b'{"data":{"availableSeats":["old"]}}', b'{"data":{"availableSeats":[]}}'
-    started = time.monotonic()
-    await cache.store(event.id, data, (await cache.lookup(event.id, data)).version, old, started)
-    services.seatmap_events.changed(event.id, event.seat_ids, "held")
+    event_id, data, cache = await _cached_then_changed(services, event_factory)
+    old, new = OLD, NEW
     renders = 0
 
     async def render() -> Response:
@@ -130,10 +142,10 @@ async def test_reads_during_a_rerender_get_the_previous_entry_and_later_reads_th
         return Response(new, media_type="application/json")
 
     async def read() -> bytes:
-        cached = await cache.lookup(event.id, data)
+        cached = await cache.lookup(event_id, data)
         assert cached.body == old and not cached.current  # stale: a change was announced
         response = await cache.single_flight(
-            event.id, data, cached.version, render, stale=cached.body
+            event_id, data, cached.version, render, stale=cached.body
         )
         return bytes(response.body)
 
@@ -141,7 +153,7 @@ async def test_reads_during_a_rerender_get_the_previous_entry_and_later_reads_th
 
     assert renders == 1
     assert bodies.count(new) == 1 and bodies.count(old) == 9  # only the leader waited
-    after = await cache.lookup(event.id, data)
+    after = await cache.lookup(event_id, data)
     assert after.body == new and after.current
 
 
@@ -167,8 +179,6 @@ async def test_a_current_copy_in_this_process_is_served_without_fetching_the_bod
 async def test_a_current_entry_another_process_rendered_is_adopted_instead_of_rendering(
     services: Services, api_settings: Settings, event_factory: Any
 ) -> None:
-    from api.response_cache import SeatMapResponseCache
-
     event = event_factory(seats=1)
     data = _request(event.id)
     here = services.responses
@@ -196,29 +206,23 @@ async def test_while_this_process_renders_a_read_gets_its_own_previous_copy_at_o
 
     from starlette.responses import Response
 
-    event = event_factory(seats=1)
-    data = _request(event.id)
-    cache = services.responses
-    old, new = b'{"data":{"availableSeats":["old"]}}', b'{"data":{"availableSeats":[]}}'
-    await cache.store(
-        event.id, data, (await cache.lookup(event.id, data)).version, old, time.monotonic()
-    )
-    services.seatmap_events.changed(event.id, event.seat_ids, "held")
+    event_id, data, cache = await _cached_then_changed(services, event_factory)
+    old, new = OLD, NEW
     release = asyncio.Event()
 
     async def render() -> Response:
         await release.wait()
         return Response(new, media_type="application/json")
 
-    version = (await cache.lookup(event.id, data)).version
-    leader = asyncio.create_task(cache.single_flight(event.id, data, version, render, stale=old))
+    version = (await cache.lookup(event_id, data)).version
+    leader = asyncio.create_task(cache.single_flight(event_id, data, version, render, stale=old))
     await asyncio.sleep(0)  # the leader is rendering
     # Redis's entry is replaced behind this process's back: a read that looked at it would
     # return this body instead of the process's own copy.
-    _, response_key = cache._keys(event.id, data)
+    _, response_key = cache._keys(event_id, data)
     services.redis.set(response_key, b"0\n" + b"fetched", px=60_000)
 
-    during = await cache.lookup(event.id, data)
+    during = await cache.lookup(event_id, data)
     release.set()
     assert during.body == old and not during.current
     assert bytes((await leader).body) == new
