@@ -24,13 +24,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from graphql import FieldNode, OperationDefinitionNode, OperationType, VariableNode, parse
+from graphql import FieldNode, OperationType, VariableNode
 from redis.exceptions import RedisError
 
 from api.context import Context
 from api.json_bytes import json_bytes
 from api.metrics import LOCK_ACQUISITIONS, SEAT_CLAIMS
-from api.proven_queries import ProvenQueries
+from api.proven_queries import ProvenQueries, lone_root_field
 from api.resolvers.common import claimed_by_others, seats_arg, uuid_arg
 
 ROOT_FIELD = "startCheckout"
@@ -50,23 +50,10 @@ class RefusalPlan:
 @lru_cache(maxsize=256)
 def refusal_plan(query: str) -> RefusalPlan | None:
     """The plan of a query this module can answer (see the module doc), else None."""
-    try:
-        document = parse(query, no_location=True)
-    except Exception:  # noqa: BLE001 - malformed queries are the executor's to report
+    found = lone_root_field(query, OperationType.MUTATION, ROOT_FIELD)
+    if found is None or found[1].selection_set is None:
         return None
-    if len(document.definitions) != 1:
-        return None
-    operation = document.definitions[0]
-    if not isinstance(operation, OperationDefinitionNode):
-        return None
-    if operation.operation != OperationType.MUTATION or operation.directives:
-        return None
-    roots = operation.selection_set.selections
-    if len(roots) != 1 or not isinstance(roots[0], FieldNode):
-        return None
-    root = roots[0]
-    if root.name.value != ROOT_FIELD or root.directives or root.selection_set is None:
-        return None
+    operation, root = found
     arguments = {argument.name.value: argument.value for argument in root.arguments}
     event, seats = arguments.get("eventId"), arguments.get("seatIds")
     if len(arguments) != 2 or not isinstance(event, VariableNode):

@@ -1,8 +1,8 @@
-"""Query texts graphql-core has executed without errors in this process.
-
-The paths that answer without graphql-core (``api/seatmap_render.py``, ``api/hold_refusals.py``)
-only take a text graphql-core has already run cleanly: parsing, validation and the depth limit
-depend on the text alone, so that run stands for them.
+"""What the paths that answer without graphql-core share (``api/response_cache.py``,
+``api/seatmap_render.py``, ``api/hold_refusals.py``): the one document shape they take, and
+the query texts graphql-core has executed without errors in this process. They only take a
+text graphql-core has already run cleanly: parsing, validation and the depth limit depend on
+the text alone, so that run stands for them.
 """
 
 from __future__ import annotations
@@ -11,7 +11,34 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
+from graphql import FieldNode, OperationDefinitionNode, OperationType, parse
+
 Plan = TypeVar("Plan")
+
+
+def lone_root_field(
+    query: str, kind: OperationType, name: str
+) -> tuple[OperationDefinitionNode, FieldNode] | None:
+    """The operation and its root field when the document is one ``kind`` operation selecting
+    only the field ``name``, neither with directives; otherwise None."""
+    try:
+        document = parse(query, no_location=True)
+    except Exception:  # noqa: BLE001 - malformed queries are the executor's to report
+        return None
+    if len(document.definitions) != 1:
+        return None
+    operation = document.definitions[0]
+    if not isinstance(operation, OperationDefinitionNode):
+        return None
+    if operation.operation != kind or operation.directives:
+        return None
+    roots = operation.selection_set.selections
+    if len(roots) != 1 or not isinstance(roots[0], FieldNode):
+        return None
+    field = roots[0]
+    if field.name.value != name or field.directives:
+        return None
+    return operation, field
 
 
 class ProvenQueries(Generic[Plan]):

@@ -41,12 +41,13 @@ from functools import lru_cache
 from typing import Any
 
 import redis.asyncio as aredis
-from graphql import FieldNode, OperationDefinitionNode, OperationType, VariableNode, parse
+from graphql import FieldNode, OperationDefinitionNode, OperationType, VariableNode
 from redis.exceptions import RedisError
 from starlette.responses import Response
 
 from adapters.seatmap_cache import seatmap_key
 from api.metrics import SEATMAP_READS
+from api.proven_queries import lone_root_field
 
 CACHEABLE_FIELD = "availableSeats"
 JSON = "application/json"
@@ -56,23 +57,8 @@ JSON = "application/json"
 def seat_map_query(query: str) -> tuple[OperationDefinitionNode, FieldNode] | None:
     """The operation and its only root field when the document is a single ``availableSeats``
     query without fragments or directives; otherwise None."""
-    try:
-        document = parse(query, no_location=True)
-    except Exception:  # noqa: BLE001 - malformed queries are the executor's to report
-        return None
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    if len(operations) != 1 or len(document.definitions) != 1:
-        return None
-    operation = operations[0]
-    if operation.operation != OperationType.QUERY or operation.directives:
-        return None
-    selections = operation.selection_set.selections
-    if len(selections) != 1 or not isinstance(selections[0], FieldNode):
-        return None
-    field = selections[0]
-    if field.name.value != CACHEABLE_FIELD or field.directives or not _plain_fields(field):
-        return None
-    return operation, field
+    found = lone_root_field(query, OperationType.QUERY, CACHEABLE_FIELD)
+    return found if found is not None and _plain_fields(found[1]) else None
 
 
 @lru_cache(maxsize=256)
