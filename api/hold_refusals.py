@@ -4,11 +4,14 @@ Most holds of an on-sale are refused: 14,000 of the ~14,700 in a 10,000-buyer sa
 through ariadne and graphql-core's executor to run one Redis script and return five fields,
 ~0.35 ms of the API's CPU apart from the claim itself (`python -m bench --sections api`, whose
 fast requests are 30% such refusals: 0.52 and 0.49 ms of CPU per request through the
-executor, 0.41 and 0.40 ms with a prototype of this). Here the seats' claims are read
-(``SeatClaims.taken``, one HMGET) and, when any is live, the refusal is written directly:
-the same bytes, the same metrics, and nothing changed, just as the claim script changes
-nothing when it refuses. Otherwise the request goes through graphql-core, whose resolver
-claims the seats atomically (``api/resolvers/common.py::claim_and_hold``).
+executor, 0.41 and 0.40 ms with a prototype of this). Here the seats' claims are read from
+this process's copy of them (``adapters/claims_mirror.py``), or with one HMGET
+(``SeatClaims.taken``) while it has none, and, when any is live, the refusal is written
+directly: the same bytes, the same metrics, and nothing changed, just as the claim script
+changes nothing when it refuses. From the copy, a refusal waits for nothing at all.
+Otherwise the request goes through graphql-core, whose resolver claims the seats atomically
+(``api/resolvers/common.py::claim_and_hold``): a seat the copy shows free is never let
+through without the claim script.
 
 As with the seat-map renderer (``api/seatmap_render.py``), only for what it can prove the same:
 a single ``startCheckout`` mutation whose two arguments are variables and whose selection is
@@ -29,7 +32,7 @@ from redis.exceptions import RedisError
 
 from api.context import Context
 from api.json_bytes import json_bytes
-from api.metrics import LOCK_ACQUISITIONS, SEAT_CLAIMS
+from api.metrics import CLAIM_READS, LOCK_ACQUISITIONS, SEAT_CLAIMS
 from api.proven_queries import ProvenQueries, lone_root_field
 from api.resolvers.common import claimed_by_others, seats_arg, uuid_arg
 
@@ -114,11 +117,14 @@ class HoldRefusals:
             seat_ids = seats_arg(
                 variables.get(plan.seats_variable), services.settings.max_seats_per_checkout
             )
-            taken = await services.claims.taken(event_id, seat_ids)
+            source, taken = "copy", services.claims_mirror.taken(event_id, seat_ids)
+            if taken is None:  # no current copy of the event's claims in this process
+                source, taken = "redis", await services.claims.taken(event_id, seat_ids)
         except RedisError:
             return None  # the resolver's claim fails open, and says so in the log
         except Exception:  # noqa: BLE001 - graphql-core reports a bad argument properly
             return None
+        CLAIM_READS.labels(source, "taken" if taken else "free").inc()
         if not taken:
             return None
         SEAT_CLAIMS.labels("refused").inc()

@@ -23,6 +23,11 @@ SEAT_CLAIMS = Counter(
     "Hold attempts by what the seats' Redis claims answered (refused: no DynamoDB call made)",
     ["outcome"],  # claimed | refused
 )
+CLAIM_READS = Counter(
+    "api_claim_reads_total",
+    "Seat claims read before a hold's claim (api/hold_refusals.py): where from, what they said",
+    ["source", "outcome"],  # copy | redis; taken (refused there) | free (on to the claim)
+)
 CHECKOUTS = Counter(
     "api_checkouts_total", "Checkouts finished through the API, by terminal status", ["outcome"]
 )

@@ -24,6 +24,7 @@ from adapters.bookings import PostgresBookingStore
 from adapters.catalog import EventCatalog
 from adapters.checkout_client import CheckoutClient
 from adapters.claimed_seat_locks import ClaimedSeatLocks
+from adapters.claims_mirror import ClaimsMirror
 from adapters.db import make_engine
 from adapters.dynamo import make_client
 from adapters.open_checkouts import RedisOpenCheckouts
@@ -80,6 +81,7 @@ class Services:
     dynamodb: Any
     seat_locks: ClaimedSeatLocks
     claims: SeatClaims
+    claims_mirror: ClaimsMirror
     hold_admission: HoldAdmission
     catalog: EventCatalog
     users: PostgresUsers
@@ -110,6 +112,7 @@ class Services:
         return self._checkouts
 
     async def close(self) -> None:
+        await self.claims_mirror.close()
         await self.aredis.aclose()
         self.redis.close()
         self.engine.dispose()
@@ -150,6 +153,7 @@ def build_services(settings: Settings, temporal_client: Client | None = None) ->
         dynamodb=dynamodb,
         seat_locks=seat_locks,
         claims=SeatClaims(async_redis, settings.redis_prefix),
+        claims_mirror=ClaimsMirror(redis_url, async_redis, settings.redis_prefix),
         # Past its claim's expiry (one hold length) a waiting hold no longer keeps other
         # buyers off its seats, so it waits no longer than that.
         hold_admission=HoldAdmission(

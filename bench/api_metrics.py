@@ -21,6 +21,9 @@ ADMISSION_WAIT = "api_hold_admission_wait_seconds"
 SHED = "api_holds_shed_total"
 # api/resolvers/common.py: an admitted hold's time in each step (reserve, saga)
 HOLD_STEP = "api_hold_step_seconds"
+# api/hold_refusals.py and the claim script: where holds' seat claims were read, and refusals
+CLAIM_READS = "api_claim_reads_total"
+SEAT_CLAIMS = "api_seat_claims_total"
 
 # le (seconds, inf for +Inf) -> cumulative count, plus the running sum and count
 Histogram = dict[str, Any]
@@ -52,6 +55,11 @@ def _add_admission(admission: dict[str, float], samples: Any) -> None:
             admission[sample.name] = sample.value
         elif sample.name in (f"{HOLD_STEP}_count", f"{HOLD_STEP}_sum"):
             admission[f"{sample.name}:{sample.labels['step']}"] = sample.value
+        elif sample.name == CLAIM_READS:
+            key = f"{sample.name}:{sample.labels['source']}:{sample.labels['outcome']}"
+            admission[key] = sample.value
+        elif sample.name == SEAT_CLAIMS:
+            admission[f"{sample.name}:{sample.labels['outcome']}"] = sample.value
 
 
 def _at_most(before: Histogram, after: Histogram, count: float, share: float) -> float | str:
@@ -91,7 +99,18 @@ def _admission(before: dict[str, float], after: dict[str, float]) -> dict[str, A
     for step in ("reserve", "saga"):
         n = new(f"{HOLD_STEP}_count:{step}")
         steps[step] = round(new(f"{HOLD_STEP}_sum:{step}") / n * 1000, 1) if n else None
+    reads = {
+        f"{source}_{outcome}": int(new(f"{CLAIM_READS}:{source}:{outcome}"))
+        for source in ("copy", "redis")
+        for outcome in ("taken", "free")
+    }
     return {
+        # holds refused by a read of the claims, and those refused by the claim script itself
+        # (seats claimed after the read, or read nowhere: a first query text, an odd shape)
+        "claim_reads": reads,
+        "refused_by_claim_script": int(
+            new(f"{SEAT_CLAIMS}:refused") - reads["copy_taken"] - reads["redis_taken"]
+        ),
         "admitted": int(admitted),
         "mean_admission_wait_ms": round(wait / admitted * 1000, 1) if admitted else None,
         # then, once admitted: the DynamoDB reservation and the saga's update

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from typing import Any
 
@@ -57,6 +59,39 @@ async def test_a_refusal_is_the_same_bytes_without_the_executor(
     hold = httpx.Response(200, content=without).json()["data"]["hold"]
     assert hold["ok"] is False and hold["failureReason"] == "SEATS_UNAVAILABLE"
     assert hold["takenSeatIds"] == sorted(event.seat_ids[:2]) and hold["checkout"] is None
+
+
+async def test_with_a_copy_of_the_claims_a_refusal_asks_redis_nothing(
+    http: httpx.AsyncClient,
+    services: Services,
+    make_buyer: Any,
+    event_factory: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    event = event_factory(seats=3)
+    await _claim_elsewhere(services, event.id, event.seat_ids[:1])
+    variables = {"e": event.id, "s": event.seat_ids[:2]}
+    through_graphql_core = await _post(http, make_buyer().token, variables)
+    deadline = time.monotonic() + 10
+    while services.claims_mirror.taken(event.id, event.seat_ids) is None:
+        assert time.monotonic() < deadline, "no copy of the event's claims"
+        await asyncio.sleep(0.01)
+    # claimed after the copy was made: it hears of it from the claims' feed
+    await _claim_elsewhere(services, event.id, event.seat_ids[2:])
+    while services.claims_mirror.taken(event.id, event.seat_ids[2:]) == ():
+        assert time.monotonic() < deadline, "the copy missed a claim"
+        await asyncio.sleep(0.01)
+
+    async def no_redis(*_: Any, **__: Any) -> Any:
+        raise AssertionError("the refusal asked Redis")
+
+    monkeypatch.setattr(services.claims, "claim", no_redis)
+    monkeypatch.setattr(services.claims, "taken", no_redis)
+
+    assert await _post(http, make_buyer().token, variables) == through_graphql_core
+    later = {"e": event.id, "s": event.seat_ids[1:]}
+    refused = httpx.Response(200, content=await _post(http, make_buyer().token, later)).json()
+    assert refused["data"]["hold"]["takenSeatIds"] == event.seat_ids[2:]
 
 
 async def test_free_seats_bad_input_and_strangers_still_go_through_graphql_core(

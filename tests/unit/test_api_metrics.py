@@ -35,6 +35,8 @@ def test_deltas_of_graphql_requests_and_their_bucket_bounds() -> None:
         "p50_ms_at_most": 10.0,
         "p99_ms_at_most": 100.0,
         "holds": {
+            "claim_reads": {"copy_taken": 0, "copy_free": 0, "redis_taken": 0, "redis_free": 0},
+            "refused_by_claim_script": 0,
             "admitted": 0,
             "mean_admission_wait_ms": None,
             "mean_step_ms": {"reserve": None, "saga": None},
@@ -79,7 +81,9 @@ def test_holds_admitted_their_mean_wait_and_holds_shed_between_two_scrapes() -> 
     before = parse(histogram(1, 0, 0, 0.001) + admission(4, 1.0, 1))
     after = parse(histogram(2, 0, 0, 0.002) + admission(14, 6.0, 3))
 
-    assert summarize(before, after)["holds"] == {
+    holds = summarize(before, after)["holds"]
+    del holds["claim_reads"], holds["refused_by_claim_script"]
+    assert holds == {
         "admitted": 10,
         "mean_admission_wait_ms": 500.0,
         "mean_step_ms": {"reserve": None, "saga": None},
@@ -105,3 +109,27 @@ def test_an_admitted_holds_mean_time_in_each_step_between_two_scrapes() -> None:
 
     # 10 reservations in 2 s; 8 of them reached the saga, 12 s in all (2 were refused)
     assert summarize(before, after)["holds"]["mean_step_ms"] == {"reserve": 200.0, "saga": 1500.0}
+
+
+def claims(copy_taken: int, redis_taken: int, copy_free: int, refused: int) -> str:
+    return f"""# HELP api_claim_reads_total Seat claims read before a hold's claim
+# TYPE api_claim_reads_total counter
+api_claim_reads_total{{source="copy",outcome="taken"}} {copy_taken}
+api_claim_reads_total{{source="copy",outcome="free"}} {copy_free}
+api_claim_reads_total{{source="redis",outcome="taken"}} {redis_taken}
+# HELP api_seat_claims_total Hold attempts by what the seats' Redis claims answered
+# TYPE api_seat_claims_total counter
+api_seat_claims_total{{outcome="refused"}} {refused}
+api_seat_claims_total{{outcome="claimed"}} 5
+"""
+
+
+def test_refusals_read_from_the_copy_from_redis_and_by_the_claim_script() -> None:
+    before = parse(histogram(1, 0, 0, 0.001) + claims(10, 1, 3, 12))
+    after = parse(histogram(2, 0, 0, 0.002) + claims(50, 2, 9, 60))
+
+    holds = summarize(before, after)["holds"]
+
+    reads = {"copy_taken": 40, "copy_free": 6, "redis_taken": 1, "redis_free": 0}
+    assert holds["claim_reads"] == reads
+    assert holds["refused_by_claim_script"] == 48 - 40 - 1

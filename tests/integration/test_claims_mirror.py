@@ -1,0 +1,119 @@
+"""The API process's copy of the seat claims, fed by the claims' feed on the run's Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+import redis
+import redis.asyncio as aredis
+
+from adapters.claims_mirror import ClaimsMirror
+from adapters.seat_claims import SeatClaimRecorder, SeatClaims
+from config.settings import Settings
+
+SEATS = [f"s{i}" for i in range(8)]
+
+
+@pytest.fixture
+async def aclient(settings: Settings) -> AsyncIterator[aredis.Redis]:
+    assert settings.redis_url
+    client = aredis.Redis.from_url(settings.redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def mirror(settings: Settings, aclient: aredis.Redis) -> AsyncIterator[ClaimsMirror]:
+    assert settings.redis_url
+    built = ClaimsMirror(settings.redis_url, aclient, settings.redis_prefix, retry_seconds=0.2)
+    yield built
+    await built.close()
+
+
+@pytest.fixture
+def claims(settings: Settings, aclient: aredis.Redis) -> SeatClaims:
+    return SeatClaims(aclient, settings.redis_prefix)
+
+
+@pytest.fixture
+def recorder(settings: Settings, redis_client: redis.Redis) -> SeatClaimRecorder:
+    return SeatClaimRecorder(redis_client, settings.redis_prefix)
+
+
+@pytest.fixture
+def event() -> str:
+    return f"ev-{uuid.uuid4()}"
+
+
+async def until(check: Callable[[], bool], seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "the copy did not catch up"
+        await asyncio.sleep(0.01)
+
+
+async def copied(mirror: ClaimsMirror, event: str) -> None:
+    await until(lambda: mirror.taken(event, SEATS) is not None)
+
+
+async def synced(mirror: ClaimsMirror, claims: SeatClaims, event: str) -> None:
+    """Every change made so far has reached the copy: the feed keeps Redis's order, so once a
+    claim made now shows, all earlier changes have been applied."""
+    marker, holder = f"marker-{uuid.uuid4()}", str(uuid.uuid4())
+    assert (await claims.claim(event, [marker], holder, 60)).claimed
+    await until(lambda: mirror.taken(event, [marker]) == (marker,))
+    await claims.unclaim(event, [marker], holder)
+
+
+async def test_the_copy_answers_what_redis_answers_through_every_kind_of_change(
+    mirror: ClaimsMirror, claims: SeatClaims, recorder: SeatClaimRecorder, event: str
+) -> None:
+    assert mirror.taken(event, SEATS) is None  # not subscribed yet: ask Redis
+    await claims.claim(event, SEATS[:2], "before-the-copy", 60)
+    await copied(mirror, event)
+    assert mirror.taken(event, SEATS) == tuple(SEATS[:2])
+
+    rng = random.Random(7)
+    holders = [str(uuid.uuid4()) for _ in range(4)]
+    for _ in range(150):
+        seats = rng.sample(SEATS, rng.randint(1, 3))
+        holder = rng.choice(holders)
+        action = rng.choice(("claim", "record", "unclaim"))
+        if action == "claim":
+            await claims.claim(event, seats, holder, rng.choice((-5, 60)))
+        elif action == "record":
+            await asyncio.to_thread(recorder.record, event, seats, holder, int(time.time()) + 60)
+        else:
+            await asyncio.to_thread(recorder.unclaim, event, seats, holder)
+    await synced(mirror, claims, event)
+
+    assert mirror.taken(event, SEATS) == await claims.taken(event, SEATS)
+
+
+async def test_a_lost_feed_forgets_the_copies_and_reloads_them(
+    mirror: ClaimsMirror,
+    claims: SeatClaims,
+    recorder: SeatClaimRecorder,
+    event: str,
+    settings: Settings,
+    redis_client: redis.Redis,
+) -> None:
+    await claims.claim(event, ["s1"], "A", 60)
+    await copied(mirror, event)
+    assert mirror.taken(event, ["s1"]) == ("s1",)
+
+    name = f"claims-mirror:{settings.redis_prefix}"
+    ids = [c["id"] for c in redis_client.client_list(_type="pubsub") if c["name"] == name]
+    assert len(ids) == 1
+    redis_client.client_kill_filter(_id=ids[0])
+    # Freed while nobody listens: a copy kept past the loss would refuse s1 until it expires.
+    await until(lambda: mirror.taken(event, ["s1"]) is None)
+    recorder.unclaim(event, ["s1"], "A")
+
+    await copied(mirror, event)
+    assert mirror.taken(event, ["s1"]) == ()
