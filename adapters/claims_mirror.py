@@ -30,7 +30,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -111,6 +113,8 @@ class ClaimsMirror:
         max_events: int = 64,
         retry_seconds: float = 1.0,
     ) -> None:
+        # The feed's connection, as CLIENT LIST names it.
+        self.connection_name = f"claims-mirror-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         # A connection of its own that never retries: a reconnect would resubscribe silently
         # and lose the messages sent in between.
         self._feed_redis = aredis.Redis.from_url(
@@ -118,7 +122,7 @@ class ClaimsMirror:
             retry=Retry(NoBackoff(), 0),
             socket_connect_timeout=0.5,
             socket_keepalive=True,
-            client_name=f"claims-mirror:{prefix}"[:100],
+            client_name=self.connection_name,
         )
         self._snapshots = snapshots
         self._prefix = prefix

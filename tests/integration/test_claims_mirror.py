@@ -100,14 +100,13 @@ async def test_a_lost_feed_forgets_the_copies_and_reloads_them(
     claims: SeatClaims,
     recorder: SeatClaimRecorder,
     event: str,
-    settings: Settings,
     redis_client: redis.Redis,
 ) -> None:
     await claims.claim(event, ["s1"], "A", 60)
     await copied(mirror, event)
     assert mirror.taken(event, ["s1"]) == ("s1",)
 
-    name = f"claims-mirror:{settings.redis_prefix}"
+    name = mirror.connection_name
     ids = [c["id"] for c in redis_client.client_list(_type="pubsub") if c["name"] == name]
     assert len(ids) == 1
     redis_client.client_kill_filter(_id=ids[0])
