@@ -185,11 +185,14 @@ class SeatMapResponseCache:
         """The entry (current, stale or none) and the version read now (pass it to ``store``)."""
         version_key, response_key = self._keys(event_id, data)
         near = self._near.get(response_key)
+        if near is not None and response_key in self._in_flight:
+            # A render running here will replace the copy, and until it does a read gets the
+            # copy (stale while revalidate): nothing Redis says would change the answer.
+            return Cached(near.body, near.version, current=False)
         if near is not None:
             version = await self._redis.get(version_key) or b""
-            if near.version == version or response_key in self._in_flight:
-                # A render running here will replace the copy: no need to look at Redis's.
-                return Cached(near.body, version, current=near.version == version)
+            if near.version == version:
+                return Cached(near.body, version, current=True)
         # Nothing here, or an older version: another process may have rendered the current one.
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.mget(version_key, response_key).pttl(response_key)
@@ -232,7 +235,9 @@ class SeatMapResponseCache:
         started = time.monotonic()
         try:
             response = await render()
-            if response.status_code == 200 and not json.loads(response.body).get("errors"):
+            # Only successes are cached. Looked for, not parsed: decoding a 1,000-seat map
+            # cost ~1 ms per render; a body that merely mentions "errors" is not cached.
+            if response.status_code == 200 and b'"errors"' not in bytes(response.body):
                 with contextlib.suppress(RedisError):
                     await self.store(event_id, data, version, bytes(response.body), started)
             future.set_result(response)

@@ -24,6 +24,8 @@ HOLD_STEP = "api_hold_step_seconds"
 # api/hold_refusals.py and the claim script: where holds' seat claims were read, and refusals
 CLAIM_READS = "api_claim_reads_total"
 SEAT_CLAIMS = "api_seat_claims_total"
+# api/graphql_http.py, api/response_cache.py, api/resolvers/catalog.py: where seat maps came from
+SEATMAP_READS = "api_seatmap_reads_total"
 
 # le (seconds, inf for +Inf) -> cumulative count, plus the running sum and count
 Histogram = dict[str, Any]
@@ -60,6 +62,8 @@ def _add_admission(admission: dict[str, float], samples: Any) -> None:
             admission[key] = sample.value
         elif sample.name == SEAT_CLAIMS:
             admission[f"{sample.name}:{sample.labels['outcome']}"] = sample.value
+        elif sample.name == SEATMAP_READS:
+            admission[f"{sample.name}:{sample.labels['source']}"] = sample.value
 
 
 def _at_most(before: Histogram, after: Histogram, count: float, share: float) -> float | str:
@@ -104,7 +108,11 @@ def _admission(before: dict[str, float], after: dict[str, float]) -> dict[str, A
         for source in ("copy", "redis")
         for outcome in ("taken", "free")
     }
+    prefix = f"{SEATMAP_READS}:"
+    sources = {k[len(prefix) :] for k in (*before, *after) if k.startswith(prefix)}
     return {
+        # seat-map reads by where they were served from (the rows' sources count renders)
+        "seat_map_reads": {source: int(new(prefix + source)) for source in sorted(sources)},
         # holds refused by a read of the claims, and those refused by the claim script itself
         # (seats claimed after the read, or read nowhere: a first query text, an odd shape)
         "claim_reads": reads,

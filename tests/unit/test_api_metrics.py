@@ -35,6 +35,7 @@ def test_deltas_of_graphql_requests_and_their_bucket_bounds() -> None:
         "p50_ms_at_most": 10.0,
         "p99_ms_at_most": 100.0,
         "holds": {
+            "seat_map_reads": {},
             "claim_reads": {"copy_taken": 0, "copy_free": 0, "redis_taken": 0, "redis_free": 0},
             "refused_by_claim_script": 0,
             "admitted": 0,
@@ -82,7 +83,7 @@ def test_holds_admitted_their_mean_wait_and_holds_shed_between_two_scrapes() -> 
     after = parse(histogram(2, 0, 0, 0.002) + admission(14, 6.0, 3))
 
     holds = summarize(before, after)["holds"]
-    del holds["claim_reads"], holds["refused_by_claim_script"]
+    del holds["seat_map_reads"], holds["claim_reads"], holds["refused_by_claim_script"]
     assert holds == {
         "admitted": 10,
         "mean_admission_wait_ms": 500.0,
@@ -133,3 +134,22 @@ def test_refusals_read_from_the_copy_from_redis_and_by_the_claim_script() -> Non
     reads = {"copy_taken": 40, "copy_free": 6, "redis_taken": 1, "redis_free": 0}
     assert holds["claim_reads"] == reads
     assert holds["refused_by_claim_script"] == 48 - 40 - 1
+
+
+def test_seat_map_reads_by_where_they_were_served_from() -> None:
+    def reads(hits: int, stale: int, rebuilt: int) -> str:
+        return f"""# HELP api_seatmap_reads_total Seat-map reads by where they were served from
+# TYPE api_seatmap_reads_total counter
+api_seatmap_reads_total{{source="response_cache"}} {hits}
+api_seatmap_reads_total{{source="response_cache_stale"}} {stale}
+api_seatmap_reads_total{{source="rebuilt"}} {rebuilt}
+"""
+
+    before = parse(histogram(1, 0, 0, 0.001) + reads(10, 2, 1))
+    after = parse(histogram(2, 0, 0, 0.002) + reads(70, 12, 4))
+
+    assert summarize(before, after)["holds"]["seat_map_reads"] == {
+        "rebuilt": 3,
+        "response_cache": 60,
+        "response_cache_stale": 10,
+    }
