@@ -53,6 +53,13 @@ HOLD_STEP = Histogram(
     ["step"],
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30),
 )
+SEATMAP_RENDER_STEP = Histogram(
+    "api_seatmap_render_seconds",
+    "A seat-map response's render, by step: rows (the event's row and the map's, one thread "
+    "hop), encode (the JSON, on the event loop), store (the response written to Redis)",
+    ["step"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
 HOLDS_SHED = Counter(
     "api_holds_shed_total", "Holds answered TRY_AGAIN after waiting too long for admission"
 )

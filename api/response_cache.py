@@ -46,7 +46,7 @@ from redis.exceptions import RedisError
 from starlette.responses import Response
 
 from adapters.seatmap_cache import seatmap_key
-from api.metrics import SEATMAP_READS
+from api.metrics import SEATMAP_READS, SEATMAP_RENDER_STEP
 from api.proven_queries import lone_root_field
 
 CACHEABLE_FIELD = "availableSeats"
@@ -221,8 +221,8 @@ class SeatMapResponseCache:
         announced before the leader started: at most one render's duration older than the
         follower's read.
         """
-        _, key = self._keys(event_id, data)
-        leader = self._in_flight.get(key)
+        _, response_key = self._keys(event_id, data)
+        leader = self._in_flight.get(response_key)
         if leader is not None and stale is not None:
             SEATMAP_READS.labels("response_cache_stale").inc()
             return Response(stale, media_type=JSON)
@@ -231,31 +231,45 @@ class SeatMapResponseCache:
             shared = await asyncio.shield(leader)
             return Response(shared.body, status_code=shared.status_code, media_type=JSON)
         future: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
-        self._in_flight[key] = future
+        self._in_flight[response_key] = future
         started = time.monotonic()
         try:
             response = await render()
-            # Only successes are cached. Looked for, not parsed: decoding a 1,000-seat map
-            # cost ~1 ms per render; a body that merely mentions "errors" is not cached.
-            if response.status_code == 200 and b'"errors"' not in bytes(response.body):
-                with contextlib.suppress(RedisError):
-                    await self.store(event_id, data, version, bytes(response.body), started)
-            future.set_result(response)
-            return response
         except BaseException as exc:
             future.set_exception(exc)
             future.exception()  # retrieved here, so a leader without followers logs nothing
             raise
         finally:
-            del self._in_flight[key]
+            # From here a read finds this process's new copy (or renders again): the
+            # followers and the next render do not wait for Redis's copy to be written.
+            del self._in_flight[response_key]
+        body = bytes(response.body)
+        # Only successes are cached. Looked for, not parsed: decoding a 1,000-seat map cost
+        # ~1 ms per render; a body that merely mentions "errors" is not cached.
+        cacheable = response.status_code == 200 and b'"errors"' not in body
+        if cacheable:
+            self._remember(response_key, version, body, started)
+        future.set_result(response)
+        if cacheable:
+            with contextlib.suppress(RedisError), SEATMAP_RENDER_STEP.labels("store").time():
+                await self._share(response_key, version, body, started)
+        return response
 
     async def store(
         self, event_id: str, data: dict[str, Any], version: bytes, body: bytes, started: float
     ) -> None:
-        ttl_ms = self._max_staleness_ms - int((time.monotonic() - started) * 1000)
-        if ttl_ms <= 0:
-            return
+        """Caches ``body``, rendered from ``version`` by a render that began at ``started``,
+        here and in Redis for the other processes."""
         _, response_key = self._keys(event_id, data)
-        await self._redis.set(response_key, version + b"\n" + body, px=ttl_ms)
+        self._remember(response_key, version, body, started)
+        await self._share(response_key, version, body, started)
+
+    def _remember(self, response_key: str, version: bytes, body: bytes, started: float) -> None:
         expires = started + self._max_staleness_ms / 1000
-        self._near.put(response_key, _Entry(version, body, expires))
+        if expires > time.monotonic():
+            self._near.put(response_key, _Entry(version, body, expires))
+
+    async def _share(self, response_key: str, version: bytes, body: bytes, started: float) -> None:
+        ttl_ms = self._max_staleness_ms - int((time.monotonic() - started) * 1000)
+        if ttl_ms > 0:
+            await self._redis.set(response_key, version + b"\n" + body, px=ttl_ms)

@@ -31,6 +31,7 @@ from graphql import (
 
 from adapters.catalog import SeatInfo
 from api.json_bytes import json_bytes
+from api.metrics import SEATMAP_RENDER_STEP
 from api.proven_queries import ProvenQueries
 from api.resolvers.catalog import available_seats
 from api.response_cache import seat_map_query
@@ -116,7 +117,8 @@ class SeatMapRenderer:
             return None
         try:
             seats = await available_seats(services, event_id)
-            rows = [{c.key: c.value(seat) for c in plan.columns} for seat in seats]
+            with SEATMAP_RENDER_STEP.labels("encode").time():
+                rows = [{c.key: c.value(seat) for c in plan.columns} for seat in seats]
+                return json_bytes({"data": {plan.root_key: rows}})
         except Exception:  # noqa: BLE001 - graphql-core runs it again and reports the error
             return None
-        return json_bytes({"data": {plan.root_key: rows}})

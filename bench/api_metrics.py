@@ -26,6 +26,7 @@ CLAIM_READS = "api_claim_reads_total"
 SEAT_CLAIMS = "api_seat_claims_total"
 # api/graphql_http.py, api/response_cache.py, api/resolvers/catalog.py: where seat maps came from
 SEATMAP_READS = "api_seatmap_reads_total"
+SEATMAP_RENDER_STEP = "api_seatmap_render_seconds"
 
 # le (seconds, inf for +Inf) -> cumulative count, plus the running sum and count
 Histogram = dict[str, Any]
@@ -55,7 +56,12 @@ def _add_admission(admission: dict[str, float], samples: Any) -> None:
     for sample in samples:
         if sample.name in (SHED, f"{ADMISSION_WAIT}_count", f"{ADMISSION_WAIT}_sum"):
             admission[sample.name] = sample.value
-        elif sample.name in (f"{HOLD_STEP}_count", f"{HOLD_STEP}_sum"):
+        elif sample.name in (
+            f"{HOLD_STEP}_count",
+            f"{HOLD_STEP}_sum",
+            f"{SEATMAP_RENDER_STEP}_count",
+            f"{SEATMAP_RENDER_STEP}_sum",
+        ):
             admission[f"{sample.name}:{sample.labels['step']}"] = sample.value
         elif sample.name == CLAIM_READS:
             key = f"{sample.name}:{sample.labels['source']}:{sample.labels['outcome']}"
@@ -108,11 +114,17 @@ def _admission(before: dict[str, float], after: dict[str, float]) -> dict[str, A
         for source in ("copy", "redis")
         for outcome in ("taken", "free")
     }
+    render = {}
+    for step in ("rows", "encode", "store"):
+        n = new(f"{SEATMAP_RENDER_STEP}_count:{step}")
+        render[step] = round(new(f"{SEATMAP_RENDER_STEP}_sum:{step}") / n * 1000, 1) if n else None
     prefix = f"{SEATMAP_READS}:"
     sources = {k[len(prefix) :] for k in (*before, *after) if k.startswith(prefix)}
     return {
         # seat-map reads by where they were served from (the rows' sources count renders)
         "seat_map_reads": {source: int(new(prefix + source)) for source in sorted(sources)},
+        # a seat-map render's mean time in each step (api/seatmap_render.py)
+        "mean_seat_map_render_ms": render,
         # holds refused by a read of the claims, and those refused by the claim script itself
         # (seats claimed after the read, or read nowhere: a first query text, an odd shape)
         "claim_reads": reads,

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from api.response_cache import SeatMapResponseCache
+from api.response_cache import Cached, SeatMapResponseCache
 from api.services import Services
 from config.settings import Settings
 
@@ -230,3 +230,43 @@ async def test_while_this_process_renders_a_read_gets_its_own_previous_copy_at_o
     release.set()
     assert during.body == old and not during.current
     assert bytes((await leader).body) == new
+
+
+async def test_followers_get_the_render_before_redis_has_its_copy(
+    services: Services, event_factory: Any, monkeypatch: Any
+) -> None:
+    import asyncio
+
+    from starlette.responses import Response
+
+    event_id, data, cache = await _cached_then_changed(services, event_factory)
+    version = (await cache.lookup(event_id, data)).version
+    redis_written = asyncio.Event()
+    release_redis = asyncio.Event()
+    real_set = cache._redis.set
+
+    async def slow_set(*args: Any, **kwargs: Any) -> Any:
+        await release_redis.wait()
+        result = await real_set(*args, **kwargs)
+        redis_written.set()
+        return result
+
+    monkeypatch.setattr(cache._redis, "set", slow_set)
+
+    rendered = asyncio.Event()
+
+    async def render() -> Response:
+        await rendered.wait()
+        return Response(NEW, media_type="application/json")
+
+    leader = asyncio.create_task(cache.single_flight(event_id, data, version, render))
+    await asyncio.sleep(0)  # the leader is rendering
+    follower = asyncio.create_task(cache.single_flight(event_id, data, version, render))
+    await asyncio.sleep(0)  # the follower waits for the leader's render
+    rendered.set()
+
+    assert bytes((await asyncio.wait_for(follower, timeout=5)).body) == NEW
+    assert not redis_written.is_set()
+    assert await cache.lookup(event_id, data) == Cached(NEW, version, True)  # the copy here
+    release_redis.set()
+    assert bytes((await leader).body) == NEW and redis_written.is_set()
