@@ -137,7 +137,7 @@ class ClaimsMirror:
     def taken(self, event_id: str, seat_ids: Sequence[str]) -> tuple[str, ...] | None:
         """The seats some checkout claims live, as ``SeatClaims.taken`` would answer; None
         when this process has no current copy of the event's claims (ask Redis)."""
-        if self._reader is None:
+        if self._reader is None or self._reader.done():
             self._reader = asyncio.get_running_loop().create_task(self._follow_feed())
         if not self._subscribed:
             return None

@@ -116,3 +116,18 @@ async def test_a_lost_feed_forgets_the_copies_and_reloads_them(
 
     await copied(mirror, event)
     assert mirror.taken(event, ["s1"]) == ()
+
+
+async def test_a_feed_follower_that_was_stopped_is_started_again(
+    mirror: ClaimsMirror, claims: SeatClaims, event: str
+) -> None:
+    await claims.claim(event, ["s1"], "A", 60)
+    await copied(mirror, event)
+    reader = mirror._reader
+    assert reader is not None
+    reader.cancel()
+    await asyncio.gather(reader, return_exceptions=True)
+
+    assert mirror.taken(event, ["s1"]) is None  # no feed: ask Redis
+    await copied(mirror, event)
+    assert mirror.taken(event, ["s1"]) == ("s1",)
