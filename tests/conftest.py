@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import redis
+import redis.asyncio as aredis
 from sqlalchemy import Engine
 from temporalio.client import Client
 
@@ -102,6 +103,15 @@ def redis_client(settings: Settings) -> Iterator[redis.Redis]:
     if keys:
         client.delete(*keys)
     client.close()
+
+
+@pytest.fixture
+async def async_redis(settings: Settings) -> AsyncIterator[aredis.Redis]:
+    """A client on the test's own event loop (the run's keys are dropped by ``redis_client``)."""
+    assert settings.redis_url
+    client = aredis.Redis.from_url(settings.redis_url)
+    yield client
+    await client.aclose()
 
 
 @pytest.fixture(scope="session")

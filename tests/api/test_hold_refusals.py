@@ -37,6 +37,25 @@ async def _claim_elsewhere(services: Services, event_id: str, seat_ids: list[str
     assert claim.claimed
 
 
+async def _refused_by_graphql_core(
+    http: httpx.AsyncClient, services: Services, make_buyer: Any, event: Any, claimed: int
+) -> bytes:
+    """The event's first ``claimed`` seats claimed by another checkout, then graphql-core's
+    refusal of a hold of all three (its first run of the text: nothing skips it yet)."""
+    await _claim_elsewhere(services, event.id, event.seat_ids[:claimed])
+    return await _post(http, make_buyer().token, {"e": event.id, "s": event.seat_ids})
+
+
+def _forbid(monkeypatch: pytest.MonkeyPatch, services: Services, *methods: str) -> None:
+    """Makes these ``SeatClaims`` methods fail the test if the refusal calls them."""
+
+    async def forbidden(*_: Any, **__: Any) -> Any:
+        raise AssertionError(f"the refusal called one of {methods}")
+
+    for method in methods:
+        monkeypatch.setattr(services.claims, method, forbidden)
+
+
 async def test_a_refusal_is_the_same_bytes_without_the_executor(
     http: httpx.AsyncClient,
     services: Services,
@@ -45,14 +64,10 @@ async def test_a_refusal_is_the_same_bytes_without_the_executor(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     event = event_factory(seats=3)
-    await _claim_elsewhere(services, event.id, event.seat_ids[:2])
     variables = {"e": event.id, "s": [event.seat_ids[1], event.seat_ids[0], event.seat_ids[2]]}
-    through_graphql_core = await _post(http, make_buyer().token, variables)
+    through_graphql_core = await _refused_by_graphql_core(http, services, make_buyer, event, 2)
 
-    async def no_claims(*_: Any, **__: Any) -> Any:
-        raise AssertionError("the refusal went through the resolver")
-
-    monkeypatch.setattr(services.claims, "claim", no_claims)
+    _forbid(monkeypatch, services, "claim")  # the resolver's claim
     without = await _post(http, make_buyer().token, variables)
 
     assert without == through_graphql_core
@@ -69,9 +84,8 @@ async def test_with_a_copy_of_the_claims_a_refusal_asks_redis_nothing(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     event = event_factory(seats=3)
-    await _claim_elsewhere(services, event.id, event.seat_ids[:1])
     variables = {"e": event.id, "s": event.seat_ids[:2]}
-    through_graphql_core = await _post(http, make_buyer().token, variables)
+    through_graphql_core = await _refused_by_graphql_core(http, services, make_buyer, event, 1)
     deadline = time.monotonic() + 10
     while services.claims_mirror.taken(event.id, event.seat_ids) is None:
         assert time.monotonic() < deadline, "no copy of the event's claims"
@@ -82,11 +96,7 @@ async def test_with_a_copy_of_the_claims_a_refusal_asks_redis_nothing(
         assert time.monotonic() < deadline, "the copy missed a claim"
         await asyncio.sleep(0.01)
 
-    async def no_redis(*_: Any, **__: Any) -> Any:
-        raise AssertionError("the refusal asked Redis")
-
-    monkeypatch.setattr(services.claims, "claim", no_redis)
-    monkeypatch.setattr(services.claims, "taken", no_redis)
+    _forbid(monkeypatch, services, "claim", "taken")  # every way of asking Redis
 
     assert await _post(http, make_buyer().token, variables) == through_graphql_core
     later = {"e": event.id, "s": event.seat_ids[1:]}

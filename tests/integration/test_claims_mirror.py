@@ -20,34 +20,16 @@ SEATS = [f"s{i}" for i in range(8)]
 
 
 @pytest.fixture
-async def aclient(settings: Settings) -> AsyncIterator[aredis.Redis]:
+async def mirror(settings: Settings, async_redis: aredis.Redis) -> AsyncIterator[ClaimsMirror]:
     assert settings.redis_url
-    client = aredis.Redis.from_url(settings.redis_url)
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-async def mirror(settings: Settings, aclient: aredis.Redis) -> AsyncIterator[ClaimsMirror]:
-    assert settings.redis_url
-    built = ClaimsMirror(settings.redis_url, aclient, settings.redis_prefix, retry_seconds=0.2)
+    built = ClaimsMirror(settings.redis_url, async_redis, settings.redis_prefix, retry_seconds=0.2)
     yield built
     await built.close()
 
 
 @pytest.fixture
-def claims(settings: Settings, aclient: aredis.Redis) -> SeatClaims:
-    return SeatClaims(aclient, settings.redis_prefix)
-
-
-@pytest.fixture
-def recorder(settings: Settings, redis_client: redis.Redis) -> SeatClaimRecorder:
-    return SeatClaimRecorder(redis_client, settings.redis_prefix)
-
-
-@pytest.fixture
-def event() -> str:
-    return f"ev-{uuid.uuid4()}"
+def claims(settings: Settings, async_redis: aredis.Redis) -> SeatClaims:
+    return SeatClaims(async_redis, settings.redis_prefix)
 
 
 async def until(check: Callable[[], bool], seconds: float = 10.0) -> None:

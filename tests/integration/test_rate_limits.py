@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aredis
@@ -25,11 +24,8 @@ class Clock:
 
 
 @pytest.fixture
-async def client(settings: Settings) -> AsyncIterator[aredis.Redis]:
-    assert settings.redis_url
-    connection = aredis.Redis.from_url(settings.redis_url)
-    yield connection
-    await connection.aclose()
+def client(async_redis: aredis.Redis) -> aredis.Redis:
+    return async_redis
 
 
 def limiter(client: aredis.Redis, settings: Settings, clock: Clock, **limits: str) -> RateLimiter:

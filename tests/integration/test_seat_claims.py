@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -32,21 +30,8 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-async def claims(settings: Settings, clock: Clock) -> AsyncIterator[SeatClaims]:
-    assert settings.redis_url
-    client = aredis.Redis.from_url(settings.redis_url)
-    yield SeatClaims(client, settings.redis_prefix, clock=clock)
-    await client.aclose()
-
-
-@pytest.fixture
-def recorder(settings: Settings, redis_client: redis.Redis) -> SeatClaimRecorder:
-    return SeatClaimRecorder(redis_client, settings.redis_prefix)
-
-
-@pytest.fixture
-def event() -> str:
-    return f"ev-{uuid.uuid4()}"
+def claims(settings: Settings, clock: Clock, async_redis: aredis.Redis) -> SeatClaims:
+    return SeatClaims(async_redis, settings.redis_prefix, clock=clock)
 
 
 def holders(redis_client: redis.Redis, settings: Settings, event: str) -> dict[str, str]:
