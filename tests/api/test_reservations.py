@@ -9,7 +9,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from adapters.inventory import PostgresCatalog
-from adapters.seat_claims import claims_key
+from adapters.seat_claims import GRANT, claims_key
 from adapters.seat_locks import DynamoSeatLocks
 from adapters.seatmap_cache import seatmap_key
 from api.context import Context
@@ -96,7 +96,11 @@ def _claim_refusals() -> float:
 
 def _claims(services: Services, event_id: str) -> dict[str, str]:
     raw = services.redis.hgetall(claims_key(services.settings.redis_prefix, event_id))
-    return {k.decode(): v.decode().split("|")[0] for k, v in raw.items()}
+    return {
+        k.decode(): v.decode().split("|")[0]
+        for k, v in raw.items()
+        if not k.startswith(GRANT.encode())
+    }
 
 
 async def test_seats_claimed_elsewhere_are_refused_by_the_claim_alone(

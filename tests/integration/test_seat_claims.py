@@ -10,7 +10,7 @@ import redis.asyncio as aredis
 
 from adapters.claimed_seat_locks import ClaimedSeatLocks
 from adapters.fakes.seat_locks import InMemorySeatLocks
-from adapters.seat_claims import Claim, SeatClaimRecorder, SeatClaims, claims_key
+from adapters.seat_claims import GRANT, Claim, SeatClaimRecorder, SeatClaims, claims_key
 from config.settings import Settings
 
 T0 = 1_900_000_000
@@ -36,7 +36,11 @@ def claims(settings: Settings, clock: Clock, async_redis: aredis.Redis) -> SeatC
 
 def holders(redis_client: redis.Redis, settings: Settings, event: str) -> dict[str, str]:
     raw = redis_client.hgetall(claims_key(settings.redis_prefix, event))
-    return {k.decode(): v.decode().split("|")[0] for k, v in raw.items()}
+    return {
+        k.decode(): v.decode().split("|")[0]
+        for k, v in raw.items()
+        if not k.startswith(GRANT.encode())
+    }
 
 
 async def test_free_seats_are_claimed_and_reported_fresh(claims: SeatClaims, event: str) -> None:
@@ -129,3 +133,39 @@ async def test_taken_names_what_claim_would_refuse_and_writes_nothing(
     refused = await claims.claim(event, ["s4", "s3", "s2"], "C", 30)
     assert refused == Claim(False, taken=("s3",))  # the script agrees
     assert redis_client.hgetall(claims_key(settings.redis_prefix, event)) == before
+
+
+async def test_grants_follow_the_locks_for_the_seat_map(
+    claims: SeatClaims, recorder: SeatClaimRecorder, event: str, clock: Clock
+) -> None:
+    dynamodb = InMemorySeatLocks(clock=clock)
+    locks = ClaimedSeatLocks(dynamodb, recorder)
+    now = int(clock.now)
+    assert (await claims.claim(event, ["s4"], "D", 30)).claimed  # claimed, not granted yet
+    assert locks.acquire(event, ["s1", "s2"], "A", "alice", 30, now=now).acquired
+    assert locks.acquire(event, ["s3"], "B", "bob", 10, now=now).acquired
+
+    def both(at: int) -> tuple[set[str], set[str]]:
+        return locks.held_seat_ids(event, now=at), dynamodb.held_seat_ids(event, now=at)
+
+    assert both(now) == ({"s1", "s2", "s3"}, {"s1", "s2", "s3"})
+    assert both(now + 11) == ({"s1", "s2"}, {"s1", "s2"})  # B's lapsed
+    assert locks.extend(event, ["s1", "s2"], "A", 60, now=now + 20) == now + 80
+    assert both(now + 60) == ({"s1", "s2"}, {"s1", "s2"})
+    locks.release(event, ["s3"], "A")  # not A's: B's lapsed grant stays B's
+    assert locks.release(event, ["s1"], "A") == 1
+    assert both(now) == ({"s2", "s3"}, {"s2", "s3"})
+    assert recorder.live_claims(event, now=now) == {"s2": "A", "s3": "B", "s4": "D"}
+    # Read from the grants, not DynamoDB: a lock granted while Redis was away is not among them
+    # (its holds are still refused by DynamoDB; the map shows the seat until the lock ends).
+    assert dynamodb.acquire(event, ["s5"], "E", "eve", 30, now=now).acquired
+    assert both(now) == ({"s2", "s3"}, {"s2", "s3", "s5"})
+
+
+def test_without_redis_the_held_seats_come_from_dynamodb(event: str, clock: Clock) -> None:
+    dynamodb = InMemorySeatLocks(clock=clock)
+    dead = SeatClaimRecorder(redis.Redis(host="127.0.0.1", port=1), "test:")
+    locks = ClaimedSeatLocks(dynamodb, dead)
+    assert locks.acquire(event, ["s1"], "A", "alice", 30).acquired  # the record is logged
+
+    assert locks.held_seat_ids(event) == {"s1"}

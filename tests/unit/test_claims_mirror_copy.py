@@ -16,9 +16,10 @@ def test_feed_messages_are_parsed() -> None:
 
 def test_a_copy_answers_live_claims_in_claim_order() -> None:
     copy = EventClaims()
-    copy.loaded({b"s2": b"A|100", b"s1": b"B|99"})
+    copy.loaded({b"s2": b"A|100", b"s1": b"B|99", b"L:s2": b"A|100"})  # a grant is no claim
     copy.apply(FeedChange("ev", "C", 120, ("s3",)))
 
+    assert set(copy.claims or {}) == {"s1", "s2", "s3"}
     assert copy.taken(["s3", "s2", "s1", "s4"], now=99) == ("s1", "s2", "s3")
     assert copy.taken(["s3", "s2", "s1"], now=100) == ("s2", "s3")  # live to the second
     copy.apply(FeedChange("ev", None, 0, ("s2", "s3")))
