@@ -16,6 +16,9 @@ How the copy stays right:
   sets or deletes a seat outright: every seat ends as the last change to it says.
 * Pub/sub loses messages only with its connection. That connection never reconnects behind our
   back (no retries); any error drops every copy, and copies are loaded again once subscribed.
+  A connection that dies without an error (a half-open TCP connection) is caught by a PING
+  whenever the feed is quiet: with nothing heard for ``silence_seconds`` it is dropped the same
+  way, so a copy is never more than that behind a feed that stopped.
 
 What it costs: a release (a declined payment, a hold that went no further) reaches the copy
 one feed delivery after Redis made it (a turn of this process's loop), and a hold of a seat
@@ -115,6 +118,7 @@ class ClaimsMirror:
         clock: Callable[[], float] = time.time,
         max_events: int = 64,
         retry_seconds: float = 1.0,
+        silence_seconds: float = 15.0,
     ) -> None:
         # The feed's connection, as CLIENT LIST names it.
         self.connection_name = f"claims-mirror-{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -132,6 +136,7 @@ class ClaimsMirror:
         self._clock = clock
         self._max_events = max_events
         self._retry_seconds = retry_seconds
+        self._silence_seconds = silence_seconds
         self._events: OrderedDict[str, EventClaims] = OrderedDict()
         self._subscribed = False
         self._reader: asyncio.Task[None] | None = None
@@ -177,12 +182,18 @@ class ClaimsMirror:
     async def _follow_feed(self) -> None:
         while True:
             pubsub = self._feed_redis.pubsub()
+            loop = asyncio.get_running_loop()
             try:
                 await pubsub.subscribe(claims_feed(self._prefix))
+                heard = loop.time()
                 while True:
-                    message = await pubsub.get_message(timeout=5.0)
+                    message = await pubsub.get_message(timeout=self._silence_seconds / 3)
                     if message is None:
+                        if loop.time() - heard > self._silence_seconds:
+                            raise ConnectionError("the claims feed went silent, not even a PONG")
+                        await pubsub.ping()  # its PONG arrives as a message, as proof of life
                         continue
+                    heard = loop.time()
                     if message["type"] == "subscribe":
                         self._subscribed = True
                     elif message["type"] == "message":

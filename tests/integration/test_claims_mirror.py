@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 import redis
 import redis.asyncio as aredis
+from redis.asyncio.client import PubSub
 
 from adapters.claims_mirror import ClaimsMirror
 from adapters.seat_claims import SeatClaimRecorder, SeatClaims
@@ -113,3 +114,29 @@ async def test_a_feed_follower_that_was_stopped_is_started_again(
     assert mirror.taken(event, ["s1"]) is None  # no feed: ask Redis
     await copied(mirror, event)
     assert mirror.taken(event, ["s1"]) == ("s1",)
+
+
+async def test_a_feed_that_goes_silent_is_dropped_like_a_lost_one(
+    settings: Settings,
+    async_redis: aredis.Redis,
+    claims: SeatClaims,
+    event: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert settings.redis_url
+    mirror = ClaimsMirror(
+        settings.redis_url, async_redis, settings.redis_prefix, retry_seconds=5, silence_seconds=0.3
+    )
+    try:
+        await claims.claim(event, ["s1"], "A", 60)
+        await copied(mirror, event)
+        await asyncio.sleep(1.0)  # three times the silence allowed, with nothing published
+        assert mirror.taken(event, ["s1"]) == ("s1",)  # alive: its PINGs are answered
+
+        async def unanswered(*_: object) -> None:
+            """A half-open connection: the PING leaves, and nothing ever comes back."""
+
+        monkeypatch.setattr(PubSub, "ping", unanswered)
+        await until(lambda: mirror.taken(event, ["s1"]) is None, seconds=5)
+    finally:
+        await mirror.close()
