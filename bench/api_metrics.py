@@ -34,10 +34,10 @@ Histogram = dict[str, Any]
 
 def parse(text: str) -> Histogram:
     """The ``/graphql`` histogram, every method and status added together."""
-    found: Histogram = {"buckets": {}, "sum": 0.0, "count": 0.0, "admission": {}}
+    found: Histogram = {"buckets": {}, "sum": 0.0, "count": 0.0, "counters": {}}
     for family in text_string_to_metric_families(text):
         if family.name != METRIC:
-            _add_admission(found["admission"], family.samples)
+            _add_counters(found["counters"], family.samples)
             continue
         for sample in family.samples:
             if sample.labels.get("path") != PATH:
@@ -52,24 +52,25 @@ def parse(text: str) -> Histogram:
     return found
 
 
-def _add_admission(admission: dict[str, float], samples: Any) -> None:
+def _add_counters(counters: dict[str, float], samples: Any) -> None:
+    """The hold and seat-map samples ``_holds`` reads, keyed by name and labels."""
     for sample in samples:
         if sample.name in (SHED, f"{ADMISSION_WAIT}_count", f"{ADMISSION_WAIT}_sum"):
-            admission[sample.name] = sample.value
+            counters[sample.name] = sample.value
         elif sample.name in (
             f"{HOLD_STEP}_count",
             f"{HOLD_STEP}_sum",
             f"{SEATMAP_RENDER_STEP}_count",
             f"{SEATMAP_RENDER_STEP}_sum",
         ):
-            admission[f"{sample.name}:{sample.labels['step']}"] = sample.value
+            counters[f"{sample.name}:{sample.labels['step']}"] = sample.value
         elif sample.name == CLAIM_READS:
             key = f"{sample.name}:{sample.labels['source']}:{sample.labels['outcome']}"
-            admission[key] = sample.value
+            counters[key] = sample.value
         elif sample.name == SEAT_CLAIMS:
-            admission[f"{sample.name}:{sample.labels['outcome']}"] = sample.value
+            counters[f"{sample.name}:{sample.labels['outcome']}"] = sample.value
         elif sample.name == SEATMAP_READS:
-            admission[f"{sample.name}:{sample.labels['source']}"] = sample.value
+            counters[f"{sample.name}:{sample.labels['source']}"] = sample.value
 
 
 def _at_most(before: Histogram, after: Histogram, count: float, share: float) -> float | str:
@@ -93,12 +94,14 @@ def summarize(before: Histogram, after: Histogram) -> dict[str, Any]:
         "mean_ms": round((after["sum"] - before["sum"]) / count * 1000, 1),
         "p50_ms_at_most": _at_most(before, after, count, 0.50),
         "p99_ms_at_most": _at_most(before, after, count, 0.99),
-        "holds": _admission(before.get("admission", {}), after.get("admission", {})),
+        "holds": _holds(before.get("counters", {}), after.get("counters", {})),
     }
 
 
-def _admission(before: dict[str, float], after: dict[str, float]) -> dict[str, Any]:
-    """Holds admitted to the saga, their mean wait for a turn, and holds shed (TRY_AGAIN)."""
+def _holds(before: dict[str, float], after: dict[str, float]) -> dict[str, Any]:
+    """Between two scrapes: where seat maps were served from and what a render took; where
+    holds' claims were read and who refused them; holds admitted to the saga, their mean wait
+    for a turn, and holds shed (TRY_AGAIN)."""
 
     def new(name: str) -> float:
         return after.get(name, 0.0) - before.get(name, 0.0)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from typing import Any
 
 import httpx
+from starlette.responses import Response
 
 from api.response_cache import Cached, SeatMapResponseCache
 from api.services import Services
@@ -99,10 +101,6 @@ async def test_errors_and_other_queries_are_not_cached(
 
 
 async def test_concurrent_misses_render_once(services: Services, event_factory: Any) -> None:
-    import asyncio
-
-    from starlette.responses import Response
-
     event = event_factory(seats=1)
     data = _request(event.id)
     renders = 0
@@ -127,10 +125,6 @@ async def test_concurrent_misses_render_once(services: Services, event_factory: 
 async def test_reads_during_a_rerender_get_the_previous_entry_and_later_reads_the_change(
     services: Services, event_factory: Any
 ) -> None:
-    import asyncio
-
-    from starlette.responses import Response
-
     event_id, data, cache = await _cached_then_changed(services, event_factory)
     old, new = OLD, NEW
     renders = 0
@@ -202,10 +196,6 @@ async def test_a_current_entry_another_process_rendered_is_adopted_instead_of_re
 async def test_while_this_process_renders_a_read_gets_its_own_previous_copy_at_once(
     services: Services, event_factory: Any
 ) -> None:
-    import asyncio
-
-    from starlette.responses import Response
-
     event_id, data, cache = await _cached_then_changed(services, event_factory)
     old, new = OLD, NEW
     release = asyncio.Event()
@@ -235,10 +225,6 @@ async def test_while_this_process_renders_a_read_gets_its_own_previous_copy_at_o
 async def test_followers_get_the_render_before_redis_has_its_copy(
     services: Services, event_factory: Any, monkeypatch: Any
 ) -> None:
-    import asyncio
-
-    from starlette.responses import Response
-
     event_id, data, cache = await _cached_then_changed(services, event_factory)
     version = (await cache.lookup(event_id, data)).version
     redis_written = asyncio.Event()
