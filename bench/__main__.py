@@ -34,10 +34,12 @@ SCALING_ORDER = (1, 2, 2, 1)
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--buyers", type=int, default=10_000)
-    parser.add_argument("--seats", type=int, default=1_000)
-    parser.add_argument("--clients", type=int, default=200)
-    parser.add_argument("--sections", default=",".join(SECTIONS))
+    parser.add_argument("--buyers", type=int, default=10_000, help="buyers in the flash sale")
+    parser.add_argument("--seats", type=int, default=1_000, help="seats of the sale's event")
+    parser.add_argument("--clients", type=int, default=200, help="concurrent HTTP clients")
+    parser.add_argument(
+        "--sections", default=",".join(SECTIONS), help="comma-separated, of: " + ",".join(SECTIONS)
+    )
     parser.add_argument("--workers", type=int, default=1, help="worker processes in the sale")
     parser.add_argument("--api-processes", type=int, default=1)
     parser.add_argument("--hold-seconds", type=int, default=30, help="hold length in the sale")
