@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from bench.__main__ import _scaling_mean, parse, summarize
+from bench.__main__ import _scaling_mean, parse, ratio_if_saga_were_free, summarize
 from bench.buyer import Outcome
 from bench.flash_sale import clients_waiting_on, lapsed_after, sale_timeline
 from bench.gc_pauses import GcPauses
@@ -185,3 +185,20 @@ def test_cpu_is_charged_per_unit_of_work_and_summarized_for_the_whole_box() -> N
     assert summary["bare_box_cpu_ms_per_workflow"] == 70.0
     assert summary["saga_saturated_box_cpu_ms_per_checkout"] == 108.0
     assert summary["sale_box_cpu_ms_per_checkout"] == 165.0
+
+
+def test_the_ratio_if_the_saga_were_free_leaves_out_temporal_and_every_worker() -> None:
+    bare = {BOX: 84.0, "temporal": 51.0, "bench (this process)": 33.0}
+    sale = {
+        BOX: 170.0,
+        "temporal": 35.0,
+        "worker-11": 20.0,
+        "worker-12": 15.0,
+        "api-10": 55.0,
+        "bench (this process)": 23.0,
+    }
+    # the rest of the sale's checkout: 170 - 35 - 20 - 15 = 100 ms against the bare 84 ms
+    assert ratio_if_saga_were_free(bare, sale) == 0.84
+    assert ratio_if_saga_were_free(bare, {BOX: 100.0}) == 0.84
+    assert ratio_if_saga_were_free(None, sale) is None
+    assert ratio_if_saga_were_free(bare, {"temporal": 1.0}) is None
