@@ -169,7 +169,7 @@ class CheckoutActivities:
                 held=False,
                 taken=list(result.taken),
                 reason=ErrorCode.SEATS_UNAVAILABLE.value,
-                message=f"{len(result.taken)} seat(s) are held by another buyer",
+                message=f"{len(result.taken)} seat(s) are held by another checkout",
             )
         self._seat_map.changed(request.event_id, request.seat_ids, "held")
         return HoldOutput(

@@ -76,11 +76,12 @@ async def check_selection(context: Context, event_id: str, seat_ids: list[str]) 
 
 
 def claimed_by_others(taken: Sequence[str]) -> DomainError:
-    """The refusal of a hold whose seats other checkouts claim (``api/hold_refusals.py`` builds
-    the same payload without graphql-core, so both read it from here)."""
+    """The refusal of a hold whose seats other checkouts claim or lock (``api/hold_refusals.py``
+    builds the same payload without graphql-core, so both read it from here). "Another
+    checkout", not "another buyer": it may be the caller's own earlier one."""
     return DomainError(
         ErrorCode.SEATS_UNAVAILABLE,
-        f"seat(s) held by another buyer: {', '.join(taken)}",
+        f"seat(s) held by another checkout: {', '.join(taken)}",
         seat_ids=list(taken),
     )
 
@@ -166,11 +167,7 @@ async def hold_reserved(
     with HOLD_STEP.labels("reserve").time():
         reserved = await run_sync(reserve)
     if not reserved.acquired:
-        raise DomainError(
-            ErrorCode.SEATS_UNAVAILABLE,
-            f"seat(s) held by another buyer: {', '.join(reserved.taken)}",
-            seat_ids=list(reserved.taken),
-        )
+        raise claimed_by_others(reserved.taken)
     reservation = None
     if quote is not None:
         prices = {seat.seat_id: str(seat.price) for seat in quote.seats}
