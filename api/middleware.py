@@ -90,8 +90,10 @@ class ApiMiddleware:
 
         try:
             if path == "/graphql" and scope.get("method") == "POST":
-                if not await self._admit(scope, headers, send_wrapper):
+                capped = await self._capped_body(headers, receive, send_wrapper)
+                if capped is None or not await self._admit(scope, headers, send_wrapper):
                     return
+                receive = capped
             await self.app(scope, receive, send_wrapper)
         finally:
             elapsed = time.perf_counter() - started
@@ -107,11 +109,38 @@ class ApiMiddleware:
             )
             structlog.contextvars.unbind_contextvars("request_id")
 
-    async def _admit(self, scope: Scope, headers: Headers, send: Send) -> bool:
+    async def _capped_body(self, headers: Headers, receive: Receive, send: Send) -> Receive | None:
+        """``receive`` for the app when the body is within the cap, else None (413 sent).
+
+        A declared length is checked before anything is read. A body sent without one
+        (``Transfer-Encoding: chunked``) is read here, up to the cap, and handed on whole, so
+        that no size of body reaches the GraphQL handler, which reads it all at once."""
         length = headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
+        if length is not None:
+            if length.isdigit() and int(length) <= self.max_body_bytes:
+                return receive
             await _send_json_error(send, 413, BAD_USER_INPUT, "request body is too large")
-            return False
+            return None
+        messages: list[Message] = []
+        size = 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":  # the client went away: the app sees it
+                break
+            size += len(message.get("body", b""))
+            if size > self.max_body_bytes:
+                await _send_json_error(send, 413, BAD_USER_INPUT, "request body is too large")
+                return None
+            if not message.get("more_body", False):
+                break
+
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
+
+        return replay
+
+    async def _admit(self, scope: Scope, headers: Headers, send: Send) -> bool:
         services: Services | None = getattr(scope["app"].state, "services", None)
         if services is None or not services.rate_limiter.enabled:
             return True

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -113,6 +114,30 @@ async def test_query_size_and_depth_limits(
         assert big.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
         huge = await c.post("/graphql", json={"query": "x" * (limited.graphql_max_query_bytes * 6)})
         assert huge.status_code == 413
+
+
+async def test_a_body_without_a_declared_length_is_capped_too(
+    api_settings: Settings, services: Any
+) -> None:
+    """``Transfer-Encoding: chunked`` declares no length: the cap counts what arrives."""
+    app = make_app(api_settings, services)
+    cap = api_settings.graphql_max_query_bytes * 5
+
+    async def chunked(body: bytes, size: int = 4096) -> AsyncIterator[bytes]:
+        for start in range(0, len(body), size):
+            yield body[start : start + size]
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        headers = {"content-type": "application/json"}
+        small = json.dumps({"query": "{ events { id } }"}).encode()
+        ok = await c.post("/graphql", content=chunked(small, 5), headers=headers)
+        assert "content-length" not in ok.request.headers
+        assert ok.status_code == 200 and "errors" not in ok.json()
+        huge = json.dumps({"query": "{ events { id } }" + " " * cap}).encode()
+        refused = await c.post("/graphql", content=chunked(huge), headers=headers)
+        assert "content-length" not in refused.request.headers
+        assert refused.status_code == 413
+        assert refused.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
 
 
 async def test_rate_limits_per_user_and_per_ip_bite_when_low(
