@@ -2,8 +2,9 @@
 
 Every key for idempotency is derived from the checkout id, so a retry (or a second worker
 after a crash) repeats the same effect instead of adding one. Business refusals leave as
-non-retryable ``ApplicationError``s typed with the domain's code; anything else is a transport
-problem that Temporal retries with backoff.
+``ApplicationError``s typed with the domain's code, non-retryable except the transient ones
+(``domain.errors.RETRYABLE_CODES``: lock contention, a payment timeout); anything else is a
+transport problem that Temporal retries with backoff.
 """
 
 from __future__ import annotations

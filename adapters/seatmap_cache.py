@@ -16,7 +16,9 @@ locks as of at most ``max_staleness_ms`` ago (``settings.seatmap_max_staleness_m
 
 With Redis unreachable, reads fall back to PostgreSQL + locks on every call (``source ==
 "database"``), which is always fresh. Rebuilds are stampede-safe: one rebuild per event at a
-time (a Redis ``SET NX`` lock); other readers wait for its result for a short while.
+time (a Redis ``SET NX`` lock); other readers wait for its result for a short while. A reader
+that finds neither the result nor the lock (the leader's build raced a change, so it was not
+cached) or is still waiting after ``wait_ms`` builds the map itself.
 """
 
 from __future__ import annotations
@@ -37,8 +39,6 @@ from domain.model import SeatStatus
 from domain.ports import SeatLocks
 
 log = logging.getLogger(__name__)
-
-SEATMAP_KINDS = frozenset({"held", "released", "booked", "cancelled"})
 
 # Writes the entry only if no change was announced since the build started (KEYS: map, count,
 # version; ARGV: version read before the build ("" if none), map, count, ttl ms).
@@ -121,10 +121,6 @@ class SeatMapCache:
         self._max_staleness_ms = max_staleness_ms
         self._wait_ms = wait_ms
         self._clock = clock
-
-    @property
-    def max_staleness_ms(self) -> int:
-        return self._max_staleness_ms
 
     def build(self, event_id: str) -> tuple[SeatInfo, ...]:
         """Straight from the sources: AVAILABLE rows minus seats under a live lock."""

@@ -3,7 +3,8 @@
 Caching the seat map's rows (``adapters/seatmap_cache.py``) saves the database, but each
 request still made graphql-core resolve ~30k fields of a 5,000-seat map and serialize them
 again. This caches the *serialized response* of a query whose only root field is
-``availableSeats``, keyed by the exact query text and variables, next to the seat map's version.
+``availableSeats``, keyed by the exact query text, operation name and variables, next to the
+seat map's version.
 
 A miss is built once per process (single flight): while one request renders the map, the
 others for the same event and query wait for its bytes instead of each rendering 5,000 seats.
@@ -182,7 +183,8 @@ class SeatMapResponseCache:
         return f"{base}:version", f"{base}:response:{digest}"
 
     async def lookup(self, event_id: str, data: dict[str, Any]) -> Cached:
-        """The entry (current, stale or none) and the version read now (pass it to ``store``)."""
+        """The entry (current, stale or none) and the version it was checked against (pass it
+        to ``single_flight``)."""
         version_key, response_key = self._keys(event_id, data)
         near = self._near.get(response_key)
         if near is not None and response_key in self._in_flight:
@@ -259,7 +261,8 @@ class SeatMapResponseCache:
         self, event_id: str, data: dict[str, Any], version: bytes, body: bytes, started: float
     ) -> None:
         """Caches ``body``, rendered from ``version`` by a render that began at ``started``,
-        here and in Redis for the other processes."""
+        here and in Redis for the other processes: what ``single_flight`` does after its
+        render, for a caller (the tests) that rendered the body itself."""
         _, response_key = self._keys(event_id, data)
         self._remember(response_key, version, body, started)
         await self._share(response_key, version, body, started)

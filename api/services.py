@@ -1,7 +1,8 @@
 """Everything the API talks to, built from settings in the app's lifespan (never at import).
 
-Adapters are sync (SQLAlchemy, boto3, redis-py); resolvers call them through ``run_sync`` so
-the event loop never blocks on I/O.
+The sync adapters (SQLAlchemy, boto3, redis-py) are called through ``run_sync`` so the event
+loop never blocks on I/O; the hot path's Redis adapters (claims, their copy, the response cache,
+rate limits) use ``redis.asyncio`` directly.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The checkout saga: one durable workflow per checkout.
 
-    hold seats ──(nothing held)──► FAILED(SEATS_UNAVAILABLE)
-        │  wait for payment, cancel, or the hold's expiry (a workflow timer)
+    hold seats ──(nothing held)──► FAILED(the hold's refusal, e.g. SEATS_UNAVAILABLE),
+        │                             or EXPIRED when no hold was answered in time
+        │  wait for payment, cancel, or the hold's expiry (a workflow timer) ──► CANCELLED, EXPIRED
         ▼
     authorize ──► confirm in PostgreSQL ──► capture ──► release locks ──► CONFIRMED
         │ any failure: compensations in reverse (cancel booking, void/refund, release) ──► FAILED
