@@ -216,7 +216,9 @@ class CheckoutWorkflow:
     async def _compensate(self) -> None:
         if self._status != S.COMPENSATING:
             self._set_status(S.COMPENSATING)
-        for _name, undo in reversed(self._compensations):
+        for name, undo in reversed(self._compensations):
+            # workflow.logger is silent on replay, so each compensation is logged once.
+            workflow.logger.info("compensating: %s", name)
             await undo()
         self._compensations.clear()
 
