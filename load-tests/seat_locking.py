@@ -7,9 +7,10 @@ Each locust user is a stream of buyers: register, read the seat map, hold 1-4 ad
 pay (some decline, some abandon), retry with other seats when refused. The event is
 ``EVENT_ID`` if set, else the ON_SALE event with the most seats (the demo's 5,100-seat arena).
 Requests are grouped by step (register, seat_map, hold, pay); GraphQL errors and HTTP 5xx count
-as failures, a refused hold or a declined card does not (they are answers). ``make dev`` keeps
-the default rate limits (600/minute per user, 3000/minute per IP): raise RATE_LIMIT_PER_IP for
-thousands of buyers from one machine.
+as failures, a refused hold or a declined card does not (they are answers). ``make dev`` allows
+120,000 requests a minute per IP, since every local buyer comes from 127.0.0.1, and keeps the
+per-user default (600/minute, each buyer registers its own account); against an API with the
+production default (3,000/minute per IP), raise RATE_LIMIT_PER_IP for thousands of buyers.
 """
 
 from __future__ import annotations
