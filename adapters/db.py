@@ -19,5 +19,8 @@ def make_engine(url: str, pool_size: int = 10, max_overflow: int = 20) -> Engine
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_pre_ping=True,
+        # A failed statement's message would otherwise carry its parameters into the logs:
+        # password hashes, emails, payment references.
+        hide_parameters=True,
         future=True,
     )

@@ -24,7 +24,13 @@ from api.context import CONNECTION_PARAMS, Context, build_context
 from api.errors import format_error
 from api.graphql_http import HTTPHandler, graphql_logger
 from api.health import router as health_router
-from api.limits_rules import depth_limit_rule, make_query_parser, make_query_validator
+from api.limits_rules import (
+    NoNulInStrings,
+    depth_limit_rule,
+    make_query_parser,
+    make_query_validator,
+    root_fields_rule,
+)
 from api.logs import configure_logging
 from api.middleware import ApiMiddleware
 from api.schema import build_schema
@@ -53,7 +59,11 @@ def create_graphql_app(settings: Settings) -> GraphQL:
         explorer=ExplorerGraphiQL(title="Ticket booking") if development else ExplorerHttp405(),
         query_parser=make_query_parser(settings.graphql_max_query_bytes),
         query_validator=make_query_validator(),
-        validation_rules=[depth_limit_rule(settings.graphql_max_depth)],
+        validation_rules=[
+            depth_limit_rule(settings.graphql_max_depth),
+            root_fields_rule(settings.graphql_max_root_fields, settings.graphql_max_root_mutations),
+            NoNulInStrings,
+        ],
         http_handler=HTTPHandler(),
         logger=graphql_logger(),
         websocket_handler=GraphQLTransportWSHandler(on_connect=_on_connect),

@@ -1,7 +1,8 @@
 """Ariadne's HTTP handler with the GraphQL-over-HTTP status convention, and a quiet logger.
 
 A request that was executed (``data`` present, even null) answers 200 with its ``errors``;
-one that could not be executed (malformed body, syntax, validation) answers 400.
+one that could not be executed (malformed body, syntax, validation) answers 400, always as
+JSON with a ``BAD_USER_INPUT`` code. Bodies are JSON only: the schema has no file uploads.
 """
 
 from __future__ import annotations
@@ -9,15 +10,18 @@ from __future__ import annotations
 import json
 import logging
 from http import HTTPStatus
+from typing import Any
 
 from ariadne.asgi.handlers import GraphQLHTTPHandler
-from ariadne.exceptions import HttpError
+from ariadne.exceptions import HttpBadRequestError, HttpError
 from graphql import GraphQLError
 from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from api.errors import BAD_USER_INPUT
 from api.hold_refusals import HoldRefusals
+from api.limits_rules import has_nul
 from api.metrics import SEATMAP_READS
 from api.seatmap_render import SeatMapRenderer
 from api.services import Services
@@ -28,6 +32,21 @@ class HTTPHandler(GraphQLHTTPHandler):
     _seat_maps: SeatMapRenderer | None = None  # built from the schema on first use
     _hold_refusals: HoldRefusals | None = None
 
+    async def extract_data_from_request(self, request: Request) -> Any:
+        """JSON only (multipart is for file uploads, which this schema has none of), and no
+        NUL character in any text: PostgreSQL cannot store one, so it is bad input here."""
+        if request.method == "GET":
+            return await super().extract_data_from_request(request)
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != "application/json":
+            raise HttpBadRequestError(
+                "the request body must be JSON (content-type: application/json)"
+            )
+        data = await self.extract_data_from_json_request(request)
+        if has_nul(data):
+            raise HttpBadRequestError("text may not contain NUL characters")
+        return data
+
     async def create_json_response(self, request: Request, result: dict, success: bool) -> Response:
         status = HTTPStatus.OK if success or "data" in result else HTTPStatus.BAD_REQUEST
         return JSONResponse(result, status_code=status)
@@ -37,12 +56,12 @@ class HTTPHandler(GraphQLHTTPHandler):
         ``api/response_cache.py``) and renders it without graphql-core's executor when it
         must (``api/seatmap_render.py``); answers a hold refused by its seats' claims without
         the executor too (``api/hold_refusals.py``); everything else goes through ariadne."""
-        services = getattr(request.app.state, "services", None)
-        if request.method != "POST" or services is None:
-            return await super().graphql_http_server(request)
         try:
             data = await self.extract_data_from_request(request)
-        except HttpError:
+        except HttpError as error:
+            return _bad_request(error.message or str(error.status))
+        services = getattr(request.app.state, "services", None)
+        if request.method != "POST" or services is None:
             return await super().graphql_http_server(request)
         cache = services.responses
         event_id = cache.event_of(data)
@@ -92,6 +111,11 @@ class HTTPHandler(GraphQLHTTPHandler):
         if _answered_cleanly(response):
             self._seat_maps.executed(query)
         return response
+
+
+def _bad_request(message: str) -> Response:
+    body = {"errors": [{"message": message, "extensions": {"code": BAD_USER_INPUT}}]}
+    return JSONResponse(body, status_code=HTTPStatus.BAD_REQUEST)
 
 
 def _answered_cleanly(response: Response) -> bool:

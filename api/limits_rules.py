@@ -1,4 +1,5 @@
-"""Query size and depth limits, enforced before a query runs."""
+"""Query size, depth and width limits, and text a database cannot store, refused before a
+query runs."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ from graphql import (
     GraphQLSchema,
     InlineFragmentNode,
     OperationDefinitionNode,
+    OperationType,
     SelectionSetNode,
+    StringValueNode,
     ValidationContext,
     parse,
     validate,
@@ -118,3 +121,65 @@ def depth_limit_rule(max_depth: int) -> type[ASTValidationRule]:
             return deepest
 
     return DepthLimit
+
+
+def root_fields_rule(max_fields: int, max_mutations: int) -> type[ASTValidationRule]:
+    """At most ``max_fields`` root fields per operation (``max_mutations`` for a mutation),
+    aliases and fragments included: one request is one unit of work to the rate limits."""
+
+    class RootFields(ASTValidationRule):
+        def __init__(self, context: ValidationContext) -> None:
+            super().__init__(context)
+            self._fragments = {
+                d.name.value: d
+                for d in context.document.definitions
+                if isinstance(d, FragmentDefinitionNode)
+            }
+
+        def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
+            count = self._count(node.selection_set, frozenset())
+            mutation = node.operation == OperationType.MUTATION
+            limit = max_mutations if mutation else max_fields
+            if count > limit:
+                kind = "mutation" if mutation else "operation"
+                self.report_error(
+                    ApiError(
+                        BAD_USER_INPUT,
+                        f"a {kind} may select at most {limit} root field(s), aliases included;"
+                        f" this one selects {count}",
+                    )
+                )
+
+        def _count(self, selection: SelectionSetNode, seen: frozenset) -> int:
+            count = 0
+            for node in selection.selections:
+                if isinstance(node, FieldNode):
+                    count += node.name.value != "__typename"
+                elif isinstance(node, InlineFragmentNode):
+                    count += self._count(node.selection_set, seen)
+                elif isinstance(node, FragmentSpreadNode):
+                    fragment = self._fragments.get(node.name.value)
+                    if fragment is not None and node.name.value not in seen:
+                        count += self._count(fragment.selection_set, seen | {node.name.value})
+            return count
+
+    return RootFields
+
+
+def has_nul(value: Any) -> bool:
+    """A NUL character anywhere in a request's decoded JSON (PostgreSQL's text cannot hold it)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(has_nul(k) or has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(has_nul(v) for v in value)
+    return False
+
+
+class NoNulInStrings(ASTValidationRule):
+    """String literals with a NUL (``"\\u0000"``): bad input, not a database error later."""
+
+    def enter_string_value(self, node: StringValueNode, *_: Any) -> None:
+        if "\x00" in node.value:
+            self.report_error(ApiError(BAD_USER_INPUT, "text may not contain NUL characters"))

@@ -117,6 +117,10 @@ class Settings(BaseSettings):
     rate_limit_per_user: str = "600/minute"
     rate_limit_per_ip: str = "3000/minute"
     graphql_max_depth: int = 10
+    # Aliases let one request ask for a field many times: 277 seat maps (65 MB) or 30 holds
+    # in one request, each counted once by the rate limits.
+    graphql_max_root_fields: int = 10
+    graphql_max_root_mutations: int = 1
     graphql_max_query_bytes: int = 20_000
     seatmap_max_staleness_ms: int = 1000
     # Holds each API process lets through to the saga at once; the rest wait in line, and past

