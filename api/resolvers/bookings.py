@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from ariadne import MutationType, ObjectType, QueryType
@@ -24,6 +25,7 @@ from api.services import run_sync
 from domain.checkout import CheckoutStatus
 from domain.errors import DomainError, ErrorCode
 from domain.model import Booking, BookingStatus
+from domain.refunds import refund_refusal
 from workflows.contract import HoldSeatsResult, Reservation
 
 query = QueryType()
@@ -197,6 +199,11 @@ async def resolve_cancel_booking(_: Any, info: GraphQLResolveInfo, reference: st
     if booking.status != BookingStatus.CONFIRMED:
         return failure(DomainError(ErrorCode.INVALID_INPUT, f"booking is {booking.status}"))
     services = context.services
+    event = await run_sync(services.catalog.get_event, booking.event_id)
+    if event is not None:
+        refusal = refund_refusal(event.status, event.event_date, datetime.now(UTC))
+        if refusal is not None:
+            return failure(refusal, booking=booking)
     # Refund first: if marking the booking fails after it, a retry (same idempotency key)
     # finishes the job; the other order could leave a captured payment with no booking.
     if booking.payment_intent_id:

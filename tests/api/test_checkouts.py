@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from adapters.payments import TOKEN_DECLINE
 from api.admission import HoldAdmission
@@ -223,3 +223,31 @@ async def test_the_checkout_state_is_queried_only_when_asked_for(
     second = data_of(await gql(START, {"e": event.id, "s": event.seat_ids[1:]}, buyer))
     assert second["startCheckout"]["checkout"]["status"] == "HELD"
     assert queries == [second["startCheckout"]["checkout"]["id"]]  # one query for all fields
+
+
+async def test_a_booking_is_not_refunded_once_its_event_took_place(
+    gql: Any, make_buyer: Any, event_factory: Any, services: Any, engine: Engine
+) -> None:
+    event = event_factory(seats=1)
+    buyer = make_buyer()
+    started = data_of(await gql(START, {"e": event.id, "s": event.seat_ids}, buyer))
+    checkout_id = started["startCheckout"]["checkout"]["id"]
+    paid = data_of(await gql(PAY, {"c": checkout_id}, buyer))["submitPayment"]
+    reference = paid["checkout"]["bookingReference"]
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE events SET status = 'COMPLETED', event_date = now() - interval '1 day'"
+                " WHERE id = :e"
+            ),
+            {"e": event.id},
+        )
+    refused = data_of(await gql(CANCEL_BOOKING, {"r": reference}, buyer))["cancelBooking"]
+    assert refused == {
+        "success": False,
+        "failureReason": "EVENT_ALREADY_TOOK_PLACE",
+        "booking": {"status": "CONFIRMED"},
+    }
+    booking = services.bookings.get_by_reference(reference)
+    assert booking.status == "CONFIRMED"
+    assert services.payments.get(booking.payment_intent_id).status == "CAPTURED"
