@@ -11,7 +11,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from ariadne.asgi import GraphQL
-from ariadne.asgi.handlers import GraphQLTransportWSHandler
 from ariadne.explorer import ExplorerGraphiQL, ExplorerHttp405
 from fastapi import FastAPI, Response
 from fastapi.middleware.cors import CORSMiddleware
@@ -35,6 +34,7 @@ from api.logs import configure_logging
 from api.middleware import ApiMiddleware
 from api.schema import build_schema
 from api.services import Services, build_services
+from api.websocket import StrictTransportWSHandler
 from config.gc_tuning import tune_gc
 from config.settings import Settings, get_settings
 
@@ -66,7 +66,7 @@ def create_graphql_app(settings: Settings) -> GraphQL:
         ],
         http_handler=HTTPHandler(),
         logger=graphql_logger(),
-        websocket_handler=GraphQLTransportWSHandler(on_connect=_on_connect),
+        websocket_handler=StrictTransportWSHandler(on_connect=_on_connect),
     )
 
 

@@ -113,3 +113,14 @@ async def test_someone_elses_checkout_cannot_be_watched(
     )
     assert not ok
     assert [e["extensions"]["code"] for e in result] == ["NOT_FOUND"]
+
+
+async def test_a_frame_that_is_not_a_json_object_closes_with_4400(live_server: str) -> None:
+    for frame in ("not json", "[1, 2]", '"a string"'):
+        async with websockets.connect(
+            f"ws://{live_server}/graphql", subprotocols=["graphql-transport-ws"]
+        ) as ws:
+            await ws.send(frame)
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), timeout=10)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 4400, frame
