@@ -83,16 +83,20 @@ def make_query_validator(cache_size: int = 512) -> Any:
     return validate_query
 
 
-def depth_limit_rule(max_depth: int) -> type[ASTValidationRule]:
-    class DepthLimit(ASTValidationRule):
-        def __init__(self, context: ValidationContext) -> None:
-            super().__init__(context)
-            self._fragments = {
-                d.name.value: d
-                for d in context.document.definitions
-                if isinstance(d, FragmentDefinitionNode)
-            }
+class _WithFragments(ASTValidationRule):
+    """A rule that follows fragment spreads: the document's fragments by name."""
 
+    def __init__(self, context: ValidationContext) -> None:
+        super().__init__(context)
+        self._fragments = {
+            d.name.value: d
+            for d in context.document.definitions
+            if isinstance(d, FragmentDefinitionNode)
+        }
+
+
+def depth_limit_rule(max_depth: int) -> type[ASTValidationRule]:
+    class DepthLimit(_WithFragments):
         def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
             depth = self._depth(node.selection_set, 0, frozenset())
             if depth > max_depth:
@@ -127,15 +131,7 @@ def root_fields_rule(max_fields: int, max_mutations: int) -> type[ASTValidationR
     """At most ``max_fields`` root fields per operation (``max_mutations`` for a mutation),
     aliases and fragments included: one request is one unit of work to the rate limits."""
 
-    class RootFields(ASTValidationRule):
-        def __init__(self, context: ValidationContext) -> None:
-            super().__init__(context)
-            self._fragments = {
-                d.name.value: d
-                for d in context.document.definitions
-                if isinstance(d, FragmentDefinitionNode)
-            }
-
+    class RootFields(_WithFragments):
         def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
             count = self._count(node.selection_set, frozenset())
             mutation = node.operation == OperationType.MUTATION
