@@ -257,16 +257,6 @@ class SeatMapResponseCache:
                 await self._share(response_key, version, body, started)
         return response
 
-    async def store(
-        self, event_id: str, data: dict[str, Any], version: bytes, body: bytes, started: float
-    ) -> None:
-        """Caches ``body``, rendered from ``version`` by a render that began at ``started``,
-        here and in Redis for the other processes: what ``single_flight`` does after its
-        render, for a caller (the tests) that rendered the body itself."""
-        _, response_key = self._keys(event_id, data)
-        self._remember(response_key, version, body, started)
-        await self._share(response_key, version, body, started)
-
     def _remember(self, response_key: str, version: bytes, body: bytes, started: float) -> None:
         expires = started + self._max_staleness_ms / 1000
         if expires > time.monotonic():

@@ -29,6 +29,17 @@ async def _seat_ids(http: httpx.AsyncClient, event_id: str) -> list[str]:
     return [seat["id"] for seat in body["data"]["availableSeats"]]
 
 
+async def _rendered(
+    cache: SeatMapResponseCache, event_id: str, data: dict[str, Any], version: bytes, body: bytes
+) -> None:
+    """Caches ``body`` as this process's render of ``version``, through ``single_flight``."""
+
+    async def render() -> Response:
+        return Response(body, media_type="application/json")
+
+    await cache.single_flight(event_id, data, version, render)
+
+
 def _request(event_id: str) -> dict[str, Any]:
     return {"query": SEATS, "variables": {"eventId": event_id}}
 
@@ -44,7 +55,7 @@ async def _cached_then_changed(
     data = _request(event.id)
     cache = services.responses
     version = (await cache.lookup(event.id, data)).version
-    await cache.store(event.id, data, version, OLD, time.monotonic())
+    await _rendered(cache, event.id, data, version, OLD)
     services.seatmap_events.changed(event.id, event.seat_ids, "held")
     return event.id, data, cache
 
@@ -159,7 +170,7 @@ async def test_a_current_copy_in_this_process_is_served_without_fetching_the_bod
     cache = services.responses
     mine = b'{"data":{"availableSeats":["mine"]}}'
     version = (await cache.lookup(event.id, data)).version
-    await cache.store(event.id, data, version, mine, time.monotonic())
+    await _rendered(cache, event.id, data, version, mine)
     # Redis's copy changes behind this process's back (same version): this process keeps
     # answering from its own copy, so it did not fetch the body.
     _, response_key = cache._keys(event.id, data)
@@ -180,12 +191,10 @@ async def test_a_current_entry_another_process_rendered_is_adopted_instead_of_re
         services.aredis, api_settings.redis_prefix, api_settings.seatmap_max_staleness_ms
     )
     old, new = b'{"data":{"availableSeats":["old"]}}', b'{"data":{"availableSeats":[]}}'
-    await here.store(
-        event.id, data, (await here.lookup(event.id, data)).version, old, time.monotonic()
-    )
+    await _rendered(here, event.id, data, (await here.lookup(event.id, data)).version, old)
     services.seatmap_events.changed(event.id, event.seat_ids, "held")
     version = (await other.lookup(event.id, data)).version
-    await other.store(event.id, data, version, new, time.monotonic())
+    await _rendered(other, event.id, data, version, new)
 
     cached = await here.lookup(event.id, data)
     assert cached.body == new and cached.current
