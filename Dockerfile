@@ -1,4 +1,6 @@
 # The API, the worker and the migration job share this image (docker-compose.yml).
+# Only what production runs goes in: the production packages and the migrations, installed
+# without extras (the embedded servers, test and benchmark tools are the `dev` extra).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -7,9 +9,20 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 WORKDIR /app
-COPY . /app
-# the project and its dependencies; /app stays the working directory so alembic.ini and
-# migrations/ are found beside the code
+COPY pyproject.toml README.md alembic.ini ./
+COPY migrations/ migrations/
+COPY config/ config/
+COPY domain/ domain/
+COPY workflows/ workflows/
+COPY activities/ activities/
+COPY adapters/ adapters/
+COPY api/ api/
+COPY worker/ worker/
+# Compose's migration job and worker healthcheck run `python -m devstack migrate` and
+# `python -m devstack worker-health` from /app: the source only (pip does not install it, and
+# none of the dev extra is installed; those commands need none of it).
+COPY devstack/ devstack/
+# /app stays the working directory so alembic.ini and migrations/ are found beside the code
 RUN pip install . && useradd --create-home --uid 10001 app
 USER app
 
