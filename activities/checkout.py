@@ -20,10 +20,15 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from domain.errors import DomainError, ErrorCode
-from domain.model import AcquireResult, ConfirmRequest, PaymentStatus
+from domain.model import ConfirmRequest, PaymentStatus
 from domain.ports import BookingStore, Catalog, Payments, SeatLocks, SeatMapEvents
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# The quote's refusals a hold answers with, instead of failing the step.
+HOLD_REFUSALS = frozenset(
+    {ErrorCode.NOT_FOUND, ErrorCode.EVENT_NOT_ON_SALE, ErrorCode.SEATS_UNAVAILABLE}
+)
 
 
 def business_errors(fn: F) -> F:
@@ -152,25 +157,35 @@ class CheckoutActivities:
     @activity.defn(name="hold_seats")
     @business_errors
     def hold_seats(self, request: HoldInput) -> HoldOutput:
+        """The hold step: the catalog's quote (the one business check: the event is on sale,
+        the seats are its own and not booked; their prices), then the seats' locks, all or
+        none. A refusal is an answer (``held=False``), not a failed step."""
         try:
             quote = self._catalog.quote(request.event_id, request.seat_ids)
         except DomainError as exc:
-            if exc.code != ErrorCode.SEATS_UNAVAILABLE:
+            if exc.code not in HOLD_REFUSALS:
                 raise
-            # Already sold: refused without touching DynamoDB.
             return HoldOutput(
                 held=False,
-                taken=sorted(exc.details.get("seat_ids", [])),
+                taken=sorted(exc.details.get("seat_ids", []))
+                if exc.code == ErrorCode.SEATS_UNAVAILABLE
+                else [],
                 reason=exc.code.value,
                 message=exc.message,
             )
-        result = self._take(request)
+        # Seats added to a running hold expire with it, not later.
+        ttl = request.hold_seconds
+        if request.expires_at is not None:
+            ttl = max(1, request.expires_at - int(time.time()))
+        result = self._locks.acquire(
+            request.event_id, request.seat_ids, request.checkout_id, request.user_id, ttl
+        )
         if not result.acquired:
             return HoldOutput(
                 held=False,
                 taken=list(result.taken),
                 reason=ErrorCode.SEATS_UNAVAILABLE.value,
-                message=f"{len(result.taken)} seat(s) are held by another checkout",
+                message=f"seat(s) held by another checkout: {', '.join(result.taken)}",
             )
         self._seat_map.changed(request.event_id, request.seat_ids, "held")
         return HoldOutput(
@@ -178,28 +193,6 @@ class CheckoutActivities:
             expires_at=result.expires_at,
             prices={line.seat_id: str(line.price) for line in quote.seats},
             currency=quote.currency,
-        )
-
-    def _take(self, request: HoldInput) -> AcquireResult:
-        """The seats' locks for this checkout, with the expiry the saga will keep.
-
-        A first hold usually adopts the API's reservation without this step
-        (``workflows/checkout.py``, ``ADOPT_RESERVATION``). When it comes here with its seats
-        reserved under the checkout id all the same (a reservation near its expiry, or a
-        client that sent none), one consistent read confirms them instead of a conditional
-        write per seat, and the hold keeps the reservation's expiry.
-        Anything else (a seat not ours, lapsed, or seats added to a running hold, which must
-        expire with it) goes through ``acquire``, which decides races.
-        """
-        if request.expires_at is None:
-            until = self._locks.held_until(request.event_id, request.seat_ids, request.checkout_id)
-            if until is not None:
-                return AcquireResult(acquired=True, taken=(), expires_at=until, fresh=())
-        ttl = request.hold_seconds
-        if request.expires_at is not None:
-            ttl = max(1, request.expires_at - int(time.time()))
-        return self._locks.acquire(
-            request.event_id, request.seat_ids, request.checkout_id, request.user_id, ttl
         )
 
     @activity.defn(name="extend_hold")

@@ -47,7 +47,6 @@ from workflows.contract import (
     ExtendHoldRequest,
     HoldSeatsRequest,
     HoldSeatsResult,
-    Reservation,
     SubmitPaymentRequest,
     workflow_id,
 )
@@ -75,7 +74,6 @@ class CheckoutClient:
         hold_seconds: int = 300,
         max_extensions: int = 2,
         max_seats: int = 10,
-        local_activities: bool = True,
         retry_delays: tuple[float, ...] = (0.2, 0.4, 0.8, 1.6, 3.2),
         task_timeout: timedelta = timedelta(seconds=10),
     ) -> None:
@@ -86,7 +84,6 @@ class CheckoutClient:
         self._hold_seconds = hold_seconds
         self._max_extensions = max_extensions
         self._max_seats = max_seats
-        self.local_activities = local_activities
         # checkout id -> its run, as the hold that started it learned (least recent first)
         self._run_ids: OrderedDict[str, str] = OrderedDict()
 
@@ -146,7 +143,6 @@ class CheckoutClient:
         user_id: str,
         event_id: str,
         seat_ids: list[str],
-        reservation: Reservation | None = None,
     ) -> HoldSeatsResult:
         """Starts the checkout and holds its first seats in one round trip (update-with-start).
 
@@ -170,7 +166,7 @@ class CheckoutClient:
         for delay in (*self._retry_delays, None):
             try:
                 return await self._start_and_hold_once(
-                    checkout_id, user_id, event_id, seat_ids, reservation, update_id
+                    checkout_id, user_id, event_id, seat_ids, update_id
                 )
             except WorkflowUpdateRPCTimeoutOrCancelledError as exc:
                 if not isinstance(exc.__cause__, RPCError):
@@ -194,7 +190,6 @@ class CheckoutClient:
         user_id: str,
         event_id: str,
         seat_ids: list[str],
-        reservation: Reservation | None,
         update_id: str,
     ) -> HoldSeatsResult:
         start = WithStartWorkflowOperation(
@@ -206,7 +201,6 @@ class CheckoutClient:
                 hold_seconds=self._hold_seconds,
                 max_extensions=self._max_extensions,
                 max_seats=self._max_seats,
-                local_activities=self.local_activities,
             ),
             id=workflow_id(checkout_id),
             task_queue=self._task_queue,
@@ -227,7 +221,7 @@ class CheckoutClient:
         try:
             handle = await self._client.start_update_with_start_workflow(
                 UPDATE_HOLD_SEATS,
-                HoldSeatsRequest(seat_ids=list(seat_ids), reservation=reservation),
+                HoldSeatsRequest(seat_ids=list(seat_ids)),
                 start_workflow_operation=start,
                 wait_for_stage=WorkflowUpdateStage.COMPLETED,
                 id=update_id,
@@ -246,13 +240,11 @@ class CheckoutClient:
                 ) from exc
             raise
 
-    async def hold(
-        self, checkout_id: str, seat_ids: list[str], reservation: Reservation | None = None
-    ) -> HoldSeatsResult:
+    async def hold(self, checkout_id: str, seat_ids: list[str]) -> HoldSeatsResult:
         return await self._update(
             checkout_id,
             UPDATE_HOLD_SEATS,
-            HoldSeatsRequest(seat_ids=list(seat_ids), reservation=reservation),
+            HoldSeatsRequest(seat_ids=list(seat_ids)),
             HoldSeatsResult,
         )
 

@@ -51,10 +51,10 @@ class PostgresCatalog:
                 select(Event.base_price, Event.currency, Event.status).where(Event.id == event_uuid)
             ).one_or_none()
             if event is None:
-                raise DomainError(ErrorCode.NOT_FOUND, "unknown event", event_id=event_key)
+                raise DomainError(ErrorCode.NOT_FOUND, "event not found", event_id=event_key)
             if event.status != EventStatus.ON_SALE:
                 raise DomainError(
-                    ErrorCode.EVENT_NOT_ON_SALE, "event is not on sale", status=event.status
+                    ErrorCode.EVENT_NOT_ON_SALE, f"event is {event.status}", status=event.status
                 )
             rows = conn.execute(
                 select(EventSeat.seat_id, EventSeat.status, Seat.price_modifier)
@@ -68,12 +68,16 @@ class PostgresCatalog:
         missing = [s for s in seats if s not in found]
         if missing:
             raise DomainError(
-                ErrorCode.NOT_FOUND, "seats are not part of this event", seat_ids=missing
+                ErrorCode.NOT_FOUND,
+                f"seat(s) not found in this event: {', '.join(missing)}",
+                seat_ids=missing,
             )
         taken = [s for s in seats if found[s].status != SeatStatus.AVAILABLE]
         if taken:
             raise DomainError(
-                ErrorCode.SEATS_UNAVAILABLE, "seats are already booked", seat_ids=taken
+                ErrorCode.SEATS_UNAVAILABLE,
+                f"seat(s) already booked: {', '.join(taken)}",
+                seat_ids=taken,
             )
         priced = tuple(
             PricedSeat(s, pricing.seat_price(event.base_price, found[s].price_modifier))

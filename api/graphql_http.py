@@ -7,7 +7,6 @@ JSON with a ``BAD_USER_INPUT`` code. Bodies are JSON only: the schema has no fil
 
 from __future__ import annotations
 
-import json
 import logging
 from http import HTTPStatus
 from typing import Any
@@ -20,18 +19,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from api.errors import BAD_USER_INPUT
-from api.hold_refusals import HoldRefusals
 from api.limits_rules import has_nul
 from api.metrics import SEATMAP_READS
-from api.seatmap_render import SeatMapRenderer
-from api.services import Services
 from domain.errors import DomainError
 
 
 class HTTPHandler(GraphQLHTTPHandler):
-    _seat_maps: SeatMapRenderer | None = None  # built from the schema on first use
-    _hold_refusals: HoldRefusals | None = None
-
     async def extract_data_from_request(self, request: Request) -> Any:
         """JSON only (multipart is for file uploads, which this schema has none of), and no
         NUL character in any text: PostgreSQL cannot store one, so it is bad input here."""
@@ -53,9 +46,7 @@ class HTTPHandler(GraphQLHTTPHandler):
 
     async def graphql_http_server(self, request: Request) -> Response:
         """Serves a seat-map query from the response cache when it can (see
-        ``api/response_cache.py``) and renders it without graphql-core's executor when it
-        must (``api/seatmap_render.py``); answers a hold refused by its seats' claims without
-        the executor too (``api/hold_refusals.py``); everything else goes through ariadne."""
+        ``api/response_cache.py``); everything else goes through ariadne."""
         try:
             data = await self.extract_data_from_request(request)
         except HttpError as error:
@@ -66,7 +57,7 @@ class HTTPHandler(GraphQLHTTPHandler):
         cache = services.responses
         event_id = cache.event_of(data)
         if event_id is None:
-            return await self._maybe_refused_hold(request, data)
+            return await super().graphql_http_server(request)
         try:
             cached = await cache.lookup(event_id, data)
         except RedisError:
@@ -78,49 +69,14 @@ class HTTPHandler(GraphQLHTTPHandler):
             event_id,
             data,
             cached.version,
-            lambda: self._render_seat_map(request, services, data["query"], event_id),
+            lambda: super(HTTPHandler, self).graphql_http_server(request),
             stale=cached.body,
         )
-
-    async def _maybe_refused_hold(self, request: Request, data: dict) -> Response:
-        if self._hold_refusals is None:
-            self._hold_refusals = HoldRefusals()
-        refusals = self._hold_refusals
-        plan = refusals.proven(data)
-        if plan is not None:
-            context = await self.get_context_for_request(request, data)
-            body = await refusals.answer(plan, context, data)
-            if body is not None:
-                return Response(body, media_type="application/json")
-        response = await super().graphql_http_server(request)
-        query = refusals.unproven(data)
-        if query is not None and _answered_cleanly(response):
-            refusals.executed(query)
-        return response
-
-    async def _render_seat_map(
-        self, request: Request, services: Services, query: str, event_id: str
-    ) -> Response:
-        """Without graphql-core's executor when ``api/seatmap_render.py`` can, else through it."""
-        if self._seat_maps is None:
-            self._seat_maps = SeatMapRenderer(self.schema)
-        body = await self._seat_maps.render(services, query, event_id)
-        if body is not None:
-            return Response(body, media_type="application/json")
-        response = await super().graphql_http_server(request)
-        if _answered_cleanly(response):
-            self._seat_maps.executed(query)
-        return response
 
 
 def _bad_request(message: str) -> Response:
     body = {"errors": [{"message": message, "extensions": {"code": BAD_USER_INPUT}}]}
     return JSONResponse(body, status_code=HTTPStatus.BAD_REQUEST)
-
-
-def _answered_cleanly(response: Response) -> bool:
-    """graphql-core ran the query text without errors: the fast paths may take it from now."""
-    return response.status_code == HTTPStatus.OK and not json.loads(response.body).get("errors")
 
 
 class _OnlyUnexpected(logging.Filter):

@@ -23,11 +23,6 @@ SEAT_CLAIMS = Counter(
     "Hold attempts by what the seats' Redis claims answered (refused: no DynamoDB call made)",
     ["outcome"],  # claimed | refused
 )
-CLAIM_READS = Counter(
-    "api_claim_reads_total",
-    "Seat claims read before a hold's claim (api/hold_refusals.py): where from, what they said",
-    ["source", "outcome"],  # copy | redis; taken (refused there) | free (on to the claim)
-)
 CHECKOUTS = Counter(
     "api_checkouts_total", "Checkouts finished through the API, by terminal status", ["outcome"]
 )
@@ -49,14 +44,14 @@ HOLD_ADMISSION_WAIT = Histogram(
 )
 HOLD_STEP = Histogram(
     "api_hold_step_seconds",
-    "Time an admitted hold spent in each step: reserve (DynamoDB) and saga (the workflow update)",
+    "Time an admitted hold spent in each step: saga (the workflow update, DynamoDB included)",
     ["step"],
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30),
 )
 SEATMAP_RENDER_STEP = Histogram(
     "api_seatmap_render_seconds",
     "A seat-map response's render, by step: rows (the event's row and the map's, one thread "
-    "hop), encode (the JSON, on the event loop), store (the response written to Redis)",
+    "hop), store (the response written to Redis)",
     ["step"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )

@@ -7,6 +7,7 @@ from pathlib import Path
 from ariadne import load_schema_from_path, make_executable_schema
 from graphql import GraphQLSchema
 
+from api import hold
 from api.resolvers import accounts, bookings, catalog, checkouts, subscriptions
 from api.resolvers.scalars import datetime_scalar, decimal_scalar
 
@@ -20,6 +21,7 @@ def build_schema() -> GraphQLSchema:
         datetime_scalar,
         *catalog.BINDABLES,
         *accounts.BINDABLES,
+        *hold.BINDABLES,
         *checkouts.BINDABLES,
         *bookings.BINDABLES,
         *subscriptions.BINDABLES,

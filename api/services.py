@@ -1,8 +1,8 @@
 """Everything the API talks to, built from settings in the app's lifespan (never at import).
 
 The sync adapters (SQLAlchemy, boto3, redis-py) are called through ``run_sync`` so the event
-loop never blocks on I/O; the hot path's Redis adapters (claims, their copy, the response cache,
-rate limits) use ``redis.asyncio`` directly.
+loop never blocks on I/O; the hot path's Redis adapters (claims, the response cache, rate
+limits) use ``redis.asyncio`` directly.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from adapters.bookings import PostgresBookingStore
 from adapters.catalog import EventCatalog
 from adapters.checkout_client import CheckoutClient
 from adapters.claimed_seat_locks import ClaimedSeatLocks
-from adapters.claims_mirror import ClaimsMirror
 from adapters.db import make_engine
 from adapters.dynamo import make_client
 from adapters.open_checkouts import RedisOpenCheckouts
@@ -82,7 +81,6 @@ class Services:
     dynamodb: Any
     seat_locks: ClaimedSeatLocks
     claims: SeatClaims
-    claims_mirror: ClaimsMirror
     hold_admission: HoldAdmission
     catalog: EventCatalog
     users: PostgresUsers
@@ -107,13 +105,11 @@ class Services:
                 hold_seconds=s.hold_seconds,
                 max_extensions=s.max_hold_extensions,
                 max_seats=s.max_seats_per_checkout,
-                local_activities=s.checkout_local_activities,
                 task_timeout=timedelta(seconds=s.checkout_task_timeout_seconds),
             )
         return self._checkouts
 
     async def close(self) -> None:
-        await self.claims_mirror.close()
         await self.aredis.aclose()
         self.redis.close()
         self.engine.dispose()
@@ -154,7 +150,6 @@ def build_services(settings: Settings, temporal_client: Client | None = None) ->
         dynamodb=dynamodb,
         seat_locks=seat_locks,
         claims=SeatClaims(async_redis, settings.redis_prefix),
-        claims_mirror=ClaimsMirror(redis_url, async_redis, settings.redis_prefix),
         # Past its claim's expiry (one hold length) a waiting hold no longer keeps other
         # buyers off its seats, so it waits no longer than that.
         hold_admission=HoldAdmission(

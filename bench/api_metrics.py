@@ -19,10 +19,9 @@ PATH = "/graphql"
 # api/admission.py: how long admitted holds waited for their turn, and how many were shed
 ADMISSION_WAIT = "api_hold_admission_wait_seconds"
 SHED = "api_holds_shed_total"
-# api/resolvers/common.py: an admitted hold's time in each step (reserve, saga)
+# api/hold.py: an admitted hold's time at the saga
 HOLD_STEP = "api_hold_step_seconds"
-# api/hold_refusals.py and the claim script: where holds' seat claims were read, and refusals
-CLAIM_READS = "api_claim_reads_total"
+# api/hold.py's claim script: holds refused by their seats' claims
 SEAT_CLAIMS = "api_seat_claims_total"
 # api/graphql_http.py, api/response_cache.py, api/resolvers/catalog.py: where seat maps came from
 SEATMAP_READS = "api_seatmap_reads_total"
@@ -64,9 +63,6 @@ def _add_counters(counters: dict[str, float], samples: Any) -> None:
             f"{SEATMAP_RENDER_STEP}_sum",
         ):
             counters[f"{sample.name}:{sample.labels['step']}"] = sample.value
-        elif sample.name == CLAIM_READS:
-            key = f"{sample.name}:{sample.labels['source']}:{sample.labels['outcome']}"
-            counters[key] = sample.value
         elif sample.name == SEAT_CLAIMS:
             counters[f"{sample.name}:{sample.labels['outcome']}"] = sample.value
         elif sample.name == SEATMAP_READS:
@@ -109,16 +105,11 @@ def _holds(before: dict[str, float], after: dict[str, float]) -> dict[str, Any]:
     admitted = new(f"{ADMISSION_WAIT}_count")
     wait = new(f"{ADMISSION_WAIT}_sum")
     steps = {}
-    for step in ("reserve", "saga"):
+    for step in ("saga",):
         n = new(f"{HOLD_STEP}_count:{step}")
         steps[step] = round(new(f"{HOLD_STEP}_sum:{step}") / n * 1000, 1) if n else None
-    reads = {
-        f"{source}_{outcome}": int(new(f"{CLAIM_READS}:{source}:{outcome}"))
-        for source in ("copy", "redis")
-        for outcome in ("taken", "free")
-    }
     render = {}
-    for step in ("rows", "encode", "store"):
+    for step in ("rows", "store"):
         n = new(f"{SEATMAP_RENDER_STEP}_count:{step}")
         render[step] = round(new(f"{SEATMAP_RENDER_STEP}_sum:{step}") / n * 1000, 1) if n else None
     prefix = f"{SEATMAP_READS}:"
@@ -126,17 +117,13 @@ def _holds(before: dict[str, float], after: dict[str, float]) -> dict[str, Any]:
     return {
         # seat-map reads by where they were served from (the rows' sources count renders)
         "seat_map_reads": {source: int(new(prefix + source)) for source in sorted(sources)},
-        # a seat-map render's mean time in each step (api/seatmap_render.py)
+        # a seat-map render's mean time in each step (api/resolvers/catalog.py, response_cache)
         "mean_seat_map_render_ms": render,
-        # holds refused by a read of the claims, and those refused by the claim script itself
-        # (seats claimed after the read, or read nowhere: a first query text, an odd shape)
-        "claim_reads": reads,
-        "refused_by_claim_script": int(
-            new(f"{SEAT_CLAIMS}:refused") - reads["copy_taken"] - reads["redis_taken"]
-        ),
+        # holds refused by their seats' claims, before the saga was asked
+        "refused_by_claim_script": int(new(f"{SEAT_CLAIMS}:refused")),
         "admitted": int(admitted),
         "mean_admission_wait_ms": round(wait / admitted * 1000, 1) if admitted else None,
-        # then, once admitted: the DynamoDB reservation and the saga's update
+        # then, once admitted: the saga's update (its hold step takes the DynamoDB locks)
         "mean_step_ms": steps,
         "shed": int(new(SHED)),
     }

@@ -108,8 +108,7 @@ def sale_timeline(
 
 def lapsed_after(outcomes: Sequence[Outcome], moment: float, hold_seconds: int) -> set[str]:
     """Seats of abandoned holds that could still be live at ``moment``: a hold lapses
-    ``hold_seconds`` after its reservation, which came a little before its buyer walked away
-    (the saga's hold keeps the reservation's expiry)."""
+    ``hold_seconds`` after its hold step, which came a little before its buyer walked away."""
     return {
         seat
         for o in outcomes

@@ -54,7 +54,6 @@ class Settings(BaseSettings):
     max_hold_extensions: int = 2
     max_seats_per_checkout: int = 10
     payment_processor: Literal["sandbox"] = "sandbox"
-    checkout_local_activities: bool = True
     # Start-to-close of a checkout's workflow tasks: 20 s, twice Temporal's default. A
     # payment's task runs its four local activities back to back, and on a degraded server
     # some took longer than 10 s, so they timed out, their local activities ran again, and
@@ -125,8 +124,8 @@ class Settings(BaseSettings):
     seatmap_max_staleness_ms: int = 1000
     # Holds each API process lets through to the saga at once; the rest wait in line, and past
     # hold_admission_wait_seconds are answered TRY_AGAIN (api/admission.py). 0: no bound.
-    # 16 measured best of 8-64 in a 10,000-buyer sale; 24 since the saga adopts the API's
-    # reservation, which made each hold lighter at the server (docs/design-notes.md).
+    # Bounds the calls in flight at the Temporal server, whose time per call grows with them
+    # (the value's measurements: docs/measurements.md).
     hold_admission_limit: int = 24
     hold_admission_wait_seconds: float = 60.0
 

@@ -9,9 +9,13 @@
 
 Each compensation is registered *before* the step it undoes (a step that timed out may still
 have happened) and is idempotent, so running it for a step that never happened is harmless.
-Compensations retry until they succeed: a stuck one shows in the Temporal UI as a pending
-activity with its last error, never swallowed. (With local steps, a compensation first gets a
-few quick local attempts; only one that still fails becomes that visible activity.)
+Every step runs as a local activity (no activity task, no extra workflow task). Compensations
+retry until they succeed: each first gets a few quick local attempts, and one that still fails
+goes on as a regular activity, which the Temporal UI shows as pending with its last error, never
+swallowed.
+
+No ``workflow.patched()`` until a release has checkouts running: until then a change to this
+file re-records ``tests/histories`` (see ``tests/unit/test_replay.py``).
 
 Deterministic: no I/O, clock or randomness except through ``workflow.*``.
 """
@@ -46,9 +50,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.validation import validate_seat_selection
     from workflows.contract import (
         QUERY_STATE,
-        SA_EVENT_ID,
         SA_STATUS,
-        SA_USER_ID,
         UPDATE_CANCEL,
         UPDATE_EXTEND_HOLD,
         UPDATE_HOLD_SEATS,
@@ -60,7 +62,6 @@ with workflow.unsafe.imports_passed_through():
         ExtendHoldRequest,
         HoldSeatsRequest,
         HoldSeatsResult,
-        Reservation,
         SubmitPaymentRequest,
     )
 
@@ -81,7 +82,7 @@ COMPENSATION_RETRY = RetryPolicy(
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=30),
 )
-# With local steps, a compensation is first tried locally, a few times (0.5 s, then 1 s apart):
+# A compensation is first tried locally, a few times (0.5 s, then 1 s apart):
 # no activity task, no extra workflow task. One that still fails goes on as the regular
 # activity above, which the Temporal UI shows as pending with its last error.
 LOCAL_COMPENSATION_RETRY = RetryPolicy(
@@ -96,29 +97,10 @@ LOCAL_COMPENSATION_DEADLINE = timedelta(seconds=30)
 # surface as the ApplicationError itself.
 STEP_ERRORS = (ActivityError, ApplicationError, StepTimeout)
 
-# Patch: checkouts started after it no longer upsert at run start what their start operation
-# already set, nor the CONFIRMING and CAPTURING statuses when the steps are local activities:
-# those went out in the same workflow task as the next status (a payment's local activities
-# run back to back), so the Temporal UI never showed them. Each upsert costs a history event,
-# an action and a visibility write; the patch's own TemporalChangeVersion upsert (sdk-core
-# always adds it) leaves a confirmed checkout at 4 instead of 6. The workflow's history, its
-# current details and its query still name every step.
-COALESCED_UPSERTS = "coalesced-status-upserts"
+# Statuses the search attribute skips: the payment's local activities run back to back in one
+# workflow task, so the Temporal UI would never show them, and each upsert costs a history
+# event and a visibility write. The history, the current details and the query name them.
 UNSHOWN_STEPS = frozenset({S.CONFIRMING, S.CAPTURING})
-# Patch: with local steps, compensations are tried locally first (LOCAL_COMPENSATION_RETRY).
-# A regular activity is an activity task and one more workflow task, about seven calls to the
-# Temporal server's database; a declined card ran two of them, an expired hold one. Asked only
-# where a compensation runs, so a confirmed checkout records no marker for it.
-LOCAL_COMPENSATIONS = "local-compensations-first"
-# Patch: a first hold adopts the API's reservation of its seats (HoldSeatsRequest.reservation)
-# instead of running the hold step, whose only work then was to read those locks back, price
-# the seats again and announce the change, all of which the API has done. The DynamoDB writes
-# that decided the race were the API's, under this checkout's id; the saga's release still
-# undoes them. Asked only where a reservation arrives, so older histories replay unchanged.
-ADOPT_RESERVATION = "adopt-api-reservation"
-# A reservation with less left than this goes through the hold step instead (it re-takes
-# lapsed locks): the API's and the workflow's clocks are different hosts' clocks.
-RESERVATION_MARGIN_SECONDS = 2
 
 
 class SagaFailed(Exception):
@@ -172,14 +154,7 @@ class CheckoutWorkflow:
 
     @workflow.run
     async def run(self, input: CheckoutInput) -> CheckoutState:
-        if not self._coalesced():
-            workflow.upsert_search_attributes(
-                [
-                    SA_STATUS.value_set(self._status.value),
-                    SA_EVENT_ID.value_set(input.event_id),
-                    SA_USER_ID.value_set(input.user_id),
-                ]
-            )
+        # The search attributes (status OPEN, event, user) come with the start request.
         try:
             await self._saga()
         except SagaFailed as failure:
@@ -189,16 +164,10 @@ class CheckoutWorkflow:
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.state()
 
-    def _coalesced(self) -> bool:
-        # First asked at the top of ``run``; a history recorded before the patch has no marker
-        # and answers False on every call, so it replays the old upserts.
-        return workflow.patched(COALESCED_UPSERTS)
-
     def _set_status(self, status: CheckoutStatus) -> None:
         self._status = transition(self._status, status)
         self._history.append(status.value)
-        unshown = status in UNSHOWN_STEPS and self._input.local_activities
-        if not (unshown and self._coalesced()):
+        if status not in UNSHOWN_STEPS:
             workflow.upsert_search_attributes([SA_STATUS.value_set(status.value)])
         seats = len(self._seat_ids)
         workflow.set_current_details(f"{status.value}: {seats} seat(s), amount {self._amount()}")
@@ -230,12 +199,11 @@ class CheckoutWorkflow:
         compensation: bool = False,
         until_done: bool = False,
     ) -> Any:
-        """Forward steps retry for a bounded time; compensations (and ``until_done`` steps)
-        retry until they succeed. A compensation that its local attempts could not carry out
-        ends as a regular activity, visible in the Temporal UI while it retries."""
-        retry = COMPENSATION_RETRY if compensation or until_done else STEP_RETRY
-        deadline = None if compensation or until_done else STEP_DEADLINE
-        if self._input.local_activities and compensation and workflow.patched(LOCAL_COMPENSATIONS):
+        """Runs a step as a local activity. Forward steps retry for a bounded time;
+        ``until_done`` steps until they succeed. A compensation gets a few local attempts,
+        then goes on as a regular activity, retried until done and visible in the Temporal
+        UI while it retries."""
+        if compensation:
             try:
                 return await workflow.execute_local_activity_method(
                     method,
@@ -247,21 +215,19 @@ class CheckoutWorkflow:
                 )
             except STEP_ERRORS:
                 pass  # idempotent: the regular activity below may safely run it again
-        if self._input.local_activities and not compensation:
-            return await workflow.execute_local_activity_method(
+            return await workflow.execute_activity_method(
                 method,
                 arg,
                 start_to_close_timeout=STEP_TIMEOUT,
-                schedule_to_close_timeout=deadline,
-                retry_policy=retry,
+                retry_policy=COMPENSATION_RETRY,
                 summary=summary,
             )
-        return await workflow.execute_activity_method(
+        return await workflow.execute_local_activity_method(
             method,
             arg,
             start_to_close_timeout=STEP_TIMEOUT,
-            schedule_to_close_timeout=deadline,
-            retry_policy=retry,
+            schedule_to_close_timeout=None if until_done else STEP_DEADLINE,
+            retry_policy=COMPENSATION_RETRY if until_done else STEP_RETRY,
             summary=summary,
         )
 
@@ -343,8 +309,7 @@ class CheckoutWorkflow:
         except STEP_ERRORS as exc:
             raise SagaFailed(*_failure_code(exc)) from exc
 
-        # Post-step: the booking is final; the locks only have to go, retried until done. On
-        # this path it may be a local activity (fewer round trips); nothing can undo it.
+        # Post-step: the booking is final; the locks only have to go, retried until done.
         self._compensations.clear()
         await self._release_locks(compensation=False)
         self._finish(S.CONFIRMED)
@@ -396,7 +361,7 @@ class CheckoutWorkflow:
             if not self._compensations:
                 self._on_failure("release seat locks", self._release_locks)
             self._touched.update(new)
-            outcome = self._adopted(request.reservation, new) or await self._try_hold(new)
+            outcome = await self._try_hold(new)
             self._first_hold_answered = True
             if not outcome.held:
                 self._last_hold_failure = outcome.reason or ErrorCode.SEATS_UNAVAILABLE.value
@@ -410,23 +375,6 @@ class CheckoutWorkflow:
             self._expiry_version += 1
             self._set_status(S.HELD)
             return self._hold_result(True, [], f"{len(new)} seat(s) held")
-
-    def _adopted(self, reservation: Reservation | None, seat_ids: list[str]) -> HoldOutput | None:
-        """The API's reservation as this hold's outcome, when it covers a first hold's seats
-        and is live by a margin; None sends the hold through the hold step."""
-        if reservation is None or self._expires_at is not None:
-            return None
-        if any(s not in reservation.prices for s in seat_ids):
-            return None
-        left = reservation.expires_at - workflow.now().timestamp()
-        if left < RESERVATION_MARGIN_SECONDS or not workflow.patched(ADOPT_RESERVATION):
-            return None
-        return HoldOutput(
-            held=True,
-            expires_at=reservation.expires_at,
-            prices={s: reservation.prices[s] for s in seat_ids},
-            currency=reservation.currency,
-        )
 
     async def _try_hold(self, seat_ids: list[str]) -> HoldOutput:
         try:

@@ -42,28 +42,11 @@ class CheckoutInput:
     # After the hold expires, how long payment may still run before the checkout must be
     # terminal (invariant 4's deadline is expires_at + this).
     payment_grace_seconds: int = 120
-    # Forward steps as local activities: no activity-task round trips through the server.
-    # Compensations always stay regular activities, so a stuck one is visible in the UI.
-    # Defaults to False so histories recorded before the switch replay unchanged.
-    local_activities: bool = False
-
-
-@dataclass
-class Reservation:
-    """Seats the API has already locked in DynamoDB under the checkout's id (its conditional
-    writes decided the race), priced from the inventory rows it checked."""
-
-    expires_at: int  # epoch seconds: the locks' expiry
-    prices: dict[str, str]  # seat id -> Decimal as string
-    currency: str
 
 
 @dataclass
 class HoldSeatsRequest:
     seat_ids: list[str]
-    # Set by the API when it has reserved these seats (api/resolvers/common.py): the saga's
-    # first hold adopts them instead of reading the locks back. None from older clients.
-    reservation: Reservation | None = None
 
 
 @dataclass

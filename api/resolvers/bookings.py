@@ -1,8 +1,8 @@
-"""The seed's lockSeat / createBooking on the saga, plus bookings of the caller."""
+"""The seed's createBooking on the saga (its lockSeat: ``api/hold.py``), and the caller's
+bookings."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,111 +11,20 @@ from graphql import GraphQLResolveInfo
 
 from api.context import Context, ctx
 from api.errors import bad_input, not_found
-from api.metrics import CHECKOUTS, LOCK_ACQUISITIONS
+from api.metrics import CHECKOUTS
 from api.resolvers.checkouts import checked_token, count_outcome
-from api.resolvers.common import (
-    acting_user,
-    claim_and_hold,
-    failure,
-    seats_arg,
-    uuid_arg,
-)
-from api.resolvers.scalars import iso_from_epoch
+from api.resolvers.common import acting_user, failure, seats_arg, uuid_arg
 from api.services import run_sync
 from domain.checkout import CheckoutStatus
 from domain.errors import DomainError, ErrorCode
 from domain.model import Booking, BookingStatus
 from domain.refunds import refund_refusal
-from workflows.contract import HoldSeatsResult, Reservation
 
 query = QueryType()
 mutation = MutationType()
 booking_type = ObjectType("Booking")
 booking_type.set_alias("bookingReference", "reference")
 booking_type.set_alias("totalPrice", "total")
-
-
-async def hold_in_open_checkout(
-    context: Context, user_id: str, event_id: str, seat_ids: list[str]
-) -> tuple[HoldSeatsResult, str]:
-    """Adds seats to the caller's open checkout for the event, opening one if needed.
-
-    A buyer refused by the seats' claims, the selection checks or the reservation opens
-    nothing (``claim_and_hold`` runs all three before ``hold``). Two concurrent calls of one
-    buyer agree on one checkout (the pointer is set only if absent), and a checkout that turns
-    out closed (paid, failed, expired, cancelled) is replaced by a compare-and-set, so they
-    agree on its successor too.
-    """
-    pointers = context.services.open_checkouts
-    client = await context.services.checkouts()
-    checkout_id = await run_sync(pointers.current, user_id, event_id) or str(uuid.uuid4())
-    for _ in range(3):
-        closed = False
-
-        async def hold(
-            reservation: Reservation | None, checkout_id: str = checkout_id
-        ) -> HoldSeatsResult:
-            opened = await run_sync(pointers.get_or_open, user_id, event_id, checkout_id)
-            if opened != checkout_id:
-                raise _OpenedElsewhere(opened)
-            return await client.start_and_hold(
-                checkout_id, user_id, event_id, seat_ids, reservation
-            )
-
-        try:
-            result = await claim_and_hold(context, checkout_id, user_id, event_id, seat_ids, hold)
-            closed = not result.held and result.failure_reason == ErrorCode.CHECKOUT_CLOSED
-        except _OpenedElsewhere as other:
-            checkout_id = other.checkout_id
-            continue
-        except DomainError as exc:
-            if exc.code != ErrorCode.CHECKOUT_CLOSED:
-                raise
-            closed = True
-        if not closed:
-            return result, checkout_id
-        checkout_id = await run_sync(pointers.replace, user_id, event_id, checkout_id)
-    raise DomainError(ErrorCode.CHECKOUT_CLOSED, "could not open a checkout; please retry")
-
-
-class _OpenedElsewhere(DomainError):
-    """A concurrent call of the same buyer opened the checkout first: hold in that one."""
-
-    def __init__(self, checkout_id: str) -> None:
-        super().__init__(ErrorCode.CHECKOUT_CLOSED, "another checkout was opened")
-        self.checkout_id = checkout_id
-
-
-@mutation.field("lockSeat")
-async def resolve_lock_seat(
-    _: Any, info: GraphQLResolveInfo, seat_id: str, event_id: str, user_id: str
-) -> dict[str, Any]:
-    context = ctx(info)
-    user = acting_user(context, user_id)
-    seat = uuid_arg(seat_id, "seatId")
-    event = uuid_arg(event_id, "eventId")
-    try:
-        result, checkout_id = await hold_in_open_checkout(context, user, event, [seat])
-    except DomainError as exc:
-        LOCK_ACQUISITIONS.labels("refused").inc()
-        return failure(exc, taken_seat_ids=exc.details.get("seat_ids"))
-    LOCK_ACQUISITIONS.labels("acquired" if result.held else "refused").inc()
-    if not result.held:
-        message = result.message or "seat not held"
-        if result.taken:
-            message = f"seat(s) already held or booked: {', '.join(result.taken)}"
-        return {
-            "success": False,
-            "message": message,
-            "failure_reason": result.failure_reason or ErrorCode.SEATS_UNAVAILABLE.value,
-            "taken_seat_ids": result.taken,
-        }
-    return {
-        "success": True,
-        "lock_id": checkout_id,
-        "expires_at": iso_from_epoch(result.expires_at),
-        "message": f"{len(result.seat_ids)} seat(s) held in checkout {checkout_id}",
-    }
 
 
 def _lock_invalid(message: str) -> dict[str, Any]:

@@ -1,9 +1,8 @@
-"""The checkout operations on the saga: start, hold, pay, extend, cancel, read."""
+"""The checkout operations on the saga: pay, extend, cancel, read (holds: ``api/hold.py``)."""
 
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -12,14 +11,8 @@ from graphql import GraphQLResolveInfo
 
 from api.context import Context, ctx
 from api.errors import bad_input, not_found
-from api.metrics import CHECKOUTS, LOCK_ACQUISITIONS
-from api.resolvers.common import (
-    claim_and_hold,
-    failure,
-    owned_checkout,
-    seats_arg,
-    uuid_arg,
-)
+from api.metrics import CHECKOUTS
+from api.resolvers.common import failure, owned_checkout, uuid_arg
 from domain.checkout import TERMINAL, CheckoutStatus
 from domain.errors import DomainError, ErrorCode
 from domain.validation import validate_payment_token
@@ -29,10 +22,6 @@ query = QueryType()
 mutation = MutationType()
 checkout_type = ObjectType("Checkout")
 checkout_type.set_alias("id", "checkout_id")
-
-
-def count_hold(result: HoldSeatsResult) -> None:
-    LOCK_ACQUISITIONS.labels("acquired" if result.held else "refused").inc()
 
 
 def count_outcome(state: CheckoutState) -> None:
@@ -106,59 +95,6 @@ def state_payload(state: CheckoutState, success: bool, message: str = "") -> dic
 @query.field("checkout")
 async def resolve_checkout(_: Any, info: GraphQLResolveInfo, id: str) -> CheckoutState:
     return await owned_checkout(ctx(info), uuid_arg(id, "id"))
-
-
-@mutation.field("startCheckout")
-async def resolve_start_checkout(
-    _: Any, info: GraphQLResolveInfo, event_id: str, seat_ids: list[str]
-) -> dict[str, Any]:
-    context = ctx(info)
-    user_id = context.require_user().user_id
-    event = uuid_arg(event_id, "eventId")
-    seats = seats_arg(seat_ids, context.services.settings.max_seats_per_checkout)
-    checkout_id = str(uuid.uuid4())
-    try:
-        client = await context.services.checkouts()
-        result = await claim_and_hold(
-            context,
-            checkout_id,
-            user_id,
-            event,
-            seats,
-            lambda reservation: client.start_and_hold(
-                checkout_id, user_id, event, seats, reservation
-            ),
-        )
-    except DomainError as exc:
-        LOCK_ACQUISITIONS.labels("refused").inc()
-        return failure(exc, checkout=None, taken_seat_ids=exc.details.get("seat_ids", []))
-    count_hold(result)
-    return hold_payload(context, checkout_id, result)
-
-
-@mutation.field("holdSeats")
-async def resolve_hold_seats(
-    _: Any, info: GraphQLResolveInfo, checkout_id: str, seat_ids: list[str]
-) -> dict[str, Any]:
-    context = ctx(info)
-    checkout = uuid_arg(checkout_id, "checkoutId")
-    seats = seats_arg(seat_ids, context.services.settings.max_seats_per_checkout)
-    state = await owned_checkout(context, checkout)
-    try:
-        client = await context.services.checkouts()
-        result = await claim_and_hold(
-            context,
-            checkout,
-            state.user_id,
-            state.event_id,
-            seats,
-            lambda reservation: client.hold(checkout, seats, reservation),
-        )
-    except DomainError as exc:
-        LOCK_ACQUISITIONS.labels("refused").inc()
-        return failure(exc, checkout=state, taken_seat_ids=exc.details.get("seat_ids", []))
-    count_hold(result)
-    return hold_payload(context, checkout, result)
 
 
 @mutation.field("submitPayment")

@@ -66,25 +66,12 @@ async def worker(
         yield
 
 
-@pytest.fixture(scope="session", params=[True, False], ids=["local-steps", "remote-steps"])
-def local_activities(request: pytest.FixtureRequest) -> bool:
-    """Every saga path runs with forward steps as local activities (the default) and as
-    regular activities, since the two record different histories."""
-    return bool(request.param)
+@pytest.fixture(scope="session")
+def checkouts(temporal_client: Client, settings: Settings, worker: None) -> CheckoutClient:
+    return CheckoutClient(temporal_client, settings.task_queue)
 
 
 @pytest.fixture(scope="session")
-def checkouts(
-    temporal_client: Client, settings: Settings, worker: None, local_activities: bool
-) -> CheckoutClient:
-    return CheckoutClient(temporal_client, settings.task_queue, local_activities=local_activities)
-
-
-@pytest.fixture(scope="session")
-def short_checkouts(
-    temporal_client: Client, settings: Settings, worker: None, local_activities: bool
-) -> CheckoutClient:
+def short_checkouts(temporal_client: Client, settings: Settings, worker: None) -> CheckoutClient:
     """Holds that expire after 2 s, for the expiry paths."""
-    return CheckoutClient(
-        temporal_client, settings.task_queue, hold_seconds=2, local_activities=local_activities
-    )
+    return CheckoutClient(temporal_client, settings.task_queue, hold_seconds=2)

@@ -43,8 +43,7 @@ async def record(client: Client, checkouts: CheckoutClient, checkout_id: str, na
         return
     history = await client.get_workflow_handle(workflow_id(checkout_id)).fetch_history()
     HISTORIES.mkdir(exist_ok=True)
-    suffix = "-local" if checkouts.local_activities else ""
-    (HISTORIES / f"{name}{suffix}.json").write_text(history.to_json())
+    (HISTORIES / f"{name}.json").write_text(history.to_json())
 
 
 async def history_events(client: Client, checkout_id: str) -> list[HistoryEvent]:
@@ -69,6 +68,15 @@ async def activity_tasks(client: Client, checkout_id: str) -> list[str]:
         event.activity_task_scheduled_event_attributes.activity_type.name
         for event in await history_events(client, checkout_id)
         if event.HasField("activity_task_scheduled_event_attributes")
+    ]
+
+
+async def markers(client: Client, checkout_id: str) -> list[str]:
+    """The markers a checkout recorded, in order: one per local activity, and any patch."""
+    return [
+        event.marker_recorded_event_attributes.marker_name
+        for event in await history_events(client, checkout_id)
+        if event.HasField("marker_recorded_event_attributes")
     ]
 
 
@@ -132,10 +140,13 @@ async def test_happy_path_confirms_books_captures_and_releases(
     assert attributes.get(SA_STATUS) == "CONFIRMED"
     assert attributes.get(SA_EVENT_ID) == event.event_id
     assert attributes.get(SA_USER_ID) == user
-    # The start operation set EventId and UserId; local payment steps run back to back in one
+    # The start operation set EventId and UserId; the payment's steps run back to back in one
     # workflow task, so their statuses are not upserted one by one (workflows/checkout.py).
-    steps = ["AUTHORIZING"] if checkouts.local_activities else state.history[2:-1]
-    assert await upserted_statuses(temporal_client, checkout_id) == ["HELD", *steps, "CONFIRMED"]
+    upserted = ["HELD", "AUTHORIZING", "CONFIRMED"]
+    assert await upserted_statuses(temporal_client, checkout_id) == upserted
+    # Its timeline shows only its own steps: no patch markers, no regular activity.
+    assert await markers(temporal_client, checkout_id) == ["core_local_activity"] * 5
+    assert await activity_tasks(temporal_client, checkout_id) == []
     kinds = [kind for (e, _seats, kind) in backends.seat_map.calls if e == event.event_id]
     assert kinds == ["held", "booked", "released"]
     await assert_no_violations(engine, backends, temporal_client, event)
@@ -192,12 +203,8 @@ async def test_declined_card_releases_and_charges_nothing(
     assert backends.locks.live_locks(event.event_id) == []
     assert set(seat_statuses(engine, event).values()) == {"AVAILABLE"}
     await assert_no_violations(engine, backends, temporal_client, event)
-    # With local steps the compensations (void, release) ran locally too: no activity task.
-    regular = await activity_tasks(temporal_client, checkout_id)
-    if checkouts.local_activities:
-        assert regular == []
-    else:
-        assert regular[-2:] == ["void_or_refund_payment", "release_seats"]
+    # The compensations (void, release) ran locally too: no activity task.
+    assert await activity_tasks(temporal_client, checkout_id) == []
     await record(temporal_client, checkouts, checkout_id, "payment_declined")
 
 

@@ -120,21 +120,6 @@ async def test_claimed_seat_locks_keep_claims_in_step_with_the_locks(
     assert await claims.claim(event, ["s1", "s2"], "B", 30) == Claim(True, fresh=("s1", "s2"))
 
 
-async def test_taken_names_what_claim_would_refuse_and_writes_nothing(
-    claims: SeatClaims, clock: Clock, event: str, redis_client: redis.Redis, settings: Settings
-) -> None:
-    await claims.claim(event, ["s3", "s1"], "A", 30)
-    await claims.claim(event, ["s2"], "B", 10)
-    before = redis_client.hgetall(claims_key(settings.redis_prefix, event))
-
-    assert await claims.taken(event, ["s4", "s3", "s2", "s1"]) == ("s1", "s2", "s3")
-    clock.now += 11  # B's claim lapsed; A's is live
-    assert await claims.taken(event, ["s4", "s3", "s2"]) == ("s3",)
-    refused = await claims.claim(event, ["s4", "s3", "s2"], "C", 30)
-    assert refused == Claim(False, taken=("s3",))  # the script agrees
-    assert redis_client.hgetall(claims_key(settings.redis_prefix, event)) == before
-
-
 async def test_grants_follow_the_locks_for_the_seat_map(
     claims: SeatClaims, recorder: SeatClaimRecorder, event: str, clock: Clock
 ) -> None:

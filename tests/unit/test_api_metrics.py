@@ -36,12 +36,11 @@ def test_deltas_of_graphql_requests_and_their_bucket_bounds() -> None:
         "p99_ms_at_most": 100.0,
         "holds": {
             "seat_map_reads": {},
-            "mean_seat_map_render_ms": {"rows": None, "encode": None, "store": None},
-            "claim_reads": {"copy_taken": 0, "copy_free": 0, "redis_taken": 0, "redis_free": 0},
+            "mean_seat_map_render_ms": {"rows": None, "store": None},
             "refused_by_claim_script": 0,
             "admitted": 0,
             "mean_admission_wait_ms": None,
-            "mean_step_ms": {"reserve": None, "saga": None},
+            "mean_step_ms": {"saga": None},
             "shed": 0,
         },
     }
@@ -84,23 +83,20 @@ def test_holds_admitted_their_mean_wait_and_holds_shed_between_two_scrapes() -> 
     after = parse(histogram(2, 0, 0, 0.002) + admission(14, 6.0, 3))
 
     holds = summarize(before, after)["holds"]
-    for figure in ("seat_map_reads", "mean_seat_map_render_ms", "claim_reads"):
+    for figure in ("seat_map_reads", "mean_seat_map_render_ms"):
         del holds[figure]
     del holds["refused_by_claim_script"]
     assert holds == {
         "admitted": 10,
         "mean_admission_wait_ms": 500.0,
-        "mean_step_ms": {"reserve": None, "saga": None},
+        "mean_step_ms": {"saga": None},
         "shed": 2,
     }
 
 
-def steps(reserved: int, reserve_seconds: float, sagas: int, saga_seconds: float) -> str:
+def steps(sagas: int, saga_seconds: float) -> str:
     return f"""# HELP api_hold_step_seconds Time an admitted hold spent in each step
 # TYPE api_hold_step_seconds histogram
-api_hold_step_seconds_bucket{{step="reserve",le="+Inf"}} {reserved}
-api_hold_step_seconds_count{{step="reserve"}} {reserved}
-api_hold_step_seconds_sum{{step="reserve"}} {reserve_seconds}
 api_hold_step_seconds_bucket{{step="saga",le="+Inf"}} {sagas}
 api_hold_step_seconds_count{{step="saga"}} {sagas}
 api_hold_step_seconds_sum{{step="saga"}} {saga_seconds}
@@ -108,35 +104,26 @@ api_hold_step_seconds_sum{{step="saga"}} {saga_seconds}
 
 
 def test_an_admitted_holds_mean_time_in_each_step_between_two_scrapes() -> None:
-    before = parse(histogram(1, 0, 0, 0.001) + steps(2, 0.5, 1, 1.0))
-    after = parse(histogram(2, 0, 0, 0.002) + steps(12, 2.5, 9, 13.0))
+    before = parse(histogram(1, 0, 0, 0.001) + steps(1, 1.0))
+    after = parse(histogram(2, 0, 0, 0.002) + steps(9, 13.0))
 
-    # 10 reservations in 2 s; 8 of them reached the saga, 12 s in all (2 were refused)
-    assert summarize(before, after)["holds"]["mean_step_ms"] == {"reserve": 200.0, "saga": 1500.0}
+    # 8 holds reached the saga, 12 s in all
+    assert summarize(before, after)["holds"]["mean_step_ms"] == {"saga": 1500.0}
 
 
-def claims(copy_taken: int, redis_taken: int, copy_free: int, refused: int) -> str:
-    return f"""# HELP api_claim_reads_total Seat claims read before a hold's claim
-# TYPE api_claim_reads_total counter
-api_claim_reads_total{{source="copy",outcome="taken"}} {copy_taken}
-api_claim_reads_total{{source="copy",outcome="free"}} {copy_free}
-api_claim_reads_total{{source="redis",outcome="taken"}} {redis_taken}
-# HELP api_seat_claims_total Hold attempts by what the seats' Redis claims answered
+def claims(refused: int) -> str:
+    return f"""# HELP api_seat_claims_total Hold attempts by what the seats' Redis claims answered
 # TYPE api_seat_claims_total counter
 api_seat_claims_total{{outcome="refused"}} {refused}
 api_seat_claims_total{{outcome="claimed"}} 5
 """
 
 
-def test_refusals_read_from_the_copy_from_redis_and_by_the_claim_script() -> None:
-    before = parse(histogram(1, 0, 0, 0.001) + claims(10, 1, 3, 12))
-    after = parse(histogram(2, 0, 0, 0.002) + claims(50, 2, 9, 60))
+def test_refusals_by_the_claim_script() -> None:
+    before = parse(histogram(1, 0, 0, 0.001) + claims(12))
+    after = parse(histogram(2, 0, 0, 0.002) + claims(60))
 
-    holds = summarize(before, after)["holds"]
-
-    reads = {"copy_taken": 40, "copy_free": 6, "redis_taken": 1, "redis_free": 0}
-    assert holds["claim_reads"] == reads
-    assert holds["refused_by_claim_script"] == 48 - 40 - 1
+    assert summarize(before, after)["holds"]["refused_by_claim_script"] == 48
 
 
 def test_seat_map_reads_by_where_they_were_served_from() -> None:

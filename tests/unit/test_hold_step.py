@@ -1,4 +1,4 @@
-"""The saga's hold step on in-memory ports: confirm an API reservation, or acquire."""
+"""The saga's hold step on in-memory ports: the quote, then the locks, all or none."""
 
 from __future__ import annotations
 
@@ -31,20 +31,31 @@ def _step() -> tuple[CheckoutActivities, InMemorySeatLocks, MemoryWorld]:
     return acts, locks, world
 
 
-def test_a_reservation_under_the_checkout_id_is_confirmed_with_its_own_expiry() -> None:
+def test_a_retried_step_retakes_its_own_locks() -> None:
     acts, locks, world = _step()
     event = world.new_event(n_seats=2)
-    reserved = locks.acquire(event.event_id, event.seat_ids, "co-1", "u", 30)
-    before = locks.live_locks(event.event_id)
+    locks.acquire(event.event_id, event.seat_ids, "co-1", "u", 30)  # a lost first attempt
 
     out = acts.hold_seats(HoldInput("co-1", "u", event.event_id, event.seat_ids, HOLD))
 
-    assert out.held and out.expires_at == reserved.expires_at  # not re-taken for HOLD s
-    assert locks.live_locks(event.event_id) == before  # nothing was written
-    assert sorted(out.prices) == event.seat_ids
+    assert out.held and sorted(out.prices) == event.seat_ids
+    assert {lk.lock_id for lk in locks.live_locks(event.event_id)} == {"co-1"}
 
 
-def test_without_a_reservation_the_step_acquires() -> None:
+def test_the_quotes_refusals_are_answers_and_take_no_lock() -> None:
+    acts, locks, world = _step()
+    draft = world.new_event(n_seats=1, status="DRAFT")
+    unknown = world.new_event(n_seats=1)
+
+    not_on_sale = acts.hold_seats(HoldInput("co-1", "u", draft.event_id, draft.seat_ids, HOLD))
+    missing = acts.hold_seats(HoldInput("co-2", "u", unknown.event_id, [*draft.seat_ids], HOLD))
+
+    assert not not_on_sale.held and not_on_sale.reason == "EVENT_NOT_ON_SALE"
+    assert not missing.held and missing.reason == "NOT_FOUND" and missing.taken == []
+    assert locks.live_locks(draft.event_id) == [] and locks.live_locks(unknown.event_id) == []
+
+
+def test_the_step_acquires_for_the_hold_length() -> None:
     acts, locks, world = _step()
     event = world.new_event(n_seats=2)
 
@@ -66,16 +77,15 @@ def test_seats_someone_else_holds_are_refused_and_named() -> None:
     assert out.reason == "SEATS_UNAVAILABLE"
 
 
-def test_seats_added_to_a_running_hold_expire_with_it_even_when_reserved() -> None:
+def test_seats_added_to_a_running_hold_expire_with_it() -> None:
     acts, locks, world = _step()
     event = world.new_event(n_seats=2)
     hold_ends = int(time.time()) + 20
-    locks.acquire(event.event_id, event.seat_ids[1:], "co-1", "u", HOLD)  # the API's reservation
 
     out = acts.hold_seats(
         HoldInput("co-1", "u", event.event_id, event.seat_ids[1:], HOLD, expires_at=hold_ends)
     )
 
-    assert out.held and abs(out.expires_at - hold_ends) <= 1  # re-taken to the hold's end
+    assert out.held and abs(out.expires_at - hold_ends) <= 1
     (lock,) = locks.live_locks(event.event_id)
     assert abs(lock.expires_at - hold_ends) <= 1
