@@ -1,10 +1,10 @@
 """The ``SeatLocks`` port that keeps the Redis seat claims in step with DynamoDB's decisions.
 
-Every grant, extension and release goes through here, in the API and in the saga alike, so a
-claim is written after DynamoDB granted the lock and dropped after it released it, whichever
-process did it (see ``adapters/seat_claims.py`` for why claims exist and what a stale one costs).
-Reads pass straight through, except the held seats of an event (the seat map's), which are
-read from the grants recorded with the claims.
+The saga's every grant, extension and release goes through here, so a claim is written after
+DynamoDB granted the lock and dropped after it released it (see ``adapters/seat_claims.py`` for
+why claims exist and what a stale one costs). Reads pass straight through, except the held
+seats of an event (the seat map's, read by the API), which come from the grants recorded with
+the claims.
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ class ClaimedSeatLocks:
 
     def held_seat_ids(self, event_id: str, now: int | None = None) -> set[str]:
         # From the grants recorded beside the claims: one Redis read instead of the event's
-        # GSI query, which was most of a seat-map rebuild in an on-sale (162 of ~370 ms, with
-        # moto). DynamoDB answers when Redis cannot.
+        # GSI query, which was most of a seat-map rebuild in an on-sale. DynamoDB answers when
+        # Redis cannot.
         granted = self._claims.granted(event_id, now)
         return self._locks.held_seat_ids(event_id, now) if granted is None else granted

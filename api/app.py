@@ -33,8 +33,9 @@ from api.limits_rules import (
 from api.logs import configure_logging
 from api.middleware import ApiMiddleware
 from api.schema import build_schema
-from api.services import Services, build_services
+from api.services import Services
 from api.websocket import StrictTransportWSHandler
+from bootstrap import build_services
 from config.gc_tuning import tune_gc
 from config.settings import Settings, get_settings
 

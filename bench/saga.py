@@ -11,16 +11,15 @@ import random
 import time
 import uuid
 from collections import Counter
-from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client
 
-from adapters.checkout_client import CheckoutClient
 from adapters.payments import TOKEN_APPROVE
 from adapters.temporal_converter import DATA_CONVERTER
 from bench.stack import BenchStack, check_invariants, create_users, seed_event
 from bench.stats import cpu_ms_each, cpu_snapshot, per_second, summary_ms
+from bootstrap import checkout_client
 from config.settings import Settings
 
 
@@ -39,13 +38,9 @@ async def run_checkouts(
     for size in sizes:
         holds.append(event.seat_ids[cursor : cursor + size])
         cursor += size
-    checkouts = CheckoutClient(
-        client,
-        bench.task_queue,
-        hold_seconds=120,
-        # as the API starts them (config/settings.py says why it is not Temporal's 10 s)
-        task_timeout=timedelta(seconds=Settings().checkout_task_timeout_seconds),
-    )
+    # as the API starts them (bootstrap.py), with holds long enough for the whole run
+    settings = Settings(task_queue=bench.task_queue)
+    checkouts = checkout_client(settings, client, hold_seconds=120)
     hold_ms: list[float] = []
     pay_ms: list[float] = []
     outcomes: Counter[str] = Counter()

@@ -14,9 +14,9 @@ from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 from adapters.temporal_converter import DATA_CONVERTER
+from bootstrap import build_backends, build_worker
 from config.gc_tuning import tune_gc
 from config.settings import get_settings
-from worker.bootstrap import build_activities, build_worker
 
 log = structlog.get_logger("worker")
 
@@ -50,8 +50,8 @@ async def main() -> None:
         data_converter=DATA_CONVERTER,
         **({"runtime": runtime} if runtime else {}),
     )
-    resources = build_activities(settings)
-    worker = build_worker(settings, client, resources.activities)
+    backends = build_backends(settings)
+    worker = build_worker(settings, client, backends.activities())
     tune_gc(settings.gc_gen0_threshold)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -61,7 +61,7 @@ async def main() -> None:
     async with worker:
         await stop.wait()
         log.info("worker stopping: finishing in-flight tasks")
-    resources.close()
+    backends.close()
     log.info("worker stopped")
 
 

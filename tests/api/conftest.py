@@ -25,9 +25,9 @@ from api.errors import format_error
 from api.graphql_http import graphql_logger
 from api.limits_rules import depth_limit_rule, make_query_parser
 from api.schema import build_schema
-from api.services import Services, build_services
+from api.services import Services
+from bootstrap import build_services, build_worker
 from config.settings import Settings
-from worker.bootstrap import build_worker
 
 PASSWORD = "correct horse battery"
 _PASSWORD_HASH = hash_password(PASSWORD)

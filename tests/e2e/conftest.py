@@ -1,61 +1,24 @@
-"""End-to-end fixtures: a real worker (in this process) with the real adapters."""
+"""End-to-end fixtures: a real worker (in this process) wired as production wires it."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
 from temporalio.client import Client
 
-from activities.checkout import CheckoutActivities
-from adapters.bookings import PostgresBookingStore
 from adapters.checkout_client import CheckoutClient
-from adapters.inventory import PostgresCatalog
-from adapters.payments import TOKEN_APPROVE, SandboxPayments
-from adapters.seat_locks import DynamoSeatLocks
+from bootstrap import Backends, build_backends, build_worker, checkout_client
 from config.settings import Settings
-from worker.bootstrap import build_worker
-
-
-@dataclass
-class RecordingSeatMap:
-    """Records seat-map notifications so tests can assert the saga sends them."""
-
-    calls: list[tuple[str, tuple[str, ...], str]] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def changed(self, event_id: str, seat_ids: Sequence[str], kind: str) -> None:
-        with self._lock:
-            self.calls.append((event_id, tuple(seat_ids), kind))
-
-
-@dataclass
-class Backends:
-    locks: DynamoSeatLocks
-    catalog: PostgresCatalog
-    bookings: PostgresBookingStore
-    payments: SandboxPayments
-    seat_map: RecordingSeatMap
-
-    def activities(self) -> CheckoutActivities:
-        return CheckoutActivities(
-            self.locks, self.catalog, self.bookings, self.payments, self.seat_map, TOKEN_APPROVE
-        )
 
 
 @pytest.fixture(scope="session")
-def backends(engine: Engine, dynamodb: Any, settings: Settings) -> Backends:
-    return Backends(
-        locks=DynamoSeatLocks(dynamodb, settings.seat_lock_table),
-        catalog=PostgresCatalog(engine),
-        bookings=PostgresBookingStore(engine, lock_timeout_ms=settings.db_lock_timeout_ms),
-        payments=SandboxPayments(engine),
-        seat_map=RecordingSeatMap(),
-    )
+def backends(settings: Settings, dynamodb: Any) -> Iterator[Backends]:
+    """The worker's adapters, wired exactly as production wires them (``bootstrap.py``)."""
+    built = build_backends(settings)
+    yield built
+    built.close()
 
 
 @pytest.fixture(scope="session")
@@ -68,10 +31,10 @@ async def worker(
 
 @pytest.fixture(scope="session")
 def checkouts(temporal_client: Client, settings: Settings, worker: None) -> CheckoutClient:
-    return CheckoutClient(temporal_client, settings.task_queue)
+    return checkout_client(settings, temporal_client)
 
 
 @pytest.fixture(scope="session")
 def short_checkouts(temporal_client: Client, settings: Settings, worker: None) -> CheckoutClient:
     """Holds that expire after 2 s, for the expiry paths."""
-    return CheckoutClient(temporal_client, settings.task_queue, hold_seconds=2)
+    return checkout_client(settings, temporal_client, hold_seconds=2)

@@ -27,10 +27,10 @@ from audit.invariants import (
     check_payments,
     check_seat_map,
 )
+from bootstrap import Backends
 from config.settings import Settings
 from devstack.databases import create_database, drop_database
 from devstack.services import Stack
-from tests.e2e.conftest import Backends
 from tests.factories import EventFixture, create_user, create_venue_event
 
 

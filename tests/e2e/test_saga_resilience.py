@@ -20,11 +20,10 @@ from activities.checkout import CheckoutActivities
 from adapters.checkout_client import CheckoutClient
 from adapters.payments import TOKEN_APPROVE, TOKEN_TIMEOUT_ONCE
 from audit.invariants import check_all
+from bootstrap import Backends, build_worker
 from config.settings import Settings
 from domain.model import PaymentStatus
-from tests.e2e.conftest import Backends
 from tests.factories import create_user, create_venue_event
-from worker.bootstrap import build_worker
 
 ROOT = Path(__file__).resolve().parents[2]
 

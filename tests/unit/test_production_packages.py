@@ -64,7 +64,7 @@ def production_packages() -> list[str]:
 
 
 def production_modules() -> list[str]:
-    modules = []
+    modules = list(PYPROJECT["tool"]["setuptools"].get("py-modules", []))
     for package in production_packages():
         for path in sorted((ROOT / package).rglob("*.py")):
             parts = path.relative_to(ROOT).with_suffix("").parts
@@ -116,7 +116,7 @@ def test_the_blocked_list_covers_the_dev_tools() -> None:
 
 def test_production_modules_import_nothing_dev_only() -> None:
     modules = production_modules()
-    assert {"api.app", "worker.__main__", "worker.bootstrap", "activities.checkout"} <= set(modules)
+    assert {"api.app", "worker.__main__", "bootstrap", "activities.checkout"} <= set(modules)
     result = import_blocking(modules, dev_only_modules() | set(DEV_PACKAGES))
     assert result.returncode == 0, result.stderr[-3000:]
 
@@ -153,7 +153,11 @@ def test_the_dockerfile_installs_the_project_without_extras() -> None:
 def test_the_dockerfile_copies_the_production_packages_and_no_dev_tool() -> None:
     copies = dockerfile_copies()
     assert "." not in copies and "" not in copies, "COPY . would ship every dev tool"
-    assert set(production_packages()) | {"pyproject.toml", "alembic.ini", "migrations"} <= copies
+    modules = {f"{m}.py" for m in PYPROJECT["tool"]["setuptools"].get("py-modules", [])}
+    assert (
+        set(production_packages()) | modules | {"pyproject.toml", "alembic.ini", "migrations"}
+        <= copies
+    )
     assert not copies & {"bench", "audit", "tests", "load-tests", "docs"}
 
 

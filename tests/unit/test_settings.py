@@ -8,8 +8,8 @@ from pydantic import ValidationError
 from temporalio.worker import UnsandboxedWorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
+from bootstrap import workflow_runner
 from config.settings import DEV_JWT_SECRET, Settings
-from worker.bootstrap import workflow_runner
 
 ROOT = Path(__file__).resolve().parents[2]
 REAL_SECRET = "a-real-secret-" + "s" * 40
@@ -99,7 +99,7 @@ def test_the_readme_lists_every_setting() -> None:
 
 
 def test_every_admitted_activity_local_or_not_has_a_thread() -> None:
-    from worker.bootstrap import activity_threads
+    from bootstrap import activity_threads
 
     assert activity_threads(settings(worker_activity_threads=64)) == 128  # 64 + 64 slots
     few = settings(

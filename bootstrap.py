@@ -1,0 +1,281 @@
+"""The composition root: the one place where settings meet real adapters.
+
+The API's lifespan (``api/app.py``), the worker (``python -m worker``), the benchmark and the
+tests all build what they run here, so the tests run the saga with the wiring production runs.
+Nothing connects at import, nor here: pools and clients open on first use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import redis
+import redis.asyncio as aredis
+from sqlalchemy import Engine
+from temporalio.client import Client
+from temporalio.worker import (
+    PollerBehavior,
+    PollerBehaviorAutoscaling,
+    PollerBehaviorSimpleMaximum,
+    UnsandboxedWorkflowRunner,
+    Worker,
+    WorkflowRunner,
+)
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from activities.checkout import CheckoutActivities
+from adapters.bookings import PostgresBookingStore
+from adapters.catalog import EventCatalog
+from adapters.checkout_client import CheckoutClient
+from adapters.claimed_seat_locks import ClaimedSeatLocks
+from adapters.db import make_engine
+from adapters.dynamo import ensure_seat_lock_table, make_client
+from adapters.inventory import PostgresCatalog
+from adapters.open_checkouts import RedisOpenCheckouts
+from adapters.payments import TOKEN_APPROVE, SandboxPayments
+from adapters.seat_claims import SeatClaimRecorder, SeatClaims
+from adapters.seat_locks import DynamoSeatLocks
+from adapters.seatmap_cache import RedisSeatMapEvents, SeatMapCache
+from adapters.users import PostgresUsers
+from api.admission import HoldAdmission
+from api.auth import TokenService
+from api.ratelimit import RateLimiter
+from api.response_cache import SeatMapResponseCache
+from api.services import Services, TemporalConnector
+from config.settings import Settings
+from workflows.checkout import CheckoutWorkflow
+
+# Short Redis timeouts: with Redis down, reads fall back (the seat map to PostgreSQL, the claims
+# open to DynamoDB) instead of stalling.
+_REDIS_TIMEOUTS: dict[str, Any] = {"socket_connect_timeout": 0.5, "socket_timeout": 2.0}
+
+
+@dataclass
+class Backends:
+    """The adapters the saga's steps use, on one set of connections (the worker's; the API
+    reads the seat locks and writes bookings through the same kinds)."""
+
+    settings: Settings
+    engine: Engine
+    redis: redis.Redis
+    dynamodb: Any
+    locks: ClaimedSeatLocks
+    catalog: PostgresCatalog
+    bookings: PostgresBookingStore
+    payments: SandboxPayments
+    seat_map: RedisSeatMapEvents
+    closers: list[Callable[[], object]] = field(default_factory=list)
+
+    def activities(self) -> CheckoutActivities:
+        return CheckoutActivities(
+            locks=self.locks,
+            catalog=self.catalog,
+            bookings=self.bookings,
+            payments=self.payments,
+            seat_map=self.seat_map,
+            default_payment_token=default_payment_token(self.settings),
+        )
+
+    def close(self) -> None:
+        for close in reversed(self.closers):
+            close()
+
+
+def default_payment_token(settings: Settings) -> str | None:
+    """The sandbox approves a missing card token; a real processor must get one."""
+    return TOKEN_APPROVE if settings.payment_processor == "sandbox" else None
+
+
+def redis_url(settings: Settings) -> str:
+    return settings.redis_url or "redis://127.0.0.1:6379/0"
+
+
+def database(settings: Settings) -> Engine:
+    if not settings.database_url:
+        raise RuntimeError("DATABASE_URL is not set (start the stack with `make dev`)")
+    return make_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+    )
+
+
+def dynamodb(settings: Settings, max_pool_connections: int | None = None) -> Any:
+    extra = {} if max_pool_connections is None else {"max_pool_connections": max_pool_connections}
+    return make_client(
+        settings.dynamodb_endpoint,
+        region=settings.aws_region,
+        access_key=settings.aws_access_key_id,
+        secret_key=settings.aws_secret_access_key,
+        max_attempts=settings.dynamodb_max_attempts,
+        **extra,
+    )
+
+
+def seat_locks(settings: Settings, client: Any, cache: redis.Redis) -> ClaimedSeatLocks:
+    """DynamoDB's locks, with every grant and release recorded over the Redis claims."""
+    return ClaimedSeatLocks(
+        DynamoSeatLocks(client, settings.seat_lock_table),
+        SeatClaimRecorder(cache, settings.redis_prefix),
+    )
+
+
+def build_backends(settings: Settings) -> Backends:
+    """The worker's adapters (``Backends.activities()`` gives the saga's steps)."""
+    engine = database(settings)
+    client = dynamodb(settings, max_pool_connections=activity_threads(settings))
+    ensure_seat_lock_table(client, settings.seat_lock_table)
+    cache = redis.Redis.from_url(redis_url(settings), **_REDIS_TIMEOUTS)
+    return Backends(
+        settings=settings,
+        engine=engine,
+        redis=cache,
+        dynamodb=client,
+        locks=seat_locks(settings, client, cache),
+        catalog=PostgresCatalog(engine),
+        bookings=PostgresBookingStore(engine, lock_timeout_ms=settings.db_lock_timeout_ms),
+        payments=SandboxPayments(engine),
+        seat_map=RedisSeatMapEvents(cache, settings.redis_prefix),
+        closers=[engine.dispose, cache.close],
+    )
+
+
+def checkout_client(settings: Settings, client: Client, **overrides: Any) -> CheckoutClient:
+    """How the API starts and drives checkouts (``overrides``: e.g. a test's hold length)."""
+    options: dict[str, Any] = {
+        "hold_seconds": settings.hold_seconds,
+        "max_extensions": settings.max_hold_extensions,
+        "max_seats": settings.max_seats_per_checkout,
+        "task_timeout": timedelta(seconds=settings.checkout_task_timeout_seconds),
+    }
+    return CheckoutClient(client, settings.task_queue, **{**options, **overrides})
+
+
+def build_services(settings: Settings, temporal_client: Client | None = None) -> Services:
+    """Everything the API talks to; connections open lazily on first use."""
+    engine = database(settings)
+    url = redis_url(settings)
+    sync_redis = redis.Redis.from_url(url, max_connections=128, **_REDIS_TIMEOUTS)
+    async_redis = aredis.Redis.from_url(url, **_REDIS_TIMEOUTS)
+    client = dynamodb(settings)
+    locks = seat_locks(settings, client, sync_redis)
+    catalog = EventCatalog(engine)
+    temporal_address = settings.temporal_address or f"127.0.0.1:{settings.temporal_port}"
+    return Services(
+        settings=settings,
+        engine=engine,
+        redis=sync_redis,
+        aredis=async_redis,
+        dynamodb=client,
+        seat_locks=locks,
+        claims=SeatClaims(async_redis, settings.redis_prefix),
+        # Past its claim's expiry (one hold length) a waiting hold no longer keeps other
+        # buyers off its seats, so it waits no longer than that.
+        hold_admission=HoldAdmission(
+            settings.hold_admission_limit,
+            min(settings.hold_admission_wait_seconds, settings.hold_seconds),
+        ),
+        catalog=catalog,
+        users=PostgresUsers(engine),
+        bookings=PostgresBookingStore(engine, lock_timeout_ms=settings.db_lock_timeout_ms),
+        payments=SandboxPayments(engine),
+        seatmap=SeatMapCache(
+            sync_redis,
+            catalog,
+            locks,
+            settings.redis_prefix,
+            max_staleness_ms=settings.seatmap_max_staleness_ms,
+        ),
+        seatmap_events=RedisSeatMapEvents(sync_redis, settings.redis_prefix),
+        responses=SeatMapResponseCache(
+            async_redis, settings.redis_prefix, settings.seatmap_max_staleness_ms
+        ),
+        # The pointer outlives the hold a little so an expired checkout is found and replaced.
+        open_checkouts=RedisOpenCheckouts(
+            sync_redis,
+            settings.redis_prefix,
+            ttl_seconds=settings.hold_seconds * (settings.max_hold_extensions + 1) + 60,
+        ),
+        tokens=TokenService(settings.jwt_secret, settings.jwt_algorithm, settings.jwt_ttl_seconds),
+        temporal=TemporalConnector(
+            temporal_address,
+            settings.temporal_namespace,
+            lambda client: checkout_client(settings, client),
+            client=temporal_client,
+        ),
+        rate_limiter=RateLimiter(
+            async_redis,
+            settings.redis_prefix,
+            per_user=settings.rate_limit_per_user,
+            per_ip=settings.rate_limit_per_ip,
+            enabled=settings.rate_limit_enabled,
+        ),
+        default_payment_token=default_payment_token(settings),
+    )
+
+
+# --- the worker ---
+
+
+def build_worker(
+    settings: Settings, client: Client, activities: CheckoutActivities | None = None
+) -> Worker:
+    """A worker on the settings' task queue, running ``activities`` (default: the production
+    ones, ``build_backends(settings).activities()``; a test may wrap them to inject faults)."""
+    if activities is None:
+        activities = build_backends(settings).activities()
+    return Worker(
+        client,
+        graceful_shutdown_timeout=timedelta(seconds=20),
+        task_queue=settings.task_queue,
+        workflows=[CheckoutWorkflow],
+        workflow_runner=workflow_runner(settings),
+        activities=activities.all(),
+        # one thread per activity slot, local or not (see config/settings.py)
+        activity_executor=ThreadPoolExecutor(max_workers=activity_threads(settings)),
+        max_concurrent_activities=_activity_slots(settings),
+        max_concurrent_local_activities=_local_activity_slots(settings),
+        max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
+        workflow_task_poller_behavior=_pollers(settings),
+        activity_task_poller_behavior=_pollers(settings),
+    )
+
+
+def workflow_runner(settings: Settings) -> WorkflowRunner:
+    """Outside the sandbox unless the settings ask for it (``worker_workflow_sandbox``)."""
+    if not settings.worker_workflow_sandbox:
+        return UnsandboxedWorkflowRunner()
+    # Our own modules hold no mutable module state, so the sandbox may share them instead of
+    # re-importing (recompiling) the workflow module for every new checkout. The sandbox's
+    # runtime guards on non-deterministic calls still apply.
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(
+            "workflows", "activities", "domain"
+        )
+    )
+
+
+def _activity_slots(settings: Settings) -> int:
+    return min(settings.worker_max_concurrent_activities, settings.worker_activity_threads)
+
+
+def _local_activity_slots(settings: Settings) -> int:
+    return min(settings.worker_max_concurrent_local_activities, settings.worker_activity_threads)
+
+
+def activity_threads(settings: Settings) -> int:
+    """Threads of the activity executor: activities and local activities share it."""
+    return _activity_slots(settings) + _local_activity_slots(settings)
+
+
+def _pollers(settings: Settings) -> PollerBehavior:
+    """A fixed number of pollers, or scaled by the SDK when configured as 0. More polls
+    waiting at the server mean faster pickup of new checkouts' first tasks, but more tasks
+    sync-matched, which the dev server loses when its History is slow (``config/settings.py``)."""
+    if settings.worker_task_pollers > 0:
+        return PollerBehaviorSimpleMaximum(maximum=settings.worker_task_pollers)
+    return PollerBehaviorAutoscaling(maximum=settings.worker_max_pollers)
