@@ -148,19 +148,19 @@ class CheckoutClient:
 
         Calling it again with the same checkout id adds the seats to that open checkout.
 
-        An update the server aborts (its workflow task was lost or timed out, seen once in a
-        10,000-buyer sale on a saturated box) or does not admit yet (the workflow's last task
-        failed, e.g. timed out, and is being retried: up to 3 holds in such a sale) is sent
-        again under the same update id, so it applies at most once, after each of
-        ``retry_delays`` (6 s in all by default: a timed-out task is retried by the server once
-        a worker picks it up again). Then the caller gets DomainError TRY_AGAIN.
+        An update the server aborts (its workflow task was lost or timed out, which a
+        saturated server does) or does not admit yet (the workflow's last task failed, e.g.
+        timed out, and is being retried) is sent again under the same update id, so it
+        applies at most once, after each of ``retry_delays`` (6 s in all by default: a
+        timed-out task is retried by the server once a worker picks it up again). Then the
+        caller gets DomainError TRY_AGAIN.
 
         So is an update whose call ran out of time at the server ("context deadline
         exceeded"): when the dev server loses the new checkout's first workflow task, the
         update waits out the task timeout, longer than the server waits for it. Sent again
-        under its id, it attaches to the same checkout and answers once the task has run.
-        Before, the buyer got an INTERNAL_SERVER_ERROR while the hold went through (2 holds
-        in one 10,000-buyer sale).
+        under its id, it attaches to the same checkout and answers once the task has run;
+        answered with an error instead, the buyer would be told the hold failed while it
+        went through.
         """
         update_id = f"hold-{uuid.uuid4()}"
         for delay in (*self._retry_delays, None):

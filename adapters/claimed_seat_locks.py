@@ -77,8 +77,8 @@ class ClaimedSeatLocks:
         return self._locks.live_locks(event_id, now)
 
     def held_seat_ids(self, event_id: str, now: int | None = None) -> set[str]:
-        # From the grants recorded beside the claims: one Redis read instead of the event's
-        # GSI query, which was most of a seat-map rebuild in an on-sale. DynamoDB answers when
+        # From the grants recorded beside the claims: one Redis read instead of a query of
+        # the event's GSI, the costliest read of a seat-map rebuild. DynamoDB answers when
         # Redis cannot.
         granted = self._claims.granted(event_id, now)
         return self._locks.held_seat_ids(event_id, now) if granted is None else granted

@@ -1,13 +1,12 @@
 """Admission of holds to the saga: at most ``limit`` per API process at Temporal at once.
 
 Every hold that gets past the seat claims starts (or wakes) a checkout workflow, and the
-Temporal server's time per call grows with the calls it has in flight: in a 10,000-buyer sale
-on the dev server, ~100 holds waited there at once, the Python SDK re-sent update-with-start
-while each one's first task waited for a worker (1,198 sends for 667 checkouts), and a hold
-took 21 s at p50, so some of the API's 30 s seat locks lapsed before their saga ran. Past the
-limit, holds wait here instead, in arrival order, holding nothing at the server and no seat
-lock yet (the claim, in Redis, keeps other buyers off their seats). A hold that waits longer
-than ``max_wait_seconds`` is answered TRY_AGAIN and changes nothing.
+Temporal server's time per call grows with the calls it has in flight. Unbounded, the calls
+feed on themselves (the Python SDK re-sends update-with-start while a new checkout's first
+task waits for a worker), and a hold can take so long that its claims lapse before its saga
+runs. Past the limit, holds wait here instead, in arrival order, holding nothing at the
+server and no seat lock yet (the claim, in Redis, keeps other buyers off their seats). A hold
+that waits longer than ``max_wait_seconds`` is answered TRY_AGAIN and changes nothing.
 
 Refusals never wait here: the claims answer them before admission.
 """

@@ -74,8 +74,7 @@ def create_graphql_app(settings: Settings) -> GraphQL:
 class GraphQLEndpoint:
     """``/graphql`` (HTTP and websocket) straight to ariadne's ASGI app; other paths go on to
     FastAPI's router. Ariadne answers its own errors, so the exception middleware, router and
-    request wrapper FastAPI puts around a route only cost time: about a tenth of the event
-    loop's CPU per request in a flash-sale profile, where every request is a GraphQL one."""
+    request wrapper FastAPI puts around a route would only cost CPU on every GraphQL request."""
 
     def __init__(self, app: ASGIApp, graphql: GraphQL) -> None:
         self.app = app

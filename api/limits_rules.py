@@ -54,8 +54,8 @@ def make_query_parser(max_bytes: int, max_tokens: int = 5000, cache_size: int = 
 def make_query_validator(cache_size: int = 512) -> Any:
     """Ariadne ``query_validator`` that validates a (shared) document once per rule set.
 
-    Validation was a third of the API's CPU under a flash sale, all of it repeating work:
-    its result depends only on the schema, the document and the rules.
+    Validating every copy of the same query repeats the same work: the result depends only
+    on the schema, the document and the rules.
     """
     results: OrderedDict[tuple[int, int, tuple[type, ...]], tuple[Any, list]] = OrderedDict()
     lock = threading.Lock()

@@ -4,23 +4,22 @@ Sliding-window counters, the algorithm of the ``limits`` library (whose parser r
 settings' "600/minute"): a window's count is its current fixed window's count plus the previous
 one's, weighted by how much of it the sliding window still covers.
 
-Both windows of a request are checked and counted by one Lua script, in one round trip. With
-``limits``' own storage they were two script calls per request, 23% of the API's CPU on its
-fast paths (cached seat maps and refused holds, py-spy). A request that either window refuses
-counts against neither.
+Both windows of a request are checked and counted by one Lua script, in one round trip
+(``limits``' own storage takes a script call per window), and a request that either window
+refuses counts against neither.
 
 Each process counts in **leases**: when a window has no tokens left here, the script counts a
 block of requests at once (a fiftieth of the limit, at most 100, never more than the window
-has room for) and this process admits that many before asking again. One script call per
-request was still 21% of the API's CPU in a 10,000-buyer sale's profile; leased, a window
-costs a call per block, and a buyer's few requests one call. Nothing is ever admitted past
-the limit, across all replicas: every token is counted in Redis before it is used. What a
-lease costs is strictness: tokens a process leased and did not use count as requests of
-their fixed window (and so, weighted, of the sliding window after it), so with R replicas a
-window may refuse up to R leases early (2% of the limit each). Near the limit the lease
-shrinks to the room left, so a single client within one fixed window sees the limit
-exactly; across a window's end it may lose the unused part of one lease (``make dev``: 599
-of 600 requests in a minute that crossed one).
+has room for) and this process admits that many before asking again, so a window costs a
+call per block, and a buyer's few requests one call. What leases save: a script call per
+request was 21% of the API's CPU in a profile of a 10,000-buyer sale
+(``docs/measurements.md``). Nothing is ever admitted past the limit, across all replicas:
+every token is counted in Redis before it is used. What a lease costs is strictness: tokens a
+process leased and did not use count as requests of their fixed window (and so, weighted, of
+the sliding window after it), so with R replicas a window may refuse up to R leases early (2%
+of the limit each). Near the limit the lease shrinks to the room left, so a single client
+within one fixed window sees the limit exactly; across a window's end it may lose the unused
+part of one lease.
 
 A Redis outage fails open: availability of the sale matters more than the limit, and the
 outage itself is visible in ``/health/cache``.

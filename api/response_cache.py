@@ -1,31 +1,28 @@
 """Whole-response cache for the seat-map query, the hottest read of an on-sale.
 
 Caching the seat map's rows (``adapters/seatmap_cache.py``) saves the database, but each
-request still made graphql-core resolve ~30k fields of a 5,000-seat map and serialize them
-again. This caches the *serialized response* of a query whose only root field is
-``availableSeats``, keyed by the exact query text, operation name and variables, next to the
-seat map's version.
+request would still render the map and serialize it again. This caches the *serialized
+response* of a query whose only root field is ``availableSeats``, keyed by the exact query
+text, operation name and variables, next to the seat map's version. What it saves: a read of
+the demo's 5,100-seat map took 3.4 ms at p50 from here against 177.0 ms rebuilt and rendered
+(``docs/measurements.md``, 2026-12-01 06:02).
 
 A miss is built once per process (single flight): while one request renders the map, the
-others for the same event and query wait for its bytes instead of each rendering 5,000 seats.
+others for the same event and query wait for its bytes instead of each rendering it.
 
 Same staleness bound as the seat map (``seatmap_max_staleness_ms``): an entry expires that
 long after the version it was built from was read, whatever happens. Once a change to the
 event's seats is announced (the version moves on), the next read renders the map again; reads
 that arrive while that render runs are answered with the previous entry (stale while
-revalidate) instead of queueing behind it. In an on-sale the version moves several times a
-second, and without this all concurrent readers waited for each render (a 4,000-buyer sale:
-2,197 of 4,719 seat-map reads, 286 ms each on average). Every read that starts after a change
-was announced and finds no render running sees the change. Only public, identity-free data
-is cached, and only successful responses.
+revalidate) instead of queueing behind it: in an on-sale the version moves several times a
+second, so otherwise concurrent readers would queue behind each render. Every read that starts
+after a change was announced and finds no render running sees the change. Only public,
+identity-free data is cached, and only successful responses.
 
 Each process also keeps the entries it rendered or fetched (a near cache, ``_NearCache``), and
 a read asks Redis only for the event's small version key: while that matches, the body is the
-process's own copy. Fetching the whole entry on every read moved a 1,000-seat map's 90 KB
-from Redis for each of an on-sale's ~30 seat-map reads per checkout (187 us of the API's CPU
-and 47 us of Redis's per read, against 76 and 20 for the version alone, measured on the
-benchmark box); at 1,000 checkouts/s that would be ~2.7 GB/s out of the one Redis shard that
-holds the event's key. The copy expires when the Redis entry does, so the bound holds.
+process's own copy, so the whole map does not leave the one Redis shard that holds the event's
+key on every read. The copy expires when the Redis entry does, so the bound holds.
 """
 
 from __future__ import annotations
@@ -270,8 +267,8 @@ class SeatMapResponseCache:
             # followers and the next render do not wait for Redis's copy to be written.
             del self._in_flight[response_key]
         body = bytes(response.body)
-        # Only successes are cached. Looked for, not parsed: decoding a 1,000-seat map cost
-        # ~1 ms per render; a body that merely mentions "errors" is not cached.
+        # Only successes are cached. Looked for, not parsed, so a render does not decode the
+        # map it has just encoded; a body that merely mentions "errors" is not cached.
         cacheable = response.status_code == 200 and b'"errors"' not in body
         if cacheable:
             self._remember(response_key, version, body, started)

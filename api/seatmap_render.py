@@ -1,11 +1,11 @@
 """Renders a seat-map response without graphql-core's executor, for queries it already ran.
 
-What it saves: when the seat map changes, the response cache (``api/response_cache.py``)
-renders the map again. Through graphql-core a 1,000-seat map is ~4,000 field executions, about
-32 ms of the event loop per render (1.8 ms here), and an on-sale renders it a few times a
-second: every other request waits behind those renders. In the flash sale without this module
-the refusal p99 rose by about half (``docs/measurements.md``, 2026-12-06). This builds the same
-bytes from the same rows in a list comprehension, with the schema's own serializers.
+When the seat map changes, the response cache (``api/response_cache.py``) renders the map
+again, a few times a second in an on-sale, and every other request of the process waits on the
+event loop behind each render. What it saves: through graphql-core a 1,000-seat map is ~4,000
+field executions, about 32 ms of the event loop per render, against ~1.8 ms here
+(``docs/measurements.md``). This builds the same bytes from the same rows in a list
+comprehension, with the schema's own serializers.
 
 Only for what it can prove identical: a single ``availableSeats`` root field (aliased or not)
 selecting plain ``Seat`` fields and ``__typename``, and only for a query text that graphql-core

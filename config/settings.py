@@ -2,6 +2,8 @@
 
 Read from the environment (upper-case names, e.g. ``DATABASE_URL``) or an optional ``.env``.
 A service URL left unset means "start an embedded one" in the dev stack and the tests.
+A comment says why a default is what it is; the figures behind it are in
+``docs/measurements.md``.
 """
 
 from __future__ import annotations
@@ -54,20 +56,14 @@ class Settings(BaseSettings):
     max_hold_extensions: int = 2
     max_seats_per_checkout: int = 10
     payment_processor: Literal["sandbox"] = "sandbox"
-    # Start-to-close of a checkout's workflow tasks: 20 s, twice Temporal's default. A
-    # payment's task runs its four local activities back to back, and on a degraded server
-    # some took longer than 10 s, so they timed out, their local activities ran again, and
-    # the load grew: after the ceilings section, a 10,000-buyer sale had 43 timed-out tasks
-    # (38 of them not a checkout's first), pay p99 26.3 s, 73.5 s in all; at 20 s, 4 tasks,
-    # pay p99 7.2 s, 52.1 s (python -m bench --sections ceilings,flash, one run each).
-    # The price: a task the dev server loses in dispatch (Matching gave History 1 s to record
-    # a sync-matched start, History took longer, and the task's next delivery was dropped as
-    # TaskAlreadyStarted: temporalio/temporal#11733, counted by the bench's
-    # temporal_server_metrics) now stalls its checkout for 20 s instead of 10. With fixed
-    # pollers that is 0-3 tasks per sale, but one of them doubles a 10 s scaling sale. Earlier
-    # measurements, with up to 100 scaled pollers: at 30 s, 9-39 episodes per sale and the
-    # 2-worker scaling ratio 0.30-0.91; at 5 s, 119 (python -m bench --sections flash /
-    # --sections scaling).
+    # Start-to-close of a checkout's workflow tasks, twice Temporal's default of 10 s. A
+    # payment's task runs its four local activities back to back, and on a loaded server that
+    # can take longer than 10 s: the task times out, its local activities run again, and the
+    # load grows. The price of a longer timeout: a task the dev server loses in dispatch
+    # (History slower than Matching's 1 s deadline to record a sync-matched start, so the
+    # task's next delivery is dropped as TaskAlreadyStarted: temporalio/temporal#11733)
+    # stalls its checkout for the whole timeout. So: long enough for a payment's task on a
+    # loaded server, and no longer.
     checkout_task_timeout_seconds: int = 20
 
     # --- worker ---
@@ -78,31 +74,24 @@ class Settings(BaseSettings):
     worker_max_concurrent_local_activities: int = 200
     worker_activity_threads: int = 64
     # Workflow tasks admitted at once. Each holds its slot while it waits for its local
-    # activity and for the server's answer, so too few slots queue tasks at the server: at 40,
-    # a 10,000-buyer sale's hold p50 was 8.4-11.8 s (workflow-task schedule-to-start 3-4 s),
-    # against 4.9-6.3 s at 200, though only 0-3 tasks timed out (python -m bench --sections
-    # flash).
+    # activity and for the server's answer, so too few slots queue tasks at the server, and
+    # every hold waits behind them.
     worker_max_concurrent_workflow_tasks: int = 200
     # Task pollers per queue: n > 0 keeps exactly n; 0 lets the SDK scale them
     # (1..worker_max_pollers) from what the server answers. Fixed, because the dev server
     # loses sync-matched workflow tasks whenever History is slower than Matching's 1 s deadline
-    # (see checkout_task_timeout_seconds), and scaled pollers lost far more of them. Timed-out
-    # tasks in a 10,000-buyer sale (python -m bench --sections flash): up to 20 scaled 5-63 over
-    # 7 runs of one day, 20 fixed 3, 10 fixed 1-2. In the 2,000-buyer scaling sales (1 and 2
-    # workers, ABBA): scaled 12 lost over 4 sales; 10 or 20 fixed, none over the first 8 and
-    # 12 over 32 in all, 10 of them with 2 workers (twice the polls). Each worker's pollers
-    # must still keep up with the tasks: at 10, a first task waited 1.6-2.3 s for a poll on
-    # average in the big sale, at 20 1.5 s.
+    # (see checkout_task_timeout_seconds), and scaled pollers lose far more of them. More
+    # pollers pick up a new checkout's first task sooner but have more tasks sync-matched;
+    # each worker's pollers must still keep up with its tasks.
     worker_task_pollers: int = 20
-    # The ceiling when scaling (worker_task_pollers = 0). Up to 100 scaled pollers lost 68-101
-    # tasks per sale, up to 20 scaled 5-63.
+    # The ceiling when scaling (worker_task_pollers = 0): the more pollers wait at the server,
+    # the more tasks the dev server loses.
     worker_max_pollers: int = 20
-    # Workflows run outside Temporal's sandbox. In a profile of the saga at 20 concurrent
-    # checkouts, the worker (then the bottleneck, at one core) spent 26% of its GIL time in
-    # the sandbox, 18% of it the SDK exec-ing a code string for every payload's
-    # serialization context. Unsandboxed, the saga ran 8-17% faster (python -m bench
-    # --sections saga, two runs each). The sandbox stays on in the tests and in the replay
-    # of recorded histories, so a non-deterministic call in workflow code still fails CI.
+    # Workflows run outside Temporal's sandbox: the sandbox costs the worker CPU on every
+    # workflow task (among other things the SDK exec-s a code string for every payload's
+    # serialization context), and the worker's CPU is part of what bounds the saga. The sandbox
+    # stays on in the tests and in the replay of recorded histories, so a non-deterministic
+    # call in workflow code still fails CI.
     worker_workflow_sandbox: bool = False
 
     # --- API ---
@@ -116,8 +105,8 @@ class Settings(BaseSettings):
     rate_limit_per_user: str = "600/minute"
     rate_limit_per_ip: str = "3000/minute"
     graphql_max_depth: int = 10
-    # Aliases let one request ask for a field many times: 277 seat maps (65 MB) or 30 holds
-    # in one request, each counted once by the rate limits.
+    # Aliases let one request ask for a field many times (seat maps, holds), and the rate
+    # limits count the request once: this bounds what one request can make the API do.
     graphql_max_root_fields: int = 10
     graphql_max_root_mutations: int = 1
     graphql_max_query_bytes: int = 20_000
@@ -131,7 +120,8 @@ class Settings(BaseSettings):
 
     # --- process ---
     # Young-generation collections every n allocations after startup (config/gc_tuning.py);
-    # 0 keeps CPython's 700.
+    # 0 keeps CPython's 700. Higher makes full collections rarer, but each young collection
+    # walks more objects and so pauses the process longer.
     gc_gen0_threshold: int = 10_000
 
     # --- observability ---

@@ -52,8 +52,7 @@ async def available_seats(services: Services, event_id: str) -> tuple[SeatInfo, 
     event_id = uuid_arg(event_id, "eventId")
 
     def read() -> SeatMap | None:
-        # One thread hop for both: on a busy event loop each hop's return waits for a turn
-        # (a 10,000-buyer sale: ~100 ms for the event's row alone, per render).
+        # One thread hop for both: on a busy event loop each hop's return waits for a turn.
         if services.catalog.get_event(event_id) is None:
             return None
         return services.seatmap.get(event_id)
