@@ -93,7 +93,7 @@ class CheckoutClient:
         A checkout id has exactly one run (ids are never reused and checkouts never continue
         as new), so the run id cannot go stale. Named, it saves the server a lookup of the
         current run on every payment, cancel and query: the dev server's most expensive
-        database call in a sale (`docs/capacity.md`).
+        database call in a sale (`docs/measurements.md`).
         """
         return self._client.get_workflow_handle(
             workflow_id(checkout_id), run_id=self._run_ids.get(checkout_id)
