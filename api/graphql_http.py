@@ -7,7 +7,6 @@ JSON with a ``BAD_USER_INPUT`` code. Bodies are JSON only: the schema has no fil
 
 from __future__ import annotations
 
-import json
 import logging
 from http import HTTPStatus
 from typing import Any
@@ -22,14 +21,10 @@ from starlette.responses import JSONResponse, Response
 from api.errors import BAD_USER_INPUT
 from api.limits_rules import has_nul
 from api.metrics import SEATMAP_READS
-from api.seatmap_render import SeatMapRenderer
-from api.services import Services
 from domain.errors import DomainError
 
 
 class HTTPHandler(GraphQLHTTPHandler):
-    _seat_maps: SeatMapRenderer | None = None  # built from the schema on first use
-
     async def extract_data_from_request(self, request: Request) -> Any:
         """JSON only (multipart is for file uploads, which this schema has none of), and no
         NUL character in any text: PostgreSQL cannot store one, so it is bad input here."""
@@ -51,8 +46,7 @@ class HTTPHandler(GraphQLHTTPHandler):
 
     async def graphql_http_server(self, request: Request) -> Response:
         """Serves a seat-map query from the response cache when it can (see
-        ``api/response_cache.py``) and renders it without graphql-core's executor when it
-        must (``api/seatmap_render.py``); everything else goes through ariadne."""
+        ``api/response_cache.py``); everything else goes through ariadne."""
         try:
             data = await self.extract_data_from_request(request)
         except HttpError as error:
@@ -75,33 +69,14 @@ class HTTPHandler(GraphQLHTTPHandler):
             event_id,
             data,
             cached.version,
-            lambda: self._render_seat_map(request, services, data["query"], event_id),
+            lambda: super(HTTPHandler, self).graphql_http_server(request),
             stale=cached.body,
         )
-
-    async def _render_seat_map(
-        self, request: Request, services: Services, query: str, event_id: str
-    ) -> Response:
-        """Without graphql-core's executor when ``api/seatmap_render.py`` can, else through it."""
-        if self._seat_maps is None:
-            self._seat_maps = SeatMapRenderer(self.schema)
-        body = await self._seat_maps.render(services, query, event_id)
-        if body is not None:
-            return Response(body, media_type="application/json")
-        response = await super().graphql_http_server(request)
-        if _answered_cleanly(response):
-            self._seat_maps.executed(query)
-        return response
 
 
 def _bad_request(message: str) -> Response:
     body = {"errors": [{"message": message, "extensions": {"code": BAD_USER_INPUT}}]}
     return JSONResponse(body, status_code=HTTPStatus.BAD_REQUEST)
-
-
-def _answered_cleanly(response: Response) -> bool:
-    """graphql-core ran the query text without errors: the renderer may take it from now."""
-    return response.status_code == HTTPStatus.OK and not json.loads(response.body).get("errors")
 
 
 class _OnlyUnexpected(logging.Filter):

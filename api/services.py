@@ -24,6 +24,7 @@ from adapters.bookings import PostgresBookingStore
 from adapters.catalog import EventCatalog
 from adapters.checkout_client import CheckoutClient
 from adapters.claimed_seat_locks import ClaimedSeatLocks
+from adapters.claims_mirror import ClaimsMirror
 from adapters.open_checkouts import RedisOpenCheckouts
 from adapters.payments import SandboxPayments
 from adapters.seat_claims import SeatClaims
@@ -90,6 +91,7 @@ class Services:
     dynamodb: Any
     seat_locks: ClaimedSeatLocks
     claims: SeatClaims
+    claims_mirror: ClaimsMirror
     hold_admission: HoldAdmission
     catalog: EventCatalog
     users: PostgresUsers
@@ -108,6 +110,7 @@ class Services:
         return await self.temporal.checkouts()
 
     async def close(self) -> None:
+        await self.claims_mirror.close()
         await self.aredis.aclose()
         self.redis.close()
         self.engine.dispose()

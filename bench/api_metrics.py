@@ -21,7 +21,7 @@ ADMISSION_WAIT = "api_hold_admission_wait_seconds"
 SHED = "api_holds_shed_total"
 # api/hold.py: an admitted hold's time at the saga
 HOLD_STEP = "api_hold_step_seconds"
-# api/hold.py's claim script: holds refused by their seats' claims
+# api/hold.py: holds refused by their seats' claims, from the process's copy or the script
 SEAT_CLAIMS = "api_seat_claims_total"
 # api/graphql_http.py, api/response_cache.py, api/resolvers/catalog.py: where seat maps came from
 SEATMAP_READS = "api_seatmap_reads_total"
@@ -109,7 +109,7 @@ def _holds(before: dict[str, float], after: dict[str, float]) -> dict[str, Any]:
         n = new(f"{HOLD_STEP}_count:{step}")
         steps[step] = round(new(f"{HOLD_STEP}_sum:{step}") / n * 1000, 1) if n else None
     render = {}
-    for step in ("rows", "encode", "store"):
+    for step in ("rows", "store"):
         n = new(f"{SEATMAP_RENDER_STEP}_count:{step}")
         render[step] = round(new(f"{SEATMAP_RENDER_STEP}_sum:{step}") / n * 1000, 1) if n else None
     prefix = f"{SEATMAP_READS}:"
@@ -117,9 +117,10 @@ def _holds(before: dict[str, float], after: dict[str, float]) -> dict[str, Any]:
     return {
         # seat-map reads by where they were served from (the rows' sources count renders)
         "seat_map_reads": {source: int(new(prefix + source)) for source in sorted(sources)},
-        # a seat-map render's mean time in each step (api/seatmap_render.py)
+        # a seat-map render's mean time in each step (api/resolvers/catalog.py, response_cache)
         "mean_seat_map_render_ms": render,
         # holds refused by their seats' claims, before the saga was asked
+        "refused_by_copy": int(new(f"{SEAT_CLAIMS}:refused_by_copy")),
         "refused_by_claim_script": int(new(f"{SEAT_CLAIMS}:refused")),
         "admitted": int(admitted),
         "mean_admission_wait_ms": round(wait / admitted * 1000, 1) if admitted else None,
