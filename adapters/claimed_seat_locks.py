@@ -68,11 +68,6 @@ class ClaimedSeatLocks:
     ) -> None:
         self._locks.validate(event_id, seat_ids, lock_id, now)
 
-    def held_until(
-        self, event_id: str, seat_ids: Sequence[str], lock_id: str, now: int | None = None
-    ) -> int | None:
-        return self._locks.held_until(event_id, seat_ids, lock_id, now)
-
     def live_locks(self, event_id: str, now: int | None = None) -> list[SeatLock]:
         return self._locks.live_locks(event_id, now)
 

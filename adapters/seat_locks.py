@@ -66,16 +66,6 @@ def lock_problems(
     return invalid, expired
 
 
-def earliest_expiry(
-    seat_ids: Sequence[str], found: dict[str, SeatLock], lock_id: str, now: int
-) -> int | None:
-    """When ``lock_id`` holds every seat live: the first of their expiries; else None."""
-    invalid, expired = lock_problems(seat_ids, found, lock_id, now)
-    if invalid or expired:
-        return None
-    return min(found[s].expires_at for s in seat_ids)
-
-
 def raise_lock_problems(invalid: list[str], expired: list[str]) -> None:
     """LOCK_INVALID wins over LOCK_EXPIRED: an expired lock can be renewed, a lost one cannot."""
     if invalid:
@@ -316,12 +306,6 @@ class DynamoSeatLocks:
                 # Unprocessed keys are a throttling answer; botocore has already backed off.
                 request = response.get("UnprocessedKeys") or {}
         return found
-
-    def held_until(
-        self, event_id: str, seat_ids: Sequence[str], lock_id: str, now: int | None = None
-    ) -> int | None:
-        seats = check_seat_input(event_id, seat_ids, lock_id)
-        return earliest_expiry(seats, self._read(event_id, seats), lock_id, self._now(now))
 
     def live_locks(self, event_id: str, now: int | None = None) -> list[SeatLock]:
         check_seat_input(event_id, [], allow_empty=True)

@@ -7,6 +7,7 @@ JSON with a ``BAD_USER_INPUT`` code. Bodies are JSON only: the schema has no fil
 
 from __future__ import annotations
 
+import json
 import logging
 from http import HTTPStatus
 from typing import Any
@@ -19,12 +20,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from api.errors import BAD_USER_INPUT
+from api.hold_refusals import HoldRefusals
 from api.limits_rules import has_nul
 from api.metrics import SEATMAP_READS
 from domain.errors import DomainError
 
 
 class HTTPHandler(GraphQLHTTPHandler):
+    _hold_refusals: HoldRefusals | None = None
+
     async def extract_data_from_request(self, request: Request) -> Any:
         """JSON only (multipart is for file uploads, which this schema has none of), and no
         NUL character in any text: PostgreSQL cannot store one, so it is bad input here."""
@@ -46,7 +50,8 @@ class HTTPHandler(GraphQLHTTPHandler):
 
     async def graphql_http_server(self, request: Request) -> Response:
         """Serves a seat-map query from the response cache when it can (see
-        ``api/response_cache.py``); everything else goes through ariadne."""
+        ``api/response_cache.py``) and answers a hold refused by its seats' claims without
+        graphql-core (``api/hold_refusals.py``); everything else goes through ariadne."""
         try:
             data = await self.extract_data_from_request(request)
         except HttpError as error:
@@ -57,7 +62,7 @@ class HTTPHandler(GraphQLHTTPHandler):
         cache = services.responses
         event_id = cache.event_of(data)
         if event_id is None:
-            return await super().graphql_http_server(request)
+            return await self._maybe_refused_hold(request, data)
         try:
             cached = await cache.lookup(event_id, data)
         except RedisError:
@@ -72,6 +77,27 @@ class HTTPHandler(GraphQLHTTPHandler):
             lambda: super(HTTPHandler, self).graphql_http_server(request),
             stale=cached.body,
         )
+
+    async def _maybe_refused_hold(self, request: Request, data: dict) -> Response:
+        if self._hold_refusals is None:
+            self._hold_refusals = HoldRefusals()
+        refusals = self._hold_refusals
+        plan = refusals.proven(data)
+        if plan is not None:
+            context = await self.get_context_for_request(request, data)
+            body = await refusals.answer(plan, context, data)
+            if body is not None:
+                return Response(body, media_type="application/json")
+        response = await super().graphql_http_server(request)
+        query = refusals.unproven(data)
+        if query is not None and _answered_cleanly(response):
+            refusals.executed(query)
+        return response
+
+
+def _answered_cleanly(response: Response) -> bool:
+    """graphql-core ran the query text without errors: the fast path may take it from now."""
+    return response.status_code == HTTPStatus.OK and not json.loads(response.body).get("errors")
 
 
 def _bad_request(message: str) -> Response:

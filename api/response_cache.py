@@ -39,40 +39,16 @@ from functools import lru_cache
 from typing import Any
 
 import redis.asyncio as aredis
-from graphql import FieldNode, OperationDefinitionNode, OperationType, VariableNode, parse
+from graphql import FieldNode, OperationDefinitionNode, OperationType, VariableNode
 from redis.exceptions import RedisError
 from starlette.responses import Response
 
 from adapters.seatmap_cache import seatmap_key
 from api.metrics import SEATMAP_READS, SEATMAP_RENDER_STEP
+from api.proven_queries import lone_root_field
 
 CACHEABLE_FIELD = "availableSeats"
 JSON = "application/json"
-
-
-def lone_root_field(
-    query: str, kind: OperationType, name: str
-) -> tuple[OperationDefinitionNode, FieldNode] | None:
-    """The operation and its root field when the document is one ``kind`` operation selecting
-    only the field ``name``, neither with directives; otherwise None."""
-    try:
-        document = parse(query, no_location=True)
-    except Exception:  # noqa: BLE001 - malformed queries are the executor's to report
-        return None
-    if len(document.definitions) != 1:
-        return None
-    operation = document.definitions[0]
-    if not isinstance(operation, OperationDefinitionNode):
-        return None
-    if operation.operation != kind or operation.directives:
-        return None
-    roots = operation.selection_set.selections
-    if len(roots) != 1 or not isinstance(roots[0], FieldNode):
-        return None
-    field = roots[0]
-    if field.name.value != name or field.directives:
-        return None
-    return operation, field
 
 
 @lru_cache(maxsize=256)

@@ -44,13 +44,6 @@ class SeatLocks(Protocol):
         """Strongly consistent. Raises DomainError LOCK_EXPIRED / LOCK_INVALID."""
         ...
 
-    def held_until(
-        self, event_id: str, seat_ids: Sequence[str], lock_id: str, now: int | None = None
-    ) -> int | None:
-        """Strongly consistent read: the earliest expiry when ``lock_id`` holds every one of
-        the seats live, else None."""
-        ...
-
     def live_locks(self, event_id: str, now: int | None = None) -> list[SeatLock]: ...
 
     def held_seat_ids(self, event_id: str, now: int | None = None) -> set[str]:

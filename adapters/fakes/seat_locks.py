@@ -12,7 +12,6 @@ from collections.abc import Callable, Sequence
 from adapters.seat_locks import (
     check_seat_input,
     check_ttl,
-    earliest_expiry,
     held_by_other,
     lock_problems,
     raise_lock_problems,
@@ -105,15 +104,6 @@ class InMemorySeatLocks:
         with self._mutex:
             found = self._found(event_id, seats)
         raise_lock_problems(*lock_problems(seats, found, lock_id, at))
-
-    def held_until(
-        self, event_id: str, seat_ids: Sequence[str], lock_id: str, now: int | None = None
-    ) -> int | None:
-        seats = check_seat_input(event_id, seat_ids, lock_id)
-        at = self._now(now)
-        with self._mutex:
-            found = self._found(event_id, seats)
-        return earliest_expiry(seats, found, lock_id, at)
 
     def live_locks(self, event_id: str, now: int | None = None) -> list[SeatLock]:
         check_seat_input(event_id, [], allow_empty=True)

@@ -198,20 +198,6 @@ def test_held_seat_ids_are_the_live_locks_seats(locks: SeatLocks, event: str) ->
     assert locks.held_seat_ids(event, now=T0 + 11) == set()
 
 
-def test_held_until_is_the_earliest_expiry_only_when_all_seats_are_ours_and_live(
-    locks: SeatLocks, event: str
-) -> None:
-    assert locks.acquire(event, ["s1"], "A", "alice", 100, now=T0).acquired
-    assert locks.acquire(event, ["s2"], "A", "alice", 10, now=T0).acquired
-    assert locks.acquire(event, ["s3"], "B", "bob", 100, now=T0).acquired
-
-    assert locks.held_until(event, ["s2", "s1"], "A", now=T0) == T0 + 10
-    assert locks.held_until(event, ["s1"], "A", now=T0) == T0 + 100
-    assert locks.held_until(event, ["s1", "s2"], "A", now=T0 + 11) is None  # s2 lapsed
-    assert locks.held_until(event, ["s1", "s3"], "A", now=T0) is None  # s3 is B's
-    assert locks.held_until(event, ["s1", "s4"], "A", now=T0) is None  # s4 is nobody's
-
-
 def test_acquire_reports_which_seats_it_newly_locked(locks: SeatLocks, event: str) -> None:
     assert locks.acquire(event, ["s1"], "A", "alice", 100, now=T0).fresh == ("s1",)
     assert locks.acquire(event, ["s2"], "A", "alice", 10, now=T0).fresh == ("s2",)
