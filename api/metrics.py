@@ -51,7 +51,7 @@ HOLD_STEP = Histogram(
 SEATMAP_RENDER_STEP = Histogram(
     "api_seatmap_render_seconds",
     "A seat-map response's render, by step: rows (the event's row and the map's, one thread "
-    "hop), store (the response written to Redis)",
+    "hop), encode (the JSON, on the event loop), store (the response written to Redis)",
     ["step"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
