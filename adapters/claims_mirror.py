@@ -1,9 +1,9 @@
 """This API process's copy of the seat claims, kept current by the claims' own feed.
 
-What it saves: a hold of seats another checkout claims (most holds of an on-sale) is refused
-from a dict in ``api/hold.py``, without awaiting the claim script. On a busy event loop that
-round trip's reply waits for the loop's next turn, behind every other request: the flash
-sale's refusal p99 measured with and without this copy is in ``docs/measurements.md``.
+What it is for: ``api/hold_refusals.py`` answers a ``startCheckout`` of seats another checkout
+claims (most holds of an on-sale) from a dict, without graphql-core and without awaiting a
+Redis reply, which on a busy event loop waits for the loop's next turn behind every other
+request. The flash sale's refusal p99 with and without the two is in ``docs/measurements.md``.
 
 How the copy stays right:
 
@@ -149,11 +149,9 @@ class ClaimsMirror:
         self._reader: asyncio.Task[None] | None = None
         self._loads: set[asyncio.Task[None]] = set()
 
-    def taken(
-        self, event_id: str, seat_ids: Sequence[str], holder: str | None = None
-    ) -> tuple[str, ...] | None:
-        """The seats a checkout other than ``holder`` claims live, sorted; None when this
-        process has no current copy of the event's claims (the claim script decides)."""
+    def taken(self, event_id: str, seat_ids: Sequence[str]) -> tuple[str, ...] | None:
+        """The seats some checkout claims live, sorted; None when this process has no current
+        copy of the event's claims (the claim script decides)."""
         if self._reader is None or self._reader.done():
             self._reader = asyncio.get_running_loop().create_task(self._follow_feed())
         if not self._subscribed:
@@ -165,7 +163,7 @@ class ClaimsMirror:
         if copy.claims is None:
             return None
         self._events.move_to_end(event_id)
-        return copy.taken(seat_ids, int(self._clock()), holder)
+        return copy.taken(seat_ids, int(self._clock()))
 
     def _begin(self, event_id: str) -> None:
         copy = EventClaims()

@@ -23,13 +23,10 @@ from api.errors import BAD_USER_INPUT
 from api.hold_refusals import HoldRefusals
 from api.limits_rules import has_nul
 from api.metrics import SEATMAP_READS
-from api.seatmap_render import SeatMapRenderer
-from api.services import Services
 from domain.errors import DomainError
 
 
 class HTTPHandler(GraphQLHTTPHandler):
-    _seat_maps: SeatMapRenderer | None = None  # built from the schema on first use
     _hold_refusals: HoldRefusals | None = None
 
     async def extract_data_from_request(self, request: Request) -> Any:
@@ -53,9 +50,8 @@ class HTTPHandler(GraphQLHTTPHandler):
 
     async def graphql_http_server(self, request: Request) -> Response:
         """Serves a seat-map query from the response cache when it can (see
-        ``api/response_cache.py``) and renders it without graphql-core's executor when it
-        must (``api/seatmap_render.py``); answers a hold refused by its seats' claims without
-        graphql-core too (``api/hold_refusals.py``); everything else goes through ariadne."""
+        ``api/response_cache.py``) and answers a hold refused by its seats' claims without
+        graphql-core (``api/hold_refusals.py``); everything else goes through ariadne."""
         try:
             data = await self.extract_data_from_request(request)
         except HttpError as error:
@@ -78,23 +74,9 @@ class HTTPHandler(GraphQLHTTPHandler):
             event_id,
             data,
             cached.version,
-            lambda: self._render_seat_map(request, services, data["query"], event_id),
+            lambda: super(HTTPHandler, self).graphql_http_server(request),
             stale=cached.body,
         )
-
-    async def _render_seat_map(
-        self, request: Request, services: Services, query: str, event_id: str
-    ) -> Response:
-        """Without graphql-core's executor when ``api/seatmap_render.py`` can, else through it."""
-        if self._seat_maps is None:
-            self._seat_maps = SeatMapRenderer(self.schema)
-        body = await self._seat_maps.render(services, query, event_id)
-        if body is not None:
-            return Response(body, media_type="application/json")
-        response = await super().graphql_http_server(request)
-        if _answered_cleanly(response):
-            self._seat_maps.executed(query)
-        return response
 
     async def _maybe_refused_hold(self, request: Request, data: dict) -> Response:
         if self._hold_refusals is None:
@@ -114,7 +96,7 @@ class HTTPHandler(GraphQLHTTPHandler):
 
 
 def _answered_cleanly(response: Response) -> bool:
-    """graphql-core ran the query text without errors: the fast paths may take it from now."""
+    """graphql-core ran the query text without errors: the fast path may take it from now."""
     return response.status_code == HTTPStatus.OK and not json.loads(response.body).get("errors")
 
 

@@ -5,8 +5,9 @@ A hold, from the resolver to the DynamoDB write (``docs/architecture.md`` draws 
 1. The resolver validates its input (ids, at most ``MAX_SEATS_PER_CHECKOUT`` seats).
 2. ``hold`` claims the seats in Redis (``adapters/seat_claims.py``, one Lua call). Seats that
    another checkout claims are refused right here, without PostgreSQL, DynamoDB or Temporal:
-   in an on-sale that is most holds. Most are refused from this process's copy of the claims
-   (``adapters/claims_mirror.py``) before even that call.
+   in an on-sale that is most holds. Over HTTP, most ``startCheckout`` refusals are answered
+   before this, without graphql-core, from this process's copy of the claims
+   (``api/hold_refusals.py``).
 3. It waits for a slot at the saga (``api/admission.py``), then asks the checkout workflow to
    hold the seats: update-with-start for a new checkout, an update for an open one
    (``adapters/checkout_client.py``).
@@ -68,10 +69,6 @@ async def hold(
     busy) or a NOT_FOUND error (an event or seat that does not exist).
     """
     services = context.services
-    taken = services.claims_mirror.taken(event_id, seat_ids, checkout_id)
-    if taken:
-        SEAT_CLAIMS.labels("refused_by_copy").inc()
-        raise claimed_by_others(taken)
     claims = services.claims
     claim = await claims.claim(event_id, seat_ids, checkout_id, services.settings.hold_seconds)
     SEAT_CLAIMS.labels("claimed" if claim.claimed else "refused").inc()

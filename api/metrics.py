@@ -21,7 +21,7 @@ LOCK_ACQUISITIONS = Counter(
 SEAT_CLAIMS = Counter(
     "api_seat_claims_total",
     "Hold attempts by what the seats' Redis claims answered (refused: the saga was not asked)",
-    ["outcome"],  # claimed | refused (by the claim script) | refused_by_copy (claims_mirror)
+    ["outcome"],  # claimed | refused (by the claim script) | refused_by_copy (hold_refusals)
 )
 CHECKOUTS = Counter(
     "api_checkouts_total", "Checkouts finished through the API, by terminal status", ["outcome"]
@@ -51,7 +51,7 @@ HOLD_STEP = Histogram(
 SEATMAP_RENDER_STEP = Histogram(
     "api_seatmap_render_seconds",
     "A seat-map response's render, by step: rows (the event's row and the map's, one thread "
-    "hop), encode (the JSON, on the event loop), store (the response written to Redis)",
+    "hop), store (the response written to Redis)",
     ["step"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )

@@ -1,6 +1,6 @@
 """What the paths that answer without graphql-core share (``api/response_cache.py``,
-``api/seatmap_render.py``, ``api/hold_refusals.py``): the one document shape they take, and
-the query texts graphql-core has executed without errors in this process. They only take a
+``api/hold_refusals.py``): the one document shape they take, and the query texts graphql-core
+has executed without errors in this process. They only take a
 text graphql-core has already run cleanly: parsing, validation and the depth limit depend on
 the text alone, so that run stands for them.
 """

@@ -109,7 +109,7 @@ def _holds(before: dict[str, float], after: dict[str, float]) -> dict[str, Any]:
         n = new(f"{HOLD_STEP}_count:{step}")
         steps[step] = round(new(f"{HOLD_STEP}_sum:{step}") / n * 1000, 1) if n else None
     render = {}
-    for step in ("rows", "encode", "store"):
+    for step in ("rows", "store"):
         n = new(f"{SEATMAP_RENDER_STEP}_count:{step}")
         render[step] = round(new(f"{SEATMAP_RENDER_STEP}_sum:{step}") / n * 1000, 1) if n else None
     prefix = f"{SEATMAP_READS}:"
@@ -117,7 +117,7 @@ def _holds(before: dict[str, float], after: dict[str, float]) -> dict[str, Any]:
     return {
         # seat-map reads by where they were served from (the rows' sources count renders)
         "seat_map_reads": {source: int(new(prefix + source)) for source in sorted(sources)},
-        # a seat-map render's mean time in each step (api/seatmap_render.py)
+        # a seat-map render's mean time in each step (api/resolvers/catalog.py, response_cache)
         "mean_seat_map_render_ms": render,
         # holds refused by their seats' claims, before the saga was asked
         "refused_by_copy": int(new(f"{SEAT_CLAIMS}:refused_by_copy")),

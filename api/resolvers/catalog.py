@@ -48,7 +48,7 @@ async def resolve_available_seats(
 
 
 async def available_seats(services: Services, event_id: str) -> tuple[SeatInfo, ...]:
-    """The seat map's rows; also what ``api/seatmap_render.py`` renders."""
+    """The seat map's rows."""
     event_id = uuid_arg(event_id, "eventId")
 
     def read() -> SeatMap | None:

@@ -36,7 +36,7 @@ def test_deltas_of_graphql_requests_and_their_bucket_bounds() -> None:
         "p99_ms_at_most": 100.0,
         "holds": {
             "seat_map_reads": {},
-            "mean_seat_map_render_ms": {"rows": None, "encode": None, "store": None},
+            "mean_seat_map_render_ms": {"rows": None, "store": None},
             "refused_by_copy": 0,
             "refused_by_claim_script": 0,
             "admitted": 0,
