@@ -28,12 +28,12 @@ from types import FrameType
 from adapters.db import make_engine
 from adapters.dynamo import ensure_seat_lock_table, make_client
 from adapters.migrate import upgrade
+from config.ports import port_is_free
 from config.settings import Settings
 from devstack.seed import banner_lines, load_demo_data
 from devstack.services import (
     Stack,
     ensure_search_attributes,
-    port_is_free,
     stop_process,
     task_queue_pollers,
 )

@@ -25,6 +25,8 @@ import boto3
 import psycopg
 import redis
 
+from config.ports import port_is_free
+
 SEARCH_ATTRIBUTES = ("CheckoutStatus", "EventId", "UserId")
 MACHINE_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 MACHINE_REDIS = "redis://127.0.0.1:6379/0"
@@ -34,15 +36,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def port_is_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
 
 
 def wait_until(probe: Callable[[], object], what: str, timeout: float = 60.0) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import socket
 
 import structlog
 from temporalio.client import Client
@@ -16,24 +15,15 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from adapters.temporal_converter import DATA_CONVERTER
 from bootstrap import build_backends, build_worker
 from config.gc_tuning import tune_gc
+from config.ports import port_is_free
 from config.settings import get_settings
 
 log = structlog.get_logger("worker")
 
 
-def _port_is_free(port: int) -> bool:
-    # here rather than imported from devstack: the production image does not ship dev tools
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
-
-
 def _runtime(metrics_port: int) -> Runtime | None:
     # Several workers on one machine: only the first gets the metrics port.
-    if metrics_port <= 0 or not _port_is_free(metrics_port):
+    if metrics_port <= 0 or not port_is_free(metrics_port):
         return None
     telemetry = TelemetryConfig(metrics=PrometheusConfig(bind_address=f"127.0.0.1:{metrics_port}"))
     return Runtime(telemetry=telemetry)
