@@ -52,7 +52,8 @@ _SELECTION_REFUSALS = frozenset({ErrorCode.SEATS_UNAVAILABLE, ErrorCode.EVENT_NO
 
 
 def claimed_by_others(taken: Sequence[str]) -> DomainError:
-    """ "Another checkout", not "another buyer": it may be the caller's own earlier one."""
+    """The refusal of seats other checkouts claim. It says "another checkout", not "another
+    buyer": it may be the caller's own earlier one."""
     return DomainError(
         ErrorCode.SEATS_UNAVAILABLE,
         f"seat(s) held by another checkout: {', '.join(taken)}",
@@ -89,9 +90,7 @@ async def hold(
     code = result.failure_reason
     if code == ErrorCode.NOT_FOUND:
         raise ApiError(NOT_FOUND_ERROR, result.message or "not found")
-    if code == ErrorCode.SEATS_UNAVAILABLE and result.taken:
-        raise claimed_by_others(result.taken)
-    if code in _SELECTION_REFUSALS:
+    if code in _SELECTION_REFUSALS:  # seats locked by another checkout or booked; not on sale
         raise DomainError(ErrorCode(code), result.message, seat_ids=list(result.taken))
     return result
 
