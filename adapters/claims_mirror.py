@@ -100,18 +100,11 @@ class EventClaims:
         for change in pending:
             self.apply(change)
 
-    def taken(
-        self, seat_ids: Iterable[str], now: int, holder: str | None = None
-    ) -> tuple[str, ...]:
-        """Seats claimed live by anyone but ``holder`` (the claim script's rule: an expiry at
-        or after now), sorted."""
+    def taken(self, seat_ids: Iterable[str], now: int) -> tuple[str, ...]:
+        """Seats claimed live (the claim script's rule: an expiry at or after now), sorted."""
         assert self.claims is not None
         claims = self.claims
-        return tuple(
-            s
-            for s in sorted(seat_ids)
-            if s in claims and claims[s][1] >= now and claims[s][0] != holder
-        )
+        return tuple(s for s in sorted(seat_ids) if s in claims and claims[s][1] >= now)
 
 
 class ClaimsMirror:

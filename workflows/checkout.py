@@ -14,8 +14,8 @@ retry until they succeed: each first gets a few quick local attempts, and one th
 goes on as a regular activity, which the Temporal UI shows as pending with its last error, never
 swallowed.
 
-No ``workflow.patched()`` until a release has checkouts running: until then a change to this
-file re-records ``tests/histories`` (see ``tests/unit/test_replay.py``).
+Until a release has checkouts running, this file carries no version markers: a change to it
+re-records ``tests/histories`` instead (see ``tests/unit/test_replay.py``).
 
 Deterministic: no I/O, clock or randomness except through ``workflow.*``.
 """

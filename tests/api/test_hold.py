@@ -25,6 +25,7 @@ from workflows.contract import HoldSeatsResult
 START = """mutation($e: ID!, $s: [ID!]!) {
   startCheckout(eventId: $e, seatIds: $s) {
     success failureReason takenSeatIds message checkout { id status seatIds } } }"""
+PAY = """mutation($c: ID!) { submitPayment(checkoutId: $c) { checkout { status } } }"""
 
 
 def _context(services: Services) -> Context:
@@ -104,16 +105,16 @@ async def test_a_refusal_by_the_saga_drops_only_the_claims_this_call_took(
 
 
 @pytest.mark.parametrize(
-    ("answer", "code"),
+    "answer",
     [
-        (HoldSeatsResult(held=False, taken=["s"], failure_reason="SEATS_UNAVAILABLE"), None),
-        (HoldSeatsResult(held=False, failure_reason="EVENT_NOT_ON_SALE", message="x"), None),
-        (HoldSeatsResult(held=False, failure_reason="NOT_FOUND", message="unknown event"), None),
+        HoldSeatsResult(held=False, taken=["s"], failure_reason="SEATS_UNAVAILABLE"),
+        HoldSeatsResult(held=False, failure_reason="EVENT_NOT_ON_SALE", message="x"),
+        HoldSeatsResult(held=False, failure_reason="NOT_FOUND", message="unknown event"),
     ],
     ids=["seats-taken", "not-on-sale", "not-found"],
 )
 async def test_the_hold_steps_refusals_become_the_apis_answers_and_drop_the_claims(
-    services: Services, event_factory: Any, answer: HoldSeatsResult, code: None
+    services: Services, event_factory: Any, answer: HoldSeatsResult
 ) -> None:
     event = event_factory(seats=2)
     mine = str(uuid.uuid4())
@@ -187,6 +188,20 @@ async def test_a_lock_without_a_claim_is_refused_by_dynamodb_in_the_saga(
 async def test_a_booked_seat_and_an_event_not_on_sale_are_refused_by_the_quote(
     gql: Any, make_buyer: Any, services: Services, event_factory: Any
 ) -> None:
+    event = event_factory(seats=2)
+    first = make_buyer()  # buys the first seat: its lock and claim are released at the end
+    sold = data_of(await gql(START, {"e": event.id, "s": event.seat_ids[:1]}, first))
+    paid = data_of(await gql(PAY, {"c": sold["startCheckout"]["checkout"]["id"]}, first))
+    assert paid["submitPayment"]["checkout"]["status"] == "CONFIRMED"
+    assert _claims(services, event.id) == {}
+
+    booked = data_of(await gql(START, {"e": event.id, "s": event.seat_ids}, make_buyer()))
+    refused = booked["startCheckout"]
+    assert refused["failureReason"] == "SEATS_UNAVAILABLE" and refused["checkout"] is None
+    assert refused["takenSeatIds"] == event.seat_ids[:1] and "booked" in refused["message"]
+    assert _claims(services, event.id) == {}  # both claims dropped, the free seat's too
+    assert _holder(services, event.id, event.seat_ids) == {}
+
     draft = event_factory(seats=1, status="DRAFT")
     not_on_sale = data_of(await gql(START, {"e": draft.id, "s": draft.seat_ids}, make_buyer()))
     assert not_on_sale["startCheckout"]["failureReason"] == "EVENT_NOT_ON_SALE"
