@@ -25,6 +25,8 @@ class VenueInfo:
     name: str
     address: str
     total_capacity: int
+    width: float = 0.0
+    height: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,10 @@ class EventInfo:
     currency: str
     max_capacity: int
     venue: VenueInfo
+    organizer_id: str | None = None
+    on_sale_at: datetime | None = None
+    max_tickets_per_buyer: int | None = None
+    cancel_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -70,10 +76,16 @@ _EVENT_COLUMNS = (
     Event.base_price,
     Event.currency,
     Event.max_capacity,
+    Event.organizer_id,
+    Event.on_sale_at,
+    Event.max_tickets_per_buyer,
+    Event.cancel_reason,
     Venue.id.label("venue_id"),
     Venue.name.label("venue_name"),
     Venue.address,
     Venue.total_capacity,
+    Venue.width,
+    Venue.height,
 )
 
 
@@ -93,7 +105,13 @@ def _event(row: object) -> EventInfo:
             name=r["venue_name"],
             address=r["address"],
             total_capacity=r["total_capacity"],
+            width=r["width"],
+            height=r["height"],
         ),
+        organizer_id=str(r["organizer_id"]) if r["organizer_id"] else None,
+        on_sale_at=r["on_sale_at"],
+        max_tickets_per_buyer=r["max_tickets_per_buyer"],
+        cancel_reason=r["cancel_reason"],
     )
 
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 from sqlalchemy import (
     CheckConstraint,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -20,7 +21,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING = {
@@ -48,10 +49,16 @@ def _created() -> Mapped[datetime]:
 
 class Venue(Base):
     __tablename__ = "venues"
+    __table_args__ = (UniqueConstraint("owner_id", "name"),)
     id: Mapped[uuid.UUID] = _uuid_pk()
-    name: Mapped[str] = mapped_column(String(200), unique=True)
+    # The organizer who laid it out; only they (or an ADMIN) may change it.
+    owner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
     address: Mapped[str] = mapped_column(String(400))
     total_capacity: Mapped[int] = mapped_column(Integer)
+    # The seat map's coordinate space: every seat's x, y lies in [0, width] x [0, height].
+    width: Mapped[float] = mapped_column(Float, server_default="0")
+    height: Mapped[float] = mapped_column(Float, server_default="0")
     created_at: Mapped[datetime] = _created()
 
 
@@ -68,6 +75,8 @@ class Seat(Base):
     number: Mapped[int] = mapped_column(Integer)
     type: Mapped[str] = mapped_column(String(20), server_default="REGULAR")
     price_modifier: Mapped[Decimal] = mapped_column(Numeric(6, 3), server_default="1.000")
+    x: Mapped[float] = mapped_column(Float, server_default="0")
+    y: Mapped[float] = mapped_column(Float, server_default="0")
 
 
 class Event(Base):
@@ -76,11 +85,17 @@ class Event(Base):
         Index("ix_events_status_event_date", "status", "event_date"),
         CheckConstraint("base_price >= 0", name="non_negative_price"),
         CheckConstraint(
-            "status IN ('DRAFT','ON_SALE','SOLD_OUT','CANCELLED','COMPLETED')", name="status"
+            "status IN ('DRAFT','SCHEDULED','ON_SALE','PAUSED','SOLD_OUT','CANCELLED','COMPLETED')",
+            name="status",
+        ),
+        CheckConstraint(
+            "max_tickets_per_buyer IS NULL OR max_tickets_per_buyer > 0",
+            name="positive_ticket_limit",
         ),
     )
     id: Mapped[uuid.UUID] = _uuid_pk()
     venue_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("venues.id"))
+    organizer_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(Text)
     event_date: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -88,6 +103,11 @@ class Event(Base):
     base_price: Mapped[Decimal] = mapped_column(MONEY)
     currency: Mapped[str] = mapped_column(String(3), server_default="USD")
     max_capacity: Mapped[int] = mapped_column(Integer)
+    # When a published event's sale opens (SCHEDULED until then); None opens it at publishing.
+    on_sale_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Seats one buyer may hold and own at once for this event; None is no limit.
+    max_tickets_per_buyer: Mapped[int | None] = mapped_column(Integer)
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _created()
 
 
@@ -98,7 +118,7 @@ class EventSeat(Base):
     __table_args__ = (
         # the seat map query: AVAILABLE seats of one event
         Index("ix_event_seats_event_id_status", "event_id", "status"),
-        CheckConstraint("status IN ('AVAILABLE','BOOKED')", name="status"),
+        CheckConstraint("status IN ('AVAILABLE','BOOKED','BLOCKED')", name="status"),
         CheckConstraint(
             "(status = 'BOOKED') = (booking_id IS NOT NULL)", name="booked_has_booking"
         ),
@@ -109,6 +129,8 @@ class EventSeat(Base):
     seat_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("seats.id"), primary_key=True)
     status: Mapped[str] = mapped_column(String(20), server_default="AVAILABLE")
     booking_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("bookings.id"))
+    # Why an organizer took the seat off sale (house seats, a sponsor, a broken seat).
+    block_reason: Mapped[str | None] = mapped_column(String(200))
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
@@ -121,6 +143,7 @@ class User(Base):
     first_name: Mapped[str] = mapped_column(String(100))
     last_name: Mapped[str] = mapped_column(String(100))
     password_hash: Mapped[str] = mapped_column(String(255))
+    roles: Mapped[list[str]] = mapped_column(ARRAY(String(20)), server_default="{BUYER}")
     created_at: Mapped[datetime] = _created()
 
 

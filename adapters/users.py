@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from adapters.orm import User
@@ -19,6 +19,7 @@ class UserRecord:
     first_name: str
     last_name: str
     password_hash: str
+    roles: tuple[str, ...] = ("BUYER",)
 
 
 def _record(row: object) -> UserRecord:
@@ -29,10 +30,11 @@ def _record(row: object) -> UserRecord:
         first_name=r["first_name"],
         last_name=r["last_name"],
         password_hash=r["password_hash"],
+        roles=tuple(sorted(r["roles"])),
     )
 
 
-_COLUMNS = (User.id, User.email, User.first_name, User.last_name, User.password_hash)
+_COLUMNS = (User.id, User.email, User.first_name, User.last_name, User.password_hash, User.roles)
 
 
 class PostgresUsers:
@@ -69,6 +71,26 @@ class PostgresUsers:
             return None
         with self._engine.connect() as conn:
             row = conn.execute(select(*_COLUMNS).where(User.id == key)).first()
+        return _record(row) if row is not None else None
+
+    def grant_role(self, user_id: str, role: str) -> UserRecord | None:
+        """Adds the role (once); None for an unknown user."""
+        try:
+            key = uuid.UUID(str(user_id))
+        except ValueError:
+            return None
+        with self._engine.begin() as conn:
+            row = conn.execute(
+                update(User)
+                .where(User.id == key)
+                .values(
+                    roles=func.array(
+                        select(func.distinct(func.unnest(func.array_append(User.roles, role))))
+                        .scalar_subquery()
+                    )
+                )
+                .returning(*_COLUMNS)
+            ).first()
         return _record(row) if row is not None else None
 
     def set_password_hash(self, user_id: str, password_hash: str) -> None:

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from domain.model import Role
+
+_ROLE_NAMES = frozenset(r.value for r in Role)
 
 # OWASP's argon2id minimum (19 MiB, 2 passes, 1 lane) rather than argon2-cffi's default (RFC 9106
 # low-memory: 64 MiB, 3 passes, 4 lanes): a hash's CPU is taken from every other request of the
@@ -43,6 +48,11 @@ def password_needs_rehash(password_hash: str) -> bool:
 class Identity:
     user_id: str
     email: str
+    # From the token: a role granted later takes effect at the user's next sign-in.
+    roles: frozenset[str] = frozenset({Role.BUYER.value})
+
+    def has_role(self, role: Role) -> bool:
+        return role.value in self.roles
 
 
 class TokenService:
@@ -60,9 +70,21 @@ class TokenService:
         # to be checked once. The expiry is checked on every request all the same.
         self._verified = lru_cache(maxsize=cache_size)(self._decode)
 
-    def issue(self, user_id: str, email: str, now: int | None = None) -> str:
+    def issue(
+        self,
+        user_id: str,
+        email: str,
+        roles: Iterable[str] = (Role.BUYER.value,),
+        now: int | None = None,
+    ) -> str:
         issued = int(time.time()) if now is None else now
-        claims = {"sub": user_id, "email": email, "iat": issued, "exp": issued + self._ttl}
+        claims = {
+            "sub": user_id,
+            "email": email,
+            "roles": sorted(set(roles)),
+            "iat": issued,
+            "exp": issued + self._ttl,
+        }
         return jwt.encode(claims, self._secret, algorithm=self._algorithm)
 
     def verify(self, token: str, now: float | None = None) -> Identity | None:
@@ -86,7 +108,10 @@ class TokenService:
         sub, email, exp = claims.get("sub"), claims.get("email", ""), claims.get("exp")
         if not isinstance(sub, str) or not isinstance(exp, int | float):
             return None
-        return Identity(sub, email), float(exp)
+        roles = claims.get("roles", [Role.BUYER.value])
+        if not isinstance(roles, list) or not all(r in _ROLE_NAMES for r in roles):
+            return None
+        return Identity(sub, email, frozenset(roles)), float(exp)
 
 
 def bearer_token(authorization: str | None) -> str | None:

@@ -8,7 +8,16 @@ from ariadne import load_schema_from_path, make_executable_schema
 from graphql import GraphQLSchema
 
 from api import hold
-from api.resolvers import accounts, bookings, catalog, checkouts, subscriptions
+from api.resolvers import (
+    accounts,
+    bookings,
+    catalog,
+    checkouts,
+    lifecycle,
+    organizer,
+    reports,
+    subscriptions,
+)
 from api.resolvers.scalars import datetime_scalar, decimal_scalar
 
 SCHEMA_DIR = Path(__file__).parent / "schema"
@@ -25,5 +34,8 @@ def build_schema() -> GraphQLSchema:
         *checkouts.BINDABLES,
         *bookings.BINDABLES,
         *subscriptions.BINDABLES,
+        *organizer.BINDABLES,
+        *lifecycle.BINDABLES,
+        *reports.BINDABLES,
         convert_names_case=True,
     )

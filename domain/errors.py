@@ -20,6 +20,8 @@ class ErrorCode(StrEnum):
     LOCK_EXPIRED = "LOCK_EXPIRED"
     LOCK_CONTENTION = "LOCK_CONTENTION"
     EXTENSION_LIMIT = "EXTENSION_LIMIT"
+    TICKET_LIMIT_REACHED = "TICKET_LIMIT_REACHED"  # the event's maxTicketsPerBuyer
+    CHECKOUT_ALREADY_OPEN = "CHECKOUT_ALREADY_OPEN"  # one open checkout per buyer per event
     # payments
     PAYMENT_REQUIRED = "PAYMENT_REQUIRED"
     PAYMENT_DECLINED = "PAYMENT_DECLINED"
@@ -31,6 +33,9 @@ class ErrorCode(StrEnum):
     CHECKOUT_CLOSED = "CHECKOUT_CLOSED"
     HOLD_EXPIRED = "HOLD_EXPIRED"
     CANCELLED = "CANCELLED"
+    # organizers
+    FORBIDDEN = "FORBIDDEN"  # not this user's venue or event, or not its role
+    INVALID_STATE = "INVALID_STATE"  # e.g. publishing a cancelled event, cancelling twice
     # capacity
     TRY_AGAIN = "TRY_AGAIN"  # the service could not carry the request out now; it was not
 

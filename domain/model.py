@@ -10,7 +10,9 @@ from enum import StrEnum
 
 class EventStatus(StrEnum):
     DRAFT = "DRAFT"
+    SCHEDULED = "SCHEDULED"  # published; the sale opens at ``on_sale_at``
     ON_SALE = "ON_SALE"
+    PAUSED = "PAUSED"  # the organizer stopped new holds for a while
     SOLD_OUT = "SOLD_OUT"
     CANCELLED = "CANCELLED"
     COMPLETED = "COMPLETED"
@@ -28,6 +30,15 @@ class SeatStatus(StrEnum):
 
     AVAILABLE = "AVAILABLE"
     BOOKED = "BOOKED"
+    BLOCKED = "BLOCKED"  # taken off sale by the organizer (house seats, a broken seat)
+
+
+class Role(StrEnum):
+    """What a user may do. Everyone is a BUYER; roles travel in the token."""
+
+    BUYER = "BUYER"
+    ORGANIZER = "ORGANIZER"  # lays out its own venues and runs its own events' sales
+    ADMIN = "ADMIN"  # acts on any venue or event, grants roles
 
 
 class BookingStatus(StrEnum):

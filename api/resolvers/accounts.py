@@ -41,7 +41,8 @@ def _check_registration(data: dict[str, Any]) -> tuple[str, str, str, str]:
 
 
 def _payload(info: GraphQLResolveInfo, user: UserRecord) -> dict[str, Any]:
-    return {"token": ctx(info).services.tokens.issue(user.id, user.email), "user": user}
+    token = ctx(info).services.tokens.issue(user.id, user.email, user.roles)
+    return {"token": token, "user": user}
 
 
 @mutation.field("register")
