@@ -28,6 +28,7 @@ from api.schema import build_schema
 from api.services import Services
 from bootstrap import build_services, build_worker
 from config.settings import Settings
+from domain.model import Role
 
 PASSWORD = "correct horse battery"
 _PASSWORD_HASH = hash_password(PASSWORD)
@@ -61,27 +62,44 @@ def schema(api_settings: Settings) -> Any:
 
 @dataclass
 class Buyer:
+    """A signed-in user (a buyer unless made with other roles)."""
+
     id: str
     email: str
     token: str
+    roles: tuple[str, ...] = ("BUYER",)
 
     @property
     def identity(self) -> Identity:
-        return Identity(self.id, self.email)
+        return Identity(self.id, self.email, frozenset(self.roles))
 
     @property
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
 
 
+def make_user(services: Services, *roles: Role) -> Buyer:
+    email = f"user-{uuid.uuid4().hex[:12]}@example.com"
+    user = services.users.create(email, _PASSWORD_HASH, "Test", "User")
+    for role in roles:
+        user = services.users.grant_role(user.id, role.value) or user
+    token = services.tokens.issue(user.id, user.email, user.roles)
+    return Buyer(user.id, user.email, token, user.roles)
+
+
 @pytest.fixture
 def make_buyer(services: Services) -> Any:
-    def make() -> Buyer:
-        email = f"buyer-{uuid.uuid4().hex[:12]}@example.com"
-        user = services.users.create(email, _PASSWORD_HASH, "Test", "Buyer")
-        return Buyer(user.id, user.email, services.tokens.issue(user.id, user.email))
+    return lambda: make_user(services)
 
-    return make
+
+@pytest.fixture
+def make_organizer(services: Services) -> Any:
+    return lambda: make_user(services, Role.ORGANIZER)
+
+
+@pytest.fixture
+def make_admin(services: Services) -> Any:
+    return lambda: make_user(services, Role.ADMIN)
 
 
 @dataclass
