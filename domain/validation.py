@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Sequence
 from decimal import Decimal
 
+from domain.currencies import TICKET_CURRENCIES
 from domain.errors import DomainError, ErrorCode
 
 CENT = Decimal("0.01")
@@ -100,10 +101,18 @@ def validate_amount(amount: Decimal, field: str = "amount") -> Decimal:
 
 
 def validate_currency(currency: str, field: str = "currency") -> str:
-    """Returns the ISO 4217 code in upper case. Raises DomainError INVALID_INPUT otherwise."""
+    """Returns the ISO 4217 code in upper case.
+
+    Raises:
+        DomainError: INVALID_INPUT if it is not three letters, or not a currency in use
+            (``domain.currencies``): "XYZ" has the shape of a code but prices nothing.
+    """
     if not isinstance(currency, str) or not _CURRENCY_RE.fullmatch(currency.strip().upper()):
         raise _invalid(field, f"{field} must be a three-letter ISO 4217 code")
-    return currency.strip().upper()
+    code = currency.strip().upper()
+    if code not in TICKET_CURRENCIES:
+        raise _invalid(field, f"{field} {code!r} is not a known ISO 4217 currency", value=code)
+    return code
 
 
 def validate_payment_token(token: str | None) -> str | None:

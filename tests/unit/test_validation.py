@@ -121,7 +121,8 @@ def test_amount_accepts_whole_numbers() -> None:
 
 def test_currency() -> None:
     assert validate_currency("usd") == "USD"
-    for bad in ("US", "USDX", "U$D", "", None):
+    assert validate_currency(" eur ") == "EUR"
+    for bad in ("US", "USDX", "U$D", "", None, "XYZ", "XAU", "ABC"):
         with pytest.raises(DomainError):
             validate_currency(bad)  # type: ignore[arg-type]
 
