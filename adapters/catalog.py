@@ -128,6 +128,17 @@ class EventCatalog:
         with self._engine.connect() as conn:
             return [_event(row) for row in conn.execute(query)]
 
+    def list_for_organizer(self, organizer_id: str | None) -> list[EventInfo]:
+        """Every event of one organizer, any status, by date; ``None`` lists all (an ADMIN)."""
+        query = select(*_EVENT_COLUMNS).join(Venue, Venue.id == Event.venue_id)
+        if organizer_id is not None:
+            key = _uuid(organizer_id)
+            if key is None:
+                return []
+            query = query.where(Event.organizer_id == key)
+        with self._engine.connect() as conn:
+            return [_event(row) for row in conn.execute(query.order_by(Event.event_date, Event.id))]
+
     def get_event(self, event_id: str) -> EventInfo | None:
         key = _uuid(event_id)
         if key is None:
