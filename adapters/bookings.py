@@ -5,6 +5,10 @@ lock: in one transaction it locks exactly the requested ``event_seats`` rows (so
 confirms never deadlock), flips them AVAILABLE -> BOOKED only if they still are AVAILABLE, and
 refuses unless every seat flipped. The partial unique index on ``booking_seats`` backs this up
 in the schema itself.
+
+The event's SOLD_OUT status follows its inventory in the same transactions
+(``domain.event_lifecycle.after_booking_change``): the confirm that books the last sellable seat
+sells the event out, and a cancel or refund that gives seats back puts it on sale again.
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from adapters.orm import BookingRow, BookingSeat, Event, EventSeat, Seat
 from domain import pricing
 from domain.errors import DomainError, ErrorCode
-from domain.model import Booking, BookingStatus, ConfirmRequest, EventStatus, SeatStatus
+from domain.event_lifecycle import accepts_bookings, after_booking_change
+from domain.model import Booking, BookingStatus, ConfirmRequest, SeatStatus
 from domain.validation import (
     parse_uuid,
     validate_amount,
@@ -294,7 +299,7 @@ class PostgresBookingStore:
         ).one_or_none()
         if event is None:
             raise DomainError(ErrorCode.NOT_FOUND, "unknown event", event_id=req.event_id)
-        if event.status != EventStatus.ON_SALE:
+        if not accepts_bookings(event.status):
             raise DomainError(
                 ErrorCode.EVENT_NOT_ON_SALE, "event is not on sale", status=event.status
             )
@@ -345,6 +350,7 @@ class PostgresBookingStore:
                 for s in seat_ids
             ],
         )
+        self._after_confirm(conn, event_id)
         return Booking(
             id=str(booking_id),
             reference=reference,
@@ -372,6 +378,8 @@ class PostgresBookingStore:
             status = BookingStatus(row.status)
             if status in HOLDING_STATUSES:
                 self._give_back_seats(conn, row.id, row.event_id)
+                # Seats are back: a SOLD_OUT event is on sale again, atomically with them.
+                self._follow_inventory(conn, row.event_id)
             new_status = status if status == BookingStatus.REFUNDED else target
             if new_status != status:
                 conn.execute(
@@ -414,6 +422,58 @@ class PostgresBookingStore:
             .where(BookingSeat.booking_id == booking_id, BookingSeat.released_at.is_(None))
             .values(released_at=func.now())
         )
+
+    def _after_confirm(self, conn: Connection, event_id: uuid.UUID) -> None:
+        """SOLD_OUT when this booking took the last sellable seat, in the booking's transaction.
+
+        The fast path takes no event lock: an AVAILABLE seat that no other transaction has
+        locked (``SKIP LOCKED``) stays sellable whatever the confirms in flight do, so the
+        event is not sold out and a later confirm that takes it checks again. Otherwise the
+        event row is locked: confirms and releases decide one after another, each seeing the
+        seats the previous ones committed, so the last one sees the true count.
+        """
+        free = conn.execute(
+            select(EventSeat.seat_id)
+            .where(
+                EventSeat.event_id == event_id,
+                EventSeat.status == SeatStatus.AVAILABLE.value,
+            )
+            .limit(1)
+            .with_for_update(read=True, key_share=True, skip_locked=True)
+        ).first()
+        if free is None:
+            self._follow_inventory(conn, event_id, confirming=True)
+
+    def _follow_inventory(
+        self, conn: Connection, event_id: uuid.UUID, confirming: bool = False
+    ) -> None:
+        """Applies ``after_booking_change`` under the event row's lock (``FOR NO KEY UPDATE``:
+        it does not block the bookings' foreign keys to the event). A confirm also
+        re-checks that the event still takes bookings: a cancellation committed since the
+        confirm's first read refuses it (rolled back with the whole booking)."""
+        status = conn.execute(
+            select(Event.status).where(Event.id == event_id).with_for_update(key_share=True)
+        ).scalar_one()
+        if confirming and not accepts_bookings(status):
+            raise DomainError(ErrorCode.EVENT_NOT_ON_SALE, "event is not on sale", status=status)
+        seats_left = (
+            conn.execute(
+                select(EventSeat.seat_id)
+                .where(
+                    EventSeat.event_id == event_id,
+                    EventSeat.status == SeatStatus.AVAILABLE.value,
+                )
+                .limit(1)
+            ).first()
+            is not None
+        )
+        new_status = after_booking_change(status, seats_left)
+        if new_status != status:
+            conn.execute(
+                update(Event)
+                .where(Event.id == event_id, Event.status == status)
+                .values(status=new_status.value)
+            )
 
     def _load(self, conn: Connection, condition: ColumnElement[bool]) -> list[Booking]:
         rows = conn.execute(

@@ -23,6 +23,7 @@ from adapters.bookings import (
 from adapters.inventory import check_quote_request
 from domain import pricing
 from domain.errors import DomainError, ErrorCode
+from domain.event_lifecycle import accepts_bookings, after_booking_change
 from domain.model import (
     Booking,
     BookingStatus,
@@ -71,6 +72,21 @@ class InMemoryInventory:
         with self.lock:
             self._event(parse_uuid(event_id, "event_id")).status = EventStatus(status)
 
+    def event_status(self, event_id: str) -> EventStatus:
+        with self.lock:
+            return self._event(parse_uuid(event_id, "event_id")).status
+
+    def follow_inventory(self, event_id: str, confirming: bool = False) -> None:
+        """SOLD_OUT when every seat is booked, ON_SALE again when one comes back (the real
+        store does this in the booking's transaction; here the one lock serialises it). Like
+        the real store, a confirm only ever sells the event out."""
+        with self.lock:
+            event = self._event(event_id)
+            seats_left = len(event.booked) < len(event.modifiers)
+            if confirming and seats_left:
+                return
+            event.status = after_booking_change(event.status, seats_left)
+
     def seat_status(self, event_id: str, seat_id: str) -> tuple[SeatStatus, str | None]:
         """(status, booking id) of one seat, like a row of ``event_seats``."""
         with self.lock:
@@ -86,11 +102,18 @@ class InMemoryInventory:
         return event
 
     def _priced(
-        self, event_id: str, seat_ids: Sequence[str], currency: str | None = None
+        self,
+        event_id: str,
+        seat_ids: Sequence[str],
+        currency: str | None = None,
+        booking: bool = False,
     ) -> tuple[_Event, list[PricedSeat]]:
-        """Checks the event and seats in the real adapters' order and prices them."""
+        """Checks the event and seats in the real adapters' order and prices them. A hold
+        (the quote) needs the sale open; a booking also goes through on a PAUSED or SOLD_OUT
+        event (``accepts_bookings``)."""
         event = self._event(event_id)
-        if event.status != EventStatus.ON_SALE:
+        open_ = accepts_bookings(event.status) if booking else event.status == EventStatus.ON_SALE
+        if not open_:
             raise DomainError(
                 ErrorCode.EVENT_NOT_ON_SALE, "event is not on sale", status=event.status.value
             )
@@ -147,7 +170,9 @@ class InMemoryBookingStore:
             existing = self._by_checkout.get(req.checkout_id)
             if existing is not None:
                 return existing
-            event, priced = self._inventory._priced(req.event_id, req.seat_ids, req.currency)
+            event, priced = self._inventory._priced(
+                req.event_id, req.seat_ids, req.currency, booking=True
+            )
             expected = pricing.total(p.price for p in priced)
             if expected != req.total:
                 raise DomainError(
@@ -182,6 +207,7 @@ class InMemoryBookingStore:
                 event.booked[seat] = booking.id
             self._by_checkout[req.checkout_id] = booking
             self._order[req.checkout_id] = next(self._sequence)
+            self._inventory.follow_inventory(req.event_id, confirming=True)
             return booking
 
     def cancel(self, checkout_id: str) -> Booking | None:
@@ -219,6 +245,7 @@ class InMemoryBookingStore:
                 for seat in booking.seat_ids:
                     if event.booked.get(seat) == booking.id:
                         del event.booked[seat]
+                self._inventory.follow_inventory(booking.event_id)
             if booking.status != BookingStatus.REFUNDED and booking.status != target:
                 booking = replace(booking, status=target)
                 self._by_checkout[checkout] = booking
