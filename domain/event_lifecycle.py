@@ -28,7 +28,7 @@ _FINAL = frozenset({S.CANCELLED, S.COMPLETED})
 
 
 def accepts_holds(status: str) -> bool:
-    return status == S.ON_SALE
+    return status in _HOLDS
 
 
 def accepts_bookings(status: str) -> bool:
@@ -61,9 +61,17 @@ def publish(status: str, on_sale_at: datetime | None, now: datetime) -> EventSta
     return opening_status(on_sale_at, now)
 
 
-def open_sale(status: str) -> EventStatus:
-    """The ``onSaleAt`` timer fired: a paused or cancelled event stays as it is."""
-    return S.ON_SALE if status == S.SCHEDULED else S(status)
+def open_sale(status: str, seats_left: bool = True) -> EventStatus:
+    """The ``onSaleAt`` timer fired: a paused or cancelled event stays as it is; an event
+    with no sellable seat left (every one blocked) opens sold out."""
+    if status != S.SCHEDULED:
+        return S(status)
+    return S.ON_SALE if seats_left else S.SOLD_OUT
+
+
+def is_final(status: str) -> bool:
+    """Nothing changes a cancelled or completed event any more."""
+    return status in _FINAL
 
 
 def pause(status: str) -> EventStatus:
