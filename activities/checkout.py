@@ -22,12 +22,18 @@ from temporalio.exceptions import ApplicationError
 from domain.errors import DomainError, ErrorCode
 from domain.model import ConfirmRequest, PaymentStatus
 from domain.ports import BookingStore, Catalog, Payments, SeatLocks, SeatMapEvents
+from domain.ticket_limit import BuyerHolding
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 # The quote's refusals a hold answers with, instead of failing the step.
 HOLD_REFUSALS = frozenset(
-    {ErrorCode.NOT_FOUND, ErrorCode.EVENT_NOT_ON_SALE, ErrorCode.SEATS_UNAVAILABLE}
+    {
+        ErrorCode.NOT_FOUND,
+        ErrorCode.EVENT_NOT_ON_SALE,
+        ErrorCode.SEATS_UNAVAILABLE,
+        ErrorCode.TICKET_LIMIT_REACHED,
+    }
 )
 
 
@@ -71,6 +77,8 @@ class HoldInput:
     hold_seconds: int
     # When adding seats to an existing hold they expire with it, not later.
     expires_at: int | None = None
+    # Seats this checkout holds already: the per-buyer limit counts them with these.
+    already_held: int = 0
 
 
 @dataclass
@@ -158,10 +166,12 @@ class CheckoutActivities:
     @business_errors
     def hold_seats(self, request: HoldInput) -> HoldOutput:
         """The hold step: the catalog's quote (the one business check: the event is on sale,
-        the seats are its own and not booked; their prices), then the seats' locks, all or
-        none. A refusal is an answer (``held=False``), not a failed step."""
+        the seats are its own, neither booked nor blocked, the buyer within the event's
+        ticket limit; their prices), then the seats' locks, all or none. A refusal is an
+        answer (``held=False``), not a failed step."""
+        buyer = BuyerHolding(request.user_id, request.already_held)
         try:
-            quote = self._catalog.quote(request.event_id, request.seat_ids)
+            quote = self._catalog.quote(request.event_id, request.seat_ids, buyer)
         except DomainError as exc:
             if exc.code not in HOLD_REFUSALS:
                 raise

@@ -10,11 +10,13 @@ A hold, from the resolver to the DynamoDB write (``docs/architecture.md`` draws 
    (``api/hold_refusals.py``).
 3. It waits for a slot at the saga (``api/admission.py``), then asks the checkout workflow to
    hold the seats: update-with-start for a new checkout, an update for an open one
-   (``adapters/checkout_client.py``).
+   (``adapters/checkout_client.py``). A new checkout is first recorded as the buyer's open
+   one for the event; a buyer who has one gets CHECKOUT_ALREADY_OPEN (``api/open_checkout.py``).
 4. The workflow's hold step (``workflows/checkout.py::hold_seats`` → ``activities/checkout.py::
    hold_seats``, a local activity) prices the seats with the catalog's quote, the one business
-   check, and takes their DynamoDB locks all-or-nothing (``adapters/seat_locks.py``); the grant
-   is recorded over the claims. The update answers held or refused.
+   check (on sale, not booked or blocked, within the buyer's ticket limit), and takes their
+   DynamoDB locks all-or-nothing (``adapters/seat_locks.py``); the grant is recorded over the
+   claims. The update answers held or refused.
 5. When the seats were not held, ``hold`` drops the claims it took.
 
 The API writes nothing to DynamoDB: the saga owns the locks, DynamoDB decides every race, and
@@ -34,6 +36,7 @@ from api.context import Context, ctx
 from api.errors import NOT_FOUND as NOT_FOUND_ERROR
 from api.errors import ApiError
 from api.metrics import HOLD_STEP, LOCK_ACQUISITIONS, SEAT_CLAIMS
+from api.open_checkout import claim_open_checkout, forget_open_checkout
 from api.resolvers.checkouts import hold_payload
 from api.resolvers.common import acting_user, failure, owned_checkout, seats_arg, uuid_arg
 from api.resolvers.scalars import iso_from_epoch
@@ -48,7 +51,9 @@ AskSaga = Callable[[], Awaitable[HoldSeatsResult]]
 
 # Refusals of the hold step that answer a hold as they did before the saga was asked (a payload
 # failure without a checkout), rather than as a checkout's own refusal.
-_SELECTION_REFUSALS = frozenset({ErrorCode.SEATS_UNAVAILABLE, ErrorCode.EVENT_NOT_ON_SALE})
+_SELECTION_REFUSALS = frozenset(
+    {ErrorCode.SEATS_UNAVAILABLE, ErrorCode.EVENT_NOT_ON_SALE, ErrorCode.TICKET_LIMIT_REACHED}
+)
 
 
 def claimed_by_others(taken: Sequence[str]) -> DomainError:
@@ -114,17 +119,26 @@ async def resolve_start_checkout(
     seats = seats_arg(seat_ids, context.services.settings.max_seats_per_checkout)
     checkout_id = str(uuid.uuid4())
     client = await context.services.checkouts()
+    opened = False
+
+    async def ask_saga() -> HoldSeatsResult:
+        # After the claims and the admission: a refusal by the claims costs nothing more, and
+        # the pointer is set right before the workflow it names starts.
+        nonlocal opened
+        await claim_open_checkout(context, user_id, event, checkout_id)
+        opened = True
+        return await client.start_and_hold(checkout_id, user_id, event, seats)
+
     try:
-        result = await hold(
-            context,
-            checkout_id,
-            event,
-            seats,
-            lambda: client.start_and_hold(checkout_id, user_id, event, seats),
-        )
+        result = await hold(context, checkout_id, event, seats, ask_saga)
     except DomainError as exc:
+        if opened and exc.code in _SELECTION_REFUSALS:
+            # The saga refused the first hold: the new checkout ends holding nothing.
+            await forget_open_checkout(context, user_id, event, checkout_id)
         return _refused(exc, checkout=None)
     _count(result)
+    if not result.held:
+        await forget_open_checkout(context, user_id, event, checkout_id)
     return hold_payload(context, checkout_id, result)
 
 

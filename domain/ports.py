@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from domain.model import AcquireResult, Booking, ConfirmRequest, PaymentIntent, Quote, SeatLock
+from domain.ticket_limit import BuyerHolding
 
 
 class SeatLocks(Protocol):
@@ -55,9 +56,12 @@ class SeatLocks(Protocol):
 class Catalog(Protocol):
     """Read side of events and seats that the saga needs."""
 
-    def quote(self, event_id: str, seat_ids: Sequence[str]) -> Quote:
+    def quote(
+        self, event_id: str, seat_ids: Sequence[str], buyer: BuyerHolding | None = None
+    ) -> Quote:
         """Prices the seats. Raises DomainError NOT_FOUND (unknown event/seat),
-        EVENT_NOT_ON_SALE, SEATS_UNAVAILABLE (already booked; details["seat_ids"])."""
+        EVENT_NOT_ON_SALE, SEATS_UNAVAILABLE (booked or blocked; details["seat_ids"]),
+        TICKET_LIMIT_REACHED (with ``buyer``: past the event's per-buyer limit)."""
         ...
 
 

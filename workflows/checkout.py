@@ -147,7 +147,9 @@ class CheckoutWorkflow:
         self._failure_reason: str | None = None
         self._failure_message: str | None = None
         self._compensations: list[tuple[str, Callable[[], Awaitable[Any]]]] = []
-        # Holds, extensions and the payment phase never interleave.
+        # Holds, extensions and the payment phase never interleave: concurrent hold updates
+        # run one at a time, so each hold step counts the seats the previous ones took (the
+        # per-buyer ticket limit relies on it).
         self._mutex = asyncio.Lock()
 
     # --- plumbing ---
@@ -358,6 +360,13 @@ class CheckoutWorkflow:
             new = [s for s in request.seat_ids if s not in self._seat_ids]
             if not new:
                 return self._hold_result(True, [], "already held")
+            # The validator saw the seats held before the holds queued ahead of this one ran.
+            if len(self._seat_ids) + len(new) > self._input.max_seats:
+                result = self._hold_result(
+                    False, [], f"at most {self._input.max_seats} seats per checkout"
+                )
+                result.failure_reason = ErrorCode.TOO_MANY_SEATS.value
+                return result
             if not self._compensations:
                 self._on_failure("release seat locks", self._release_locks)
             self._touched.update(new)
@@ -387,6 +396,8 @@ class CheckoutWorkflow:
                     seat_ids,
                     self._input.hold_seconds,
                     self._expires_at,
+                    # Exact: holds run one at a time under the mutex, so none is in flight.
+                    already_held=len(self._seat_ids),
                 ),
                 f"Hold {len(seat_ids)} seat(s) in DynamoDB",
             )

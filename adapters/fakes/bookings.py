@@ -33,6 +33,7 @@ from domain.model import (
     Quote,
     SeatStatus,
 )
+from domain.ticket_limit import BuyerHolding
 from domain.validation import parse_uuid, validate_currency
 
 
@@ -144,7 +145,11 @@ class InMemoryCatalog:
     def __init__(self, inventory: InMemoryInventory) -> None:
         self._inventory = inventory
 
-    def quote(self, event_id: str, seat_ids: Sequence[str]) -> Quote:
+    def quote(
+        self, event_id: str, seat_ids: Sequence[str], buyer: BuyerHolding | None = None
+    ) -> Quote:
+        # The fake's events have no per-buyer limit (``add_event`` takes none), so ``buyer``
+        # never refuses here.
         event_key, seats = check_quote_request(event_id, seat_ids)
         with self._inventory.lock:
             event, priced = self._inventory._priced(event_key, seats)
