@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, any_, case, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
 from adapters.orm import User
@@ -83,10 +83,12 @@ class PostgresUsers:
             row = conn.execute(
                 update(User)
                 .where(User.id == key)
+                # Appended only when missing, from this row's own array: a subquery over
+                # ``users`` here would read every user's roles, not this one's.
                 .values(
-                    roles=func.array(
-                        select(func.distinct(func.unnest(func.array_append(User.roles, role))))
-                        .scalar_subquery()
+                    roles=case(
+                        (literal(role) == any_(User.roles), User.roles),
+                        else_=func.array_append(User.roles, role),
                     )
                 )
                 .returning(*_COLUMNS)

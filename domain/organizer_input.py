@@ -7,14 +7,14 @@ leave behind (``updated_event``: the current fields with the given ones over the
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from domain.errors import DomainError, ErrorCode
-from domain.validation import CENT, validate_currency
+from domain.validation import CENT, parse_uuid, validate_currency
 
 MAX_NAME, MAX_DESCRIPTION = 200, 5_000
 MAX_BASE_PRICE = Decimal("100000")
@@ -149,3 +149,25 @@ def updated_event(current: EventFields, data: Mapping[str, Any], now: datetime) 
             raise _invalid(key, f"{key} cannot be null")
         changes[key] = parse(value)
     return _check_dates(replace(current, **changes), now, "on_sale_at" in changes)
+
+
+MAX_BLOCK_REASON = 200  # event_seats.block_reason
+MAX_SEATS_PER_CHANGE = 100_000  # a whole venue at most
+
+
+def block_reason(value: Any) -> str:
+    """Why seats go off sale (house seats, a sponsor, a broken seat): short text, required."""
+    if not isinstance(value, str) or not value.strip():
+        raise _invalid("reason", "say why the seats are blocked")
+    if len(value.strip()) > MAX_BLOCK_REASON:
+        raise _invalid("reason", f"reason is longer than {MAX_BLOCK_REASON} characters")
+    return value.strip()
+
+
+def seat_ids_to_change(values: Any) -> list[str]:
+    """Seat ids to block or unblock, canonical, sorted and once each (a repeat is harmless)."""
+    if isinstance(values, str | bytes) or not isinstance(values, Sequence) or not values:
+        raise _invalid("seatIds", "name at least one seat")
+    if len(values) > MAX_SEATS_PER_CHANGE:
+        raise _invalid("seatIds", f"at most {MAX_SEATS_PER_CHANGE} seats at once")
+    return sorted({parse_uuid(value, "seatIds") for value in values})
