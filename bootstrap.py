@@ -28,6 +28,7 @@ from temporalio.worker import (
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.checkout import CheckoutActivities
+from activities.events import EventActivities
 from adapters.bookings import PostgresBookingStore
 from adapters.catalog import EventCatalog
 from adapters.checkout_client import CheckoutClient
@@ -35,6 +36,7 @@ from adapters.claimed_seat_locks import ClaimedSeatLocks
 from adapters.claims_mirror import ClaimsMirror
 from adapters.db import make_engine
 from adapters.dynamo import ensure_seat_lock_table, make_client
+from adapters.event_sales import EventSales
 from adapters.inventory import PostgresCatalog
 from adapters.open_checkouts import RedisOpenCheckouts
 from adapters.payments import TOKEN_APPROVE, SandboxPayments
@@ -49,6 +51,8 @@ from api.response_cache import SeatMapResponseCache
 from api.services import Services, TemporalConnector
 from config.settings import Settings
 from workflows.checkout import CheckoutWorkflow
+from workflows.event_cancellation import EventCancellationWorkflow
+from workflows.event_lifecycle import EventLifecycleWorkflow
 
 # Short Redis timeouts: with Redis down, reads fall back (the seat map to PostgreSQL, the claims
 # open to DynamoDB) instead of stalling.
@@ -79,6 +83,16 @@ class Backends:
             payments=self.payments,
             seat_map=self.seat_map,
             default_payment_token=default_payment_token(self.settings),
+        )
+
+    def event_activities(self, client: Client) -> EventActivities:
+        """The event lifecycle's and cancellation's steps (``client``: to cancel checkouts)."""
+        return EventActivities(
+            sales=EventSales(self.engine, lock_timeout_ms=self.settings.db_lock_timeout_ms),
+            bookings=self.bookings,
+            payments=self.payments,
+            seat_map=self.seat_map,
+            temporal=client,
         )
 
     def close(self) -> None:
@@ -142,6 +156,20 @@ def build_backends(settings: Settings) -> Backends:
         payments=SandboxPayments(engine),
         seat_map=RedisSeatMapEvents(cache, settings.redis_prefix),
         closers=[engine.dispose, cache.close],
+    )
+
+
+def build_event_activities(settings: Settings, client: Client) -> EventActivities:
+    """The event steps on their own connections, for a worker given its checkout activities
+    (a test's): they need PostgreSQL, Redis and the payments, not DynamoDB."""
+    engine = database(settings)
+    cache = redis.Redis.from_url(redis_url(settings), **_REDIS_TIMEOUTS)
+    return EventActivities(
+        sales=EventSales(engine, lock_timeout_ms=settings.db_lock_timeout_ms),
+        bookings=PostgresBookingStore(engine, lock_timeout_ms=settings.db_lock_timeout_ms),
+        payments=SandboxPayments(engine),
+        seat_map=RedisSeatMapEvents(cache, settings.redis_prefix),
+        temporal=client,
     )
 
 
@@ -224,19 +252,28 @@ def build_services(settings: Settings, temporal_client: Client | None = None) ->
 
 
 def build_worker(
-    settings: Settings, client: Client, activities: CheckoutActivities | None = None
+    settings: Settings,
+    client: Client,
+    activities: CheckoutActivities | None = None,
+    event_activities: EventActivities | None = None,
 ) -> Worker:
-    """A worker on the settings' task queue, running ``activities`` (default: the production
-    ones, ``build_backends(settings).activities()``; a test may wrap them to inject faults)."""
+    """A worker on the settings' task queue: checkouts, events' lifecycles and cancellations.
+
+    ``activities`` and ``event_activities`` default to the production ones (on
+    ``build_backends(settings)``); a test may wrap them to inject faults."""
     if activities is None:
-        activities = build_backends(settings).activities()
+        backends = build_backends(settings)
+        activities = backends.activities()
+        event_activities = event_activities or backends.event_activities(client)
+    if event_activities is None:
+        event_activities = build_event_activities(settings, client)
     return Worker(
         client,
         graceful_shutdown_timeout=timedelta(seconds=20),
         task_queue=settings.task_queue,
-        workflows=[CheckoutWorkflow],
+        workflows=[CheckoutWorkflow, EventLifecycleWorkflow, EventCancellationWorkflow],
         workflow_runner=workflow_runner(settings),
-        activities=activities.all(),
+        activities=[*activities.all(), *event_activities.all()],
         # one thread per activity slot, local or not (see config/settings.py)
         activity_executor=ThreadPoolExecutor(max_workers=activity_threads(settings)),
         max_concurrent_activities=_activity_slots(settings),
