@@ -1,9 +1,14 @@
-"""Demo data for `make dev` / `make seed`: venues, seats, events, inventory, two users.
+"""Demo data for `make dev` / `make seed`: venues, seats, events, inventory, buyers, staff.
 
 Idempotent: every id is a uuid5 of a readable key and every insert is ``ON CONFLICT DO
 NOTHING``, so loading twice (or into a database that already has it) adds nothing. Seats are
 built in Python (a few thousand rows, multi-row inserts); each event's inventory is copied from
 its venue's seats inside PostgreSQL (``INSERT ... SELECT``), which is what keeps this fast.
+
+The venues and events belong to the demo organizer, and the seats get their map coordinates
+from ``domain.venue_layout`` like an organizer's own venue. Those columns came after the first
+demo data, so a database loaded before them has its demo rows brought up to date (owners and
+coordinates only, and only where they differ: a second load still writes nothing).
 """
 
 from __future__ import annotations
@@ -15,11 +20,21 @@ from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select, text
+from sqlalchemy import Connection, Engine, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 
 from adapters.orm import BookingRow, BookingSeat, Event, EventSeat, Seat, User, Venue
 from api.auth import hash_password
+from domain.model import Role
+from domain.venue_layout import (
+    MARGIN,
+    ROW_PITCH,
+    SECTION_GAP,
+    RowSpec,
+    SectionSpec,
+    VenueSpec,
+    lay_out,
+)
 
 NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://ticket-booking-saga.example/demo")
 DEMO_PASSWORD = "demo-password-1"
@@ -76,6 +91,7 @@ class DemoUser:
     email: str
     first_name: str
     last_name: str
+    roles: tuple[str, ...] = (Role.BUYER.value,)
 
     @property
     def id(self) -> uuid.UUID:
@@ -195,25 +211,59 @@ EVENTS = (
     ),
 )
 
+# The buyers (the demo bookings are theirs), then the staff.
 USERS = (
     DemoUser("alice@example.com", "Alice", "Archer"),
     DemoUser("bob@example.com", "Bob", "Baker"),
 )
+ORGANIZER = DemoUser(
+    "organizer@example.com", "Olivia", "Organizer", (Role.BUYER.value, Role.ORGANIZER.value)
+)
+ADMIN = DemoUser("admin@example.com", "Adam", "Admin", (Role.BUYER.value, Role.ADMIN.value))
+STAFF = (ORGANIZER, ADMIN)
 
 # Events that already have confirmed bookings, and how many seats each booking holds.
 BOOKED_EVENTS = {"late-jazz": 4, "spring-quartet": 6}
 
 
+def _row_kind(block: Block, row: str) -> tuple[str, Decimal]:
+    if row in block.premium_rows:
+        return "PREMIUM", Decimal("1.500")
+    return block.seat_type, block.modifier
+
+
+def venue_layout(venue: DemoVenue) -> VenueSpec:
+    """The venue as an organizer would lay it out: each block is one tier of sections side
+    by side, the tiers stacked from the stage back, each centred on the widest."""
+    widths = [
+        len(b.sections) * b.seats_per_row + (len(b.sections) - 1) * SECTION_GAP
+        for b in venue.blocks
+    ]
+    sections, top = [], MARGIN
+    for block, width in zip(venue.blocks, widths, strict=True):
+        rows = tuple(
+            RowSpec(row, block.seats_per_row, *_row_kind(block, row)) for row in block.rows
+        )
+        left = MARGIN + (max(widths) - width) / 2
+        for n, name in enumerate(block.sections):
+            x = left + n * (block.seats_per_row + SECTION_GAP)
+            sections.append(SectionSpec(name, rows, x=x, y=top))
+        top += (len(block.rows) - 1) * ROW_PITCH + 1 + SECTION_GAP
+    return VenueSpec(venue.name, venue.address, tuple(sections))
+
+
 def seat_rows(venue: DemoVenue) -> Iterator[dict[str, Any]]:
+    placed = {(s.section, s.row, s.number): s for s in lay_out(venue_layout(venue)).seats}
     for block in venue.blocks:
         for section in block.sections:
             for row in block.rows:
                 for number in range(1, block.seats_per_row + 1):
-                    seat_type, modifier = block.seat_type, block.modifier
-                    if row in block.premium_rows:
-                        seat_type, modifier = "PREMIUM", Decimal("1.500")
+                    seat_type, modifier = _row_kind(block, row)
+                    # A row has one type in a layout; the demo's wheelchair spaces are the
+                    # first seats of a block's last row.
                     if row == block.rows[-1] and number <= block.accessible_seats:
                         seat_type = "ACCESSIBLE"
+                    seat = placed[(section, row, number)]
                     yield {
                         "id": demo_id("seat", venue.key, section, row, number),
                         "venue_id": venue.id,
@@ -222,6 +272,8 @@ def seat_rows(venue: DemoVenue) -> Iterator[dict[str, Any]]:
                         "number": number,
                         "type": seat_type,
                         "price_modifier": modifier,
+                        "x": seat.x,
+                        "y": seat.y,
                     }
 
 
@@ -230,15 +282,32 @@ def _event_date(days_from_now: int) -> datetime:
     return datetime.combine(day, time(19, 30), tzinfo=UTC)
 
 
-def _insert(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        # executemany of one INSERT: SQLAlchemy batches it into multi-row VALUES statements
-        conn.execute(insert(table).on_conflict_do_nothing(), rows)
+def _insert(
+    conn: Connection, table: Any, rows: list[dict[str, Any]], refresh: tuple[str, ...] = ()
+) -> None:
+    """Inserts the missing rows; existing ones get the ``refresh`` columns' values, and only
+    where they differ, so loading twice still writes nothing."""
+    if not rows:
+        return
+    statement = insert(table)
+    if refresh:
+        statement = statement.on_conflict_do_update(
+            index_elements=["id"],
+            set_={c: statement.excluded[c] for c in refresh},
+            where=or_(*(table.c[c].is_distinct_from(statement.excluded[c]) for c in refresh)),
+        )
+    else:
+        statement = statement.on_conflict_do_nothing()
+    # executemany of one INSERT: SQLAlchemy batches it into multi-row VALUES statements
+    conn.execute(statement, rows)
 
 
 def _users(conn: Connection) -> list[dict[str, Any]]:
-    present = set(conn.execute(select(User.id).where(User.id.in_([u.id for u in USERS]))).scalars())
-    missing = [u for u in USERS if u.id not in present]
+    everyone = (*USERS, *STAFF)
+    present = set(
+        conn.execute(select(User.id).where(User.id.in_([u.id for u in everyone]))).scalars()
+    )
+    missing = [u for u in everyone if u.id not in present]
     return [
         {
             "id": u.id,
@@ -246,6 +315,7 @@ def _users(conn: Connection) -> list[dict[str, Any]]:
             "first_name": u.first_name,
             "last_name": u.last_name,
             "password_hash": hash_password(DEMO_PASSWORD),  # slow on purpose: new users only
+            "roles": list(u.roles),
         }
         for u in missing
     ]
@@ -294,40 +364,42 @@ def load_demo_data(engine: Engine) -> dict[str, int]:
     seats_by_venue = {venue.key: list(seat_rows(venue)) for venue in VENUES}
     venue_ids = {venue.key: venue.id for venue in VENUES}
     bookings, booking_seats, booked_inventory = _bookings(seats_by_venue)
+    seats = [s for venue_seats in seats_by_venue.values() for s in venue_seats]
+    venues = []
+    for v in VENUES:
+        layout = lay_out(venue_layout(v))
+        venues.append(
+            {
+                "id": v.id,
+                "owner_id": ORGANIZER.id,
+                "name": v.name,
+                "address": v.address,
+                "total_capacity": len(seats_by_venue[v.key]),
+                "width": layout.width,
+                "height": layout.height,
+            }
+        )
+    events = [
+        {
+            "id": e.id,
+            "venue_id": venue_ids[e.venue],
+            "organizer_id": ORGANIZER.id,
+            "name": e.name,
+            "description": e.description,
+            "event_date": _event_date(e.days_from_now),
+            "status": e.status,
+            "base_price": e.base_price,
+            "currency": "USD",
+            "max_capacity": len(seats_by_venue[e.venue]),
+        }
+        for e in EVENTS
+    ]
     with engine.begin() as conn:
-        _insert(
-            conn,
-            Venue.__table__,
-            [
-                {
-                    "id": v.id,
-                    "name": v.name,
-                    "address": v.address,
-                    "total_capacity": len(seats_by_venue[v.key]),
-                }
-                for v in VENUES
-            ],
-        )
-        _insert(conn, Seat.__table__, [s for seats in seats_by_venue.values() for s in seats])
-        _insert(
-            conn,
-            Event.__table__,
-            [
-                {
-                    "id": e.id,
-                    "venue_id": venue_ids[e.venue],
-                    "name": e.name,
-                    "description": e.description,
-                    "event_date": _event_date(e.days_from_now),
-                    "status": e.status,
-                    "base_price": e.base_price,
-                    "currency": "USD",
-                    "max_capacity": len(seats_by_venue[e.venue]),
-                }
-                for e in EVENTS
-            ],
-        )
+        # Users first: the venues and events name their organizer.
         _insert(conn, User.__table__, _users(conn))
+        _insert(conn, Venue.__table__, venues, refresh=("owner_id", "width", "height"))
+        _insert(conn, Seat.__table__, seats, refresh=("x", "y"))
+        _insert(conn, Event.__table__, events, refresh=("organizer_id",))
         _insert(conn, BookingRow.__table__, bookings)
         _insert(conn, BookingSeat.__table__, booking_seats)
         _insert(conn, EventSeat.__table__, booked_inventory)
@@ -360,7 +432,7 @@ def demo_counts(conn: Connection) -> dict[str, int]:
         "seats": count(Seat, Seat.venue_id, venue_ids),
         "events": count(Event, Event.id, event_ids),
         "event_seats": count(EventSeat, EventSeat.event_id, event_ids),
-        "users": count(User, User.id, [u.id for u in USERS]),
+        "users": count(User, User.id, [u.id for u in (*USERS, *STAFF)]),
         "bookings": count(BookingRow, BookingRow.event_id, event_ids),
         "booking_seats": count(BookingSeat, BookingSeat.event_id, event_ids),
     }
@@ -375,4 +447,5 @@ def banner_lines() -> list[str]:
         for e in EVENTS
     ]
     lines += [f"  user      {u.id}  {u.email} / {DEMO_PASSWORD}" for u in USERS]
+    lines += [f"  {u.roles[-1].lower():<9} {u.id}  {u.email} / {DEMO_PASSWORD}" for u in STAFF]
     return lines

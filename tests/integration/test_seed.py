@@ -28,9 +28,11 @@ def seeded(stack: Stack, run_id: str) -> Iterator[tuple[Engine, dict[str, int], 
     try:
         upgrade(url)
         first = load_demo_data(engine)
-        before = table_counts(engine)
+        before, versions = table_counts(engine), row_versions(engine)
         second = load_demo_data(engine)
         assert table_counts(engine) == before
+        # not a row rewritten either: the refreshed columns (owners, coordinates) already fit
+        assert row_versions(engine) == versions
         yield engine, first, second
     finally:
         engine.dispose()
@@ -40,6 +42,17 @@ def seeded(stack: Stack, run_id: str) -> Iterator[tuple[Engine, dict[str, int], 
 def table_counts(engine: Engine) -> dict[str, int]:
     with engine.connect() as conn:
         return {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in TABLES}
+
+
+def row_versions(engine: Engine) -> dict[str, str]:
+    """Each table's row versions (xmin): any UPDATE of a row changes them."""
+    with engine.connect() as conn:
+        return {
+            t: conn.execute(
+                text(f"SELECT md5(string_agg(xmin::text, ',' ORDER BY ctid)) FROM {t}")
+            ).scalar_one()
+            for t in TABLES
+        }
 
 
 def rows(engine: Engine, sql: str) -> list[tuple]:  # type: ignore[type-arg]
@@ -141,10 +154,73 @@ def test_on_sale_events_are_open_and_the_sold_out_one_is_booked(
 
 def test_the_demo_users_can_log_in(seeded: tuple[Engine, dict[str, int], dict[str, int]]) -> None:
     engine, counts, _ = seeded
-    assert counts["users"] == 2
-    users = dict(rows(engine, "SELECT email, password_hash FROM users"))
-    assert set(users) == {"alice@example.com", "bob@example.com"}
+    assert counts["users"] == 4
+    users = {
+        email: (h, roles)
+        for email, h, roles in rows(engine, "SELECT email, password_hash, roles FROM users")
+    }
+    assert {email: sorted(roles) for email, (_, roles) in users.items()} == {
+        "alice@example.com": ["BUYER"],
+        "bob@example.com": ["BUYER"],
+        "organizer@example.com": ["BUYER", "ORGANIZER"],
+        "admin@example.com": ["ADMIN", "BUYER"],
+    }
     hasher = PasswordHasher()
-    for password_hash in users.values():
+    for password_hash, _ in users.values():
         assert password_hash.startswith("$argon2")
         assert hasher.verify(password_hash, DEMO_PASSWORD)
+
+
+def test_the_demo_organizer_owns_every_venue_and_event_and_no_booking(
+    seeded: tuple[Engine, dict[str, int], dict[str, int]],
+) -> None:
+    engine, _, _ = seeded
+    owners = rows(
+        engine,
+        "SELECT DISTINCT u.email FROM venues v LEFT JOIN users u ON u.id = v.owner_id "
+        "UNION SELECT DISTINCT u.email FROM events e LEFT JOIN users u ON u.id = e.organizer_id",
+    )
+    assert owners == [("organizer@example.com",)]
+    buyers = rows(
+        engine, "SELECT DISTINCT u.email FROM bookings b JOIN users u ON u.id = b.user_id"
+    )
+    assert {email for (email,) in buyers} <= {"alice@example.com", "bob@example.com"}
+
+
+def test_every_demo_seat_has_its_own_spot_on_the_venues_map(
+    seeded: tuple[Engine, dict[str, int], dict[str, int]],
+) -> None:
+    engine, _, _ = seeded
+    venues = rows(
+        engine,
+        "SELECT v.name, v.width, v.height, count(*), count(DISTINCT (s.x, s.y)), "
+        "bool_and(s.x > 0 AND s.x < v.width AND s.y > 0 AND s.y < v.height) "
+        "FROM venues v JOIN seats s ON s.venue_id = v.id GROUP BY v.id",
+    )
+    assert len(venues) == 3
+    for name, width, height, seats, spots, inside in venues:
+        assert width > 0 and height > 0, name
+        assert spots == seats, name
+        assert inside, name
+    # rows in order from the stage back: row A of a section is in front of its row B
+    fronts = rows(
+        engine,
+        "SELECT a.y < b.y FROM seats a JOIN seats b ON a.venue_id = b.venue_id "
+        "AND a.section = b.section AND a.number = b.number AND a.row = 'A' AND b.row = 'B'",
+    )
+    assert fronts and all(front for (front,) in fronts)
+
+
+def test_a_database_seeded_before_owners_and_coordinates_is_brought_up_to_date(
+    seeded: tuple[Engine, dict[str, int], dict[str, int]],
+) -> None:
+    engine, _, _ = seeded
+    before = rows(engine, "SELECT id, x, y FROM seats ORDER BY id")
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE seats SET x = 0, y = 0"))
+        conn.execute(text("UPDATE venues SET owner_id = NULL, width = 0, height = 0"))
+        conn.execute(text("UPDATE events SET organizer_id = NULL"))
+    load_demo_data(engine)
+    assert rows(engine, "SELECT id, x, y FROM seats ORDER BY id") == before
+    assert rows(engine, "SELECT count(*) FROM venues WHERE owner_id IS NULL OR width = 0") == [(0,)]
+    assert rows(engine, "SELECT count(*) FROM events WHERE organizer_id IS NULL") == [(0,)]
