@@ -175,6 +175,8 @@ class CheckoutActivities:
         except DomainError as exc:
             if exc.code not in HOLD_REFUSALS:
                 raise
+            if exc.code == ErrorCode.TICKET_LIMIT_REACHED:
+                self._drop_lost_locks(request)
             return HoldOutput(
                 held=False,
                 taken=sorted(exc.details.get("seat_ids", []))
@@ -204,6 +206,17 @@ class CheckoutActivities:
             prices={line.seat_id: str(line.price) for line in quote.seats},
             currency=quote.currency,
         )
+
+    def _drop_lost_locks(self, request: HoldInput) -> None:
+        """Releases this checkout's locks on seats its workflow does not hold (the request's
+        seats are all new to it). Temporal runs a local activity again when the workflow task
+        that carried its result is lost, and the holds queued behind it may then run in
+        another order: a seat the lost run locked can be refused by the limit on the rerun,
+        and its lock would outlive the refusal, one seat past the limit until the checkout
+        ends. Only limit refusals need it: any other refusal means the seat is not ours."""
+        released = self._locks.release(request.event_id, request.seat_ids, request.checkout_id)
+        if released:
+            self._seat_map.changed(request.event_id, request.seat_ids, "released")
 
     @activity.defn(name="extend_hold")
     @business_errors

@@ -220,7 +220,8 @@ async def test_the_checkout_state_is_queried_only_when_asked_for(
     assert first["startCheckout"]["success"] and first["startCheckout"]["checkout"]["id"]
     assert queries == []
 
-    second = data_of(await gql(START, {"e": event.id, "s": event.seat_ids[1:]}, buyer))
+    # Another buyer: one buyer has one open checkout per event.
+    second = data_of(await gql(START, {"e": event.id, "s": event.seat_ids[1:]}, make_buyer()))
     assert second["startCheckout"]["checkout"]["status"] == "HELD"
     assert queries == [second["startCheckout"]["checkout"]["id"]]  # one query for all fields
 
