@@ -201,8 +201,9 @@ class OrganizerStore:
             )
         return str(event_id)
 
-    def update_event(self, event_id: str, changes: Mapping[str, Any], now: datetime) -> None:
-        """Applies an ``EventUpdateInput`` while the event is DRAFT or SCHEDULED.
+    def update_event(self, event_id: str, changes: Mapping[str, Any], now: datetime) -> str:
+        """Applies an ``EventUpdateInput`` while the event is DRAFT or SCHEDULED; returns the
+        status it had under the lock (a SCHEDULED event's lifecycle must re-read its dates).
 
         Raises:
             DomainError: NOT_FOUND, INVALID_STATE (the sale opened, or the event ended),
@@ -256,6 +257,7 @@ class OrganizerStore:
                         max_tickets_per_buyer=fields.max_tickets_per_buyer,
                     )
                 )
+            return str(row.status)
 
     # --- blocked seats ----------------------------------------------------------------
 

@@ -20,10 +20,11 @@ from adapters.organizer_store import OrganizerStore
 from api.context import Context, ctx
 from api.errors import from_domain
 from api.resolvers.common import failure
+from api.resolvers.lifecycle import events_client
 from api.roles import managed_event, managed_venue, require_role
 from api.services import Services, run_sync
 from domain.errors import DomainError, ErrorCode
-from domain.model import Role
+from domain.model import EventStatus, Role
 from domain.organizer_input import block_reason, new_event, seat_ids_to_change
 from domain.venue_layout import lay_out, venue_spec
 
@@ -119,9 +120,13 @@ async def resolve_update_event(
     try:
         _, event = await managed_event(context, event_id)
         store = _store(context.services)
-        await run_sync(store.update_event, event.id, input, datetime.now(UTC))
+        status = await run_sync(store.update_event, event.id, input, datetime.now(UTC))
     except DomainError as exc:
         return failure(exc, event=None)
+    if status == EventStatus.SCHEDULED:
+        # Its lifecycle workflow holds a timer at the old onSaleAt. Sent even when nothing
+        # changed, so a retry after this call failed still re-arms it.
+        await (await events_client(context)).refresh(event.id)
     return await _event(context.services, event.id)
 
 

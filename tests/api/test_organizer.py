@@ -5,6 +5,7 @@ Every refusal is checked twice: the payload's reason, and the database left as i
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -512,6 +513,32 @@ async def test_an_event_is_edited_while_draft_or_scheduled_only(
         result = await gql(UPDATE_EVENT, {"e": event["id"], "i": {"name": "Late"}}, organizer)
         assert status in refused(result, "updateEvent", "INVALID_STATE")
         assert counts(engine) == before
+
+
+PUBLISH = (
+    "mutation($e: ID!) { publishEvent(eventId: $e) { success failureReason event { status } } }"
+)
+STATUS = "query($e: ID!) { event(id: $e) { status onSaleAt } }"
+
+
+@pytest.mark.usefixtures("api_worker")
+async def test_moving_a_scheduled_sale_re_arms_its_opening(gql: Any, make_organizer: Any) -> None:
+    organizer = make_organizer()
+    venue = await create_venue(gql, organizer)
+    event = await create_event(gql, organizer, venue["id"], onSaleAt=_ahead(2))
+    published = data_of(await gql(PUBLISH, {"e": event["id"]}, organizer))["publishEvent"]
+    assert published["event"]["status"] == "SCHEDULED", published
+
+    # two days ahead becomes two seconds ahead: the lifecycle's timer must follow
+    soon = (datetime.now(UTC) + timedelta(seconds=2)).isoformat()
+    moved = await gql(UPDATE_EVENT, {"e": event["id"], "i": {"onSaleAt": soon}}, organizer)
+    assert data_of(moved)["updateEvent"]["success"] is True
+    deadline = time.monotonic() + 20
+    status = "SCHEDULED"
+    while status == "SCHEDULED" and time.monotonic() < deadline:
+        await asyncio.sleep(0.25)
+        status = data_of(await gql(STATUS, {"e": event["id"]}))["event"]["status"]
+    assert status == "ON_SALE"
 
 
 async def test_my_venues_and_events_are_the_callers_own_and_an_admin_sees_all(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -9,7 +10,13 @@ from typing import Any
 import pytest
 
 from domain.errors import DomainError, ErrorCode
-from domain.organizer_input import EventFields, new_event, updated_event
+from domain.organizer_input import (
+    EventFields,
+    block_reason,
+    new_event,
+    seat_ids_to_change,
+    updated_event,
+)
 
 NOW = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -132,3 +139,16 @@ def test_an_old_stored_sale_opening_does_not_block_other_edits() -> None:
     current = new_event(event_input(on_sale_at=NOW - timedelta(days=20)), NOW)
     later = NOW + timedelta(days=15)
     assert updated_event(current, {"name": "Renamed"}, later).name == "Renamed"
+
+
+def test_a_block_needs_a_short_reason() -> None:
+    assert block_reason("  House seats ") == "House seats"
+    for bad in ("", "   ", None, "x" * 201):
+        assert refused(block_reason, bad).details["field"] == "reason"
+
+
+def test_seats_to_change_are_ids_once_each_in_order() -> None:
+    a, b = str(uuid.uuid4()), str(uuid.uuid4())
+    assert seat_ids_to_change([b, a.upper(), b]) == sorted([a, b])
+    for bad in ([], "not-a-list", ["seat-1"], [a, 7]):
+        assert refused(seat_ids_to_change, bad).details["field"] == "seatIds"
