@@ -65,9 +65,17 @@ def seatmap_channel(prefix: str, event_id: str) -> str:
     return f"{prefix}seatmap-changes:{event_id}"
 
 
-def _keys(prefix: str, event_id: str) -> tuple[str, str, str, str]:
+# The entries an event's seat-map version guards: the available rows (``availableSeats``) and
+# the whole plan with every seat's status (``seatMap``, ``adapters/seat_plan.py``).
+AVAILABLE = ""
+PLAN = "plan"
+
+
+def _keys(prefix: str, event_id: str, kind: str = AVAILABLE) -> tuple[str, str, str, str]:
+    """(entry, count, version, rebuild lock) keys; every kind shares the event's version."""
     base = seatmap_key(prefix, event_id)
-    return base, f"{base}:count", f"{base}:version", f"{base}:rebuild"
+    entry = f"{base}:{kind}" if kind else base
+    return entry, f"{entry}:count", f"{base}:version", f"{entry}:rebuild"
 
 
 @dataclass(frozen=True)
@@ -103,7 +111,90 @@ def _decode(raw: bytes | str) -> tuple[SeatInfo, ...]:
     )
 
 
+# What a build gives the cache: the encoded entry and its seat count, or None when there is
+# nothing to cache (an unknown event).
+Encoded = tuple[str, int]
+
+
+class VersionedRebuilds:
+    """The cache protocol every seat-map entry follows (the module doc): an entry lives at most
+    ``max_staleness_ms`` from the version read before its build, is written only if that
+    version is still current, and is rebuilt once per event at a time."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        prefix: str,
+        max_staleness_ms: int = 1000,
+        wait_ms: int = 2000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._redis = client
+        self._prefix = prefix
+        self._max_staleness_ms = max_staleness_ms
+        self._wait_ms = wait_ms
+        self._clock = clock
+
+    def get(
+        self, event_id: str, kind: str, build: Callable[[], Encoded | None]
+    ) -> tuple[bytes | str | None, str]:
+        """(the entry, "cache" or "rebuilt"); raises RedisError when Redis is away."""
+        entry_key, _, _, lock_key = _keys(self._prefix, event_id, kind)
+        raw = self._redis.get(entry_key)
+        if raw is not None:
+            return raw, "cache"
+        token = uuid.uuid4().hex
+        lock_ms = max(self._wait_ms, 1000)
+        if self._redis.set(lock_key, token, nx=True, px=lock_ms):
+            try:
+                return self._rebuild(event_id, kind, build), "rebuilt"
+            finally:
+                self._redis.eval(_RELEASE_IF_OURS, 1, lock_key, token)
+        # Someone else is rebuilding: wait for their result rather than pile onto the database.
+        deadline = self._clock() + self._wait_ms / 1000
+        while self._clock() < deadline:
+            time.sleep(0.01)
+            raw = self._redis.get(entry_key)
+            if raw is not None:
+                return raw, "cache"
+            if not self._redis.exists(lock_key):
+                # The rebuild may have finished between the two reads: look once more.
+                raw = self._redis.get(entry_key)
+                if raw is not None:
+                    return raw, "cache"
+                break
+        return self._rebuild(event_id, kind, build), "rebuilt"
+
+    def count(self, event_id: str, kind: str) -> bytes | None:
+        return self._redis.get(_keys(self._prefix, event_id, kind)[1])  # type: ignore[return-value]
+
+    def _rebuild(self, event_id: str, kind: str, build: Callable[[], Encoded | None]) -> str | None:
+        entry_key, count_key, version_key, _ = _keys(self._prefix, event_id, kind)
+        started = self._clock()
+        version = self._redis.get(version_key)
+        built = build()
+        if built is None:
+            return None
+        raw, count = built
+        ttl_ms = self._max_staleness_ms - int((self._clock() - started) * 1000)
+        if ttl_ms > 0:
+            self._redis.eval(
+                _WRITE_IF_CURRENT,
+                3,
+                entry_key,
+                count_key,
+                version_key,
+                (version or b"").decode() if isinstance(version, bytes) else (version or ""),
+                raw,
+                str(count),
+                str(ttl_ms),
+            )
+        return raw
+
+
 class SeatMapCache:
+    """The available seats (``availableSeats``): AVAILABLE rows minus the held seats."""
+
     def __init__(
         self,
         client: redis.Redis,
@@ -114,13 +205,9 @@ class SeatMapCache:
         wait_ms: int = 2000,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._redis = client
         self._catalog = catalog
         self._locks = seat_locks
-        self._prefix = prefix
-        self._max_staleness_ms = max_staleness_ms
-        self._wait_ms = wait_ms
-        self._clock = clock
+        self._entries = VersionedRebuilds(client, prefix, max_staleness_ms, wait_ms, clock)
 
     def build(self, event_id: str) -> tuple[SeatInfo, ...]:
         """Straight from the sources: AVAILABLE rows minus seats under a live lock."""
@@ -138,7 +225,7 @@ class SeatMapCache:
     def available_count(self, event_id: str) -> tuple[int, str]:
         """(number of available seats, source) without decoding the whole map when cached."""
         try:
-            raw = self._redis.get(_keys(self._prefix, event_id)[1])
+            raw = self._entries.count(event_id, AVAILABLE)
         except redis.RedisError:
             raw = None
         if raw is not None:
@@ -147,51 +234,18 @@ class SeatMapCache:
         return len(seat_map.seats), seat_map.source
 
     def _get_cached(self, event_id: str) -> SeatMap:
-        map_key, count_key, version_key, lock_key = _keys(self._prefix, event_id)
-        raw = self._redis.get(map_key)
-        if raw is not None:
-            return SeatMap(event_id, _decode(raw), "cache")
-        token = uuid.uuid4().hex
-        lock_ms = max(self._wait_ms, 1000)
-        if self._redis.set(lock_key, token, nx=True, px=lock_ms):
-            try:
-                return SeatMap(event_id, self._rebuild(event_id), "rebuilt")
-            finally:
-                self._redis.eval(_RELEASE_IF_OURS, 1, lock_key, token)
-        # Someone else is rebuilding: wait for their result rather than pile onto the database.
-        deadline = self._clock() + self._wait_ms / 1000
-        while self._clock() < deadline:
-            time.sleep(0.01)
-            raw = self._redis.get(map_key)
-            if raw is not None:
-                return SeatMap(event_id, _decode(raw), "cache")
-            if not self._redis.exists(lock_key):
-                # The rebuild may have finished between the two reads: look once more.
-                raw = self._redis.get(map_key)
-                if raw is not None:
-                    return SeatMap(event_id, _decode(raw), "cache")
-                break
-        return SeatMap(event_id, self._rebuild(event_id), "rebuilt")
+        built: list[tuple[SeatInfo, ...]] = []
 
-    def _rebuild(self, event_id: str) -> tuple[SeatInfo, ...]:
-        map_key, count_key, version_key, _ = _keys(self._prefix, event_id)
-        started = self._clock()
-        version = self._redis.get(version_key)
-        seats = self.build(event_id)
-        ttl_ms = self._max_staleness_ms - int((self._clock() - started) * 1000)
-        if ttl_ms > 0:
-            self._redis.eval(
-                _WRITE_IF_CURRENT,
-                3,
-                map_key,
-                count_key,
-                version_key,
-                (version or b"").decode() if isinstance(version, bytes) else (version or ""),
-                _encode(seats),
-                str(len(seats)),
-                str(ttl_ms),
-            )
-        return seats
+        def build() -> Encoded:
+            seats = self.build(event_id)
+            built.append(seats)  # the rebuilder's own result is not decoded again
+            return _encode(seats), len(seats)
+
+        raw, source = self._entries.get(event_id, AVAILABLE, build)
+        if built:
+            return SeatMap(event_id, built[0], source)
+        assert raw is not None  # this build always gives an entry
+        return SeatMap(event_id, _decode(raw), source)
 
 
 class RedisSeatMapEvents:
@@ -206,6 +260,7 @@ class RedisSeatMapEvents:
 
     def changed(self, event_id: str, seat_ids: Sequence[str], kind: str) -> None:
         map_key, count_key, version_key, _ = _keys(self._prefix, event_id)
+        plan_key, plan_count_key, _, _ = _keys(self._prefix, event_id, PLAN)
         message: dict[str, Any] = {
             "eventId": event_id,
             "kind": kind,
@@ -216,7 +271,7 @@ class RedisSeatMapEvents:
             pipe = self._redis.pipeline(transaction=True)
             pipe.incr(version_key)
             pipe.expire(version_key, 86400)
-            pipe.delete(map_key, count_key)
+            pipe.delete(map_key, count_key, plan_key, plan_count_key)
             pipe.publish(seatmap_channel(self._prefix, event_id), json.dumps(message))
             pipe.execute()
         except redis.RedisError as exc:

@@ -32,6 +32,7 @@ from api.limits_rules import (
 )
 from api.logs import configure_logging
 from api.middleware import ApiMiddleware
+from api.reports_csv import router as reports_csv_router
 from api.schema import build_schema
 from api.services import Services
 from api.websocket import StrictTransportWSHandler
@@ -114,6 +115,7 @@ def create_app(
 
     app = FastAPI(title="Ticket booking API", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.include_router(health_router)
+    app.include_router(reports_csv_router)
 
     @app.get("/metrics")
     def metrics() -> Response:

@@ -2,7 +2,8 @@
 
 Caching the seat map's rows (``adapters/seatmap_cache.py``) saves the database, but each
 request would still render the map and serialize it again. This caches the *serialized
-response* of a query whose only root field is ``availableSeats``, keyed by the exact query
+response* of a query whose only root field is ``availableSeats`` (or ``seatMap``, the whole
+plan, ``adapters/seat_plan.py``), keyed by the exact query
 text, operation name and variables, next to the seat map's version. What it saves: in the
 flash sale without it, the seat map's p50 was 658-706 ms against 132 ms with it, and the sale
 sold at about half the rate (ABAB, ``docs/measurements.md``, 2026-12-06).
@@ -47,16 +48,21 @@ from adapters.seatmap_cache import seatmap_key
 from api.metrics import SEATMAP_READS, SEATMAP_RENDER_STEP
 from api.proven_queries import lone_root_field
 
-CACHEABLE_FIELD = "availableSeats"
+# Public, identity-free reads of one event's seats, invalidated by its seat-map version:
+# ``availableSeats`` and the whole plan, ``seatMap`` (each entry is keyed by its query text).
+CACHEABLE_FIELDS = ("availableSeats", "seatMap")
 JSON = "application/json"
 
 
 @lru_cache(maxsize=256)
 def seat_map_query(query: str) -> tuple[OperationDefinitionNode, FieldNode] | None:
     """The operation and its only root field when the document is a single ``availableSeats``
-    query without fragments or directives; otherwise None."""
-    found = lone_root_field(query, OperationType.QUERY, CACHEABLE_FIELD)
-    return found if found is not None and _plain_fields(found[1]) else None
+    or ``seatMap`` query without fragments or directives; otherwise None."""
+    for name in CACHEABLE_FIELDS:
+        found = lone_root_field(query, OperationType.QUERY, name)
+        if found is not None:
+            return found if _plain_fields(found[1]) else None
+    return None
 
 
 @lru_cache(maxsize=256)
