@@ -15,7 +15,6 @@ import uuid
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
-    WorkflowExecutionStatus,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
     WorkflowUpdateStage,
@@ -33,6 +32,7 @@ from domain.errors import DomainError, ErrorCode
 from workflows.contract import SA_EVENT_ID
 from workflows.event_contract import (
     LIFECYCLE_WORKFLOW,
+    MEMO_PROGRESS,
     QUERY_PROGRESS,
     SIGNAL_REFRESH,
     UPDATE_CANCEL_EVENT,
@@ -85,15 +85,19 @@ class EventClient:
         )
 
     async def cancellation(self, event_id: str) -> CancellationProgress | None:
-        """How far the event's cancellation got; None if it was never started."""
-        handle = self._client.get_workflow_handle(
-            cancellation_id(event_id), result_type=CancellationProgress
-        )
+        """How far the event's cancellation got; None if it was never started.
+
+        Read from the workflow's memo (a describe), which the server answers even while no
+        worker runs; only before the workflow's first task is there none, and a query asks."""
+        handle = self._client.get_workflow_handle(cancellation_id(event_id))
         try:
             described = await handle.describe()
-            if described.status == WorkflowExecutionStatus.COMPLETED:
-                return await handle.result()
-            return await handle.query(QUERY_PROGRESS, result_type=CancellationProgress)
+            progress: CancellationProgress | None = await described.memo_value(
+                MEMO_PROGRESS, None, type_hint=CancellationProgress
+            )
+            if progress is None:
+                progress = await handle.query(QUERY_PROGRESS, result_type=CancellationProgress)
+            return progress
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
                 return None

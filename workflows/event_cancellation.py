@@ -19,7 +19,9 @@ Deterministic: no I/O, clock or randomness except through ``workflow.*``.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -35,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.event_contract import (
         CANCELLATION_WORKFLOW,
+        MEMO_PROGRESS,
         QUERY_PROGRESS,
         CancellationInput,
         CancellationProgress,
@@ -68,9 +71,11 @@ class EventCancellationWorkflow:
             checkouts_cancelled=input.checkouts_cancelled,
             phase="refunds" if input.checkouts_done else "checkouts",
         )
+        self._published: dict[str, Any] | None = None
 
     @workflow.run
     async def run(self, input: CancellationInput) -> CancellationProgress:
+        self._details()
         if not input.checkouts_done:
             await self._cancel_checkouts()
         self._progress.phase = "refunds"
@@ -150,11 +155,18 @@ class EventCancellationWorkflow:
             )
 
     def _details(self) -> None:
+        """Shows the progress in the Temporal UI and in the memo, which the API reads with a
+        describe: no worker needed to answer it (a query needs one), e.g. while they restart.
+        Upserted only when it changed: each upsert is a history event."""
         p = self._progress
         workflow.set_current_details(
             f"{p.phase}: {p.refunded}/{p.to_refund} refunded, "
             f"{p.checkouts_cancelled} checkout(s) cancelled"
         )
+        current = dataclasses.asdict(p)
+        if current != self._published:
+            workflow.upsert_memo({MEMO_PROGRESS: current})
+            self._published = current
 
     @workflow.query(name=QUERY_PROGRESS)
     def progress(self) -> CancellationProgress:

@@ -16,6 +16,7 @@ UPDATE_CANCEL_EVENT = "cancel_event"
 SIGNAL_REFRESH = "refresh"
 QUERY_EVENT = "event"
 QUERY_PROGRESS = "progress"
+MEMO_PROGRESS = "progress"  # the cancellation's progress, readable without a worker
 
 # The lifecycle's commands, as the activity that carries them out names them.
 COMMANDS = frozenset({"publish", "pause", "resume", "cancel", "open_sale", "complete"})
