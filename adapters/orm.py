@@ -11,6 +11,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
@@ -230,3 +231,46 @@ class PaymentOperation(Base):
     outcome: Mapped[str] = mapped_column(String(40))
     attempts: Mapped[int] = mapped_column(Integer, server_default="1")
     created_at: Mapped[datetime] = _created()
+
+
+class EventStaffRow(Base):
+    """Someone the event's organizer named to check tickets in at the door (any user)."""
+
+    __tablename__ = "event_staff"
+    event_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("events.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    added_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = _created()
+
+
+class CheckIn(Base):
+    """A ticket (one seat of a booking) admitted at the door.
+
+    The primary key is the rule "admitted once": concurrent scans of one ticket race on it
+    (``INSERT ... ON CONFLICT DO NOTHING``) and exactly one inserts. The foreign key to
+    ``booking_seats`` makes a check-in of a seat its booking never had impossible.
+    """
+
+    __tablename__ = "check_ins"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["booking_id", "seat_id"],
+            ["booking_seats.booking_id", "booking_seats.seat_id"],
+            name="fk_check_ins_booking_seat",
+            ondelete="CASCADE",
+        ),
+    )
+    booking_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    seat_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    # The sales report counts an event's check-ins: denormalized from the booking, indexed.
+    event_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("events.id", ondelete="CASCADE"), index=True
+    )
+    checked_in_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    checked_in_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
