@@ -52,7 +52,9 @@ from workflows.contract import (
 )
 
 
-def _as_domain_error(exc: BaseException) -> DomainError | None:
+def as_domain_error(exc: BaseException) -> DomainError | None:
+    """The DomainError a workflow or activity raised, from the ApplicationError that carried it
+    (the event client reads updates' refusals the same way)."""
     cause: BaseException | None = exc
     while cause is not None:
         if isinstance(cause, ApplicationError) and cause.type in ErrorCode.__members__:
@@ -121,7 +123,7 @@ class CheckoutClient:
                 name, arg, result_type=result_type
             )
         except WorkflowUpdateFailedError as exc:
-            raise _as_domain_error(exc) or exc from exc
+            raise as_domain_error(exc) or exc from exc
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND and await self._exists(checkout_id, user_id):
                 raise DomainError(
@@ -173,7 +175,7 @@ class CheckoutClient:
                     raise  # this call itself was cancelled: nobody waits for an answer
                 failure: Exception = exc
             except RPCError as exc:
-                if not _retryable(exc):
+                if not retryable_rpc(exc):
                     raise _rpc_to_domain(exc, checkout_id) from exc
                 failure = exc
             if delay is None:
@@ -230,7 +232,7 @@ class CheckoutClient:
             self._remember_run(checkout_id, handle.workflow_run_id)
             return await handle.result()
         except WorkflowUpdateFailedError as exc:
-            raise _as_domain_error(exc) or exc from exc
+            raise as_domain_error(exc) or exc from exc
         except (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError):
             raise  # start_and_hold retries the transient ones
         except Exception as exc:  # WorkflowAlreadyStartedError on a closed id, among others
@@ -312,7 +314,8 @@ _RETRYABLE = frozenset({RPCStatusCode.ABORTED, RPCStatusCode.UNAVAILABLE})
 _TASK_FAILED = "Workflow Task in failed state"
 
 
-def _retryable(exc: RPCError) -> bool:
+def retryable_rpc(exc: RPCError) -> bool:
+    """An update or start the server refused for now; the same call may succeed again."""
     if exc.status in _RETRYABLE:
         return True
     return exc.status == RPCStatusCode.FAILED_PRECONDITION and _TASK_FAILED in exc.message

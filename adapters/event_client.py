@@ -27,7 +27,7 @@ from temporalio.common import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from adapters.checkout_client import _as_domain_error, _retryable
+from adapters.checkout_client import as_domain_error, retryable_rpc
 from domain.errors import DomainError, ErrorCode
 from workflows.contract import SA_EVENT_ID
 from workflows.event_contract import (
@@ -116,7 +116,7 @@ class EventClient:
                     raise  # this call itself was cancelled: nobody waits for an answer
                 failure = exc
             except RPCError as exc:
-                if not _retryable(exc):
+                if not retryable_rpc(exc):
                     raise
                 failure = exc
             if delay is None:
@@ -153,7 +153,7 @@ class EventClient:
             result: EventSnapshot = await handle.result()
             return result
         except WorkflowUpdateFailedError as exc:
-            raise _as_domain_error(exc) or exc from exc
+            raise as_domain_error(exc) or exc from exc
 
 
 def _attributes(event_id: str) -> TypedSearchAttributes:

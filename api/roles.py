@@ -25,9 +25,7 @@ def require_role(context: Context, *roles: Role) -> Identity:
 
 
 def may_manage(identity: Identity, owner_id: str | None) -> bool:
-    return identity.has_role(Role.ADMIN) or (
-        owner_id is not None and owner_id == identity.user_id
-    )
+    return identity.has_role(Role.ADMIN) or (owner_id is not None and owner_id == identity.user_id)
 
 
 async def managed_event(context: Context, event_id: str) -> tuple[Identity, ManagedEvent]:
