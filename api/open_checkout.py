@@ -13,6 +13,9 @@ concurrent holds of one buyer.
 
 from __future__ import annotations
 
+import logging
+
+from redis.exceptions import RedisError
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -22,6 +25,8 @@ from api.services import run_sync
 from domain.checkout import CheckoutStatus, is_terminal
 from domain.errors import DomainError, ErrorCode
 from workflows.contract import SA_STATUS, workflow_id
+
+log = logging.getLogger(__name__)
 
 # A pointer whose workflow does not exist yet is being started while younger than this (the
 # start's own retries last about 6 s); older, its start never happened (the API died between
@@ -47,7 +52,13 @@ async def claim_open_checkout(
         DomainError: CHECKOUT_ALREADY_OPEN naming the buyer's open checkout.
     """
     pointers = context.services.open_checkouts
-    pointer = await run_sync(pointers.open_pointer, user_id, event_id, checkout_id)
+    try:
+        pointer = await run_sync(pointers.open_pointer, user_id, event_id, checkout_id)
+    except RedisError as exc:
+        # Fails open, like the seat claims: with Redis away sales go on at DynamoDB, and the
+        # hold step still applies the ticket limit to this checkout's seats and the bookings.
+        log.warning("open checkouts unavailable, not enforcing one per buyer: %s", exc)
+        return
     for _ in range(3):
         if pointer.checkout_id == checkout_id:
             return
@@ -79,4 +90,7 @@ async def forget_open_checkout(
     context: Context, user_id: str, event_id: str, checkout_id: str
 ) -> None:
     """Drops the pointer if it still names ``checkout_id`` (a checkout that holds nothing)."""
-    await run_sync(context.services.open_checkouts.forget, user_id, event_id, checkout_id)
+    try:
+        await run_sync(context.services.open_checkouts.forget, user_id, event_id, checkout_id)
+    except RedisError as exc:  # the pointer lapses with its TTL, or is replaced once closed
+        log.warning("open checkout pointer not dropped: %s", exc)
