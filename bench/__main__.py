@@ -21,13 +21,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import api_latency, ceilings, flash_sale, micro_bookings, micro_locks, saga
-from bench.stack import BenchStack, start
+from bench import api_latency, ceilings, flash_sale, micro_bookings, micro_locks, organizer, saga
+from bench.stack import BenchStack, check_invariants, start
 from bench.stats import BOX, ratio
 from config.gc_tuning import tune_gc
 from config.settings import Settings
 
-SECTIONS = ("ceilings", "micro", "saga", "api", "flash", "scaling")
+SECTIONS = ("ceilings", "micro", "saga", "api", "flash", "organizer", "scaling")
 RESULTS = Path(__file__).resolve().parent / "results"
 SCALING_ORDER = (1, 2, 2, 1)
 
@@ -84,7 +84,7 @@ async def run_sections(
             bench, n=60 if quick else 200, concurrency=20, saturating=ceilings.BARE_CONCURRENCY
         )
 
-    needs_api = {"api", "flash", "scaling"} & set(chosen)
+    needs_api = {"api", "flash", "organizer", "scaling"} & set(chosen)
     if not needs_api:
         return out
     apis = [await asyncio.to_thread(bench.start_api, **api_env) for _ in range(args.api_processes)]
@@ -113,6 +113,13 @@ async def run_sections(
             flush=True,
         )
         out["flash"] = await _sale(bench, urls, args, args.buyers, args.seats, args.workers)
+    if "organizer" in chosen:
+        print(
+            "== organizer: a 5,000-seat event's seat map and sales report read during a flash "
+            "sale, then the sale's event cancelled",
+            flush=True,
+        )
+        out["organizer"] = await _organizer(bench, urls, args)
     if "scaling" in chosen:
         buyers, seats = max(100, args.buyers // 5), max(20, args.seats // 5)
         out["scaling"] = {}
@@ -149,6 +156,51 @@ async def _sale(
     finally:
         for proc in procs:
             await asyncio.to_thread(bench.stop_app, proc)
+
+
+async def _organizer(
+    bench: BenchStack, urls: list[str], args: argparse.Namespace
+) -> dict[str, Any]:
+    """The flash sale again, with an organizer's dashboard reading a 5,000-seat event; then the
+    sale's event is cancelled and every booking refunded (its own section: the readers' load
+    must not move the flash section's figures)."""
+    from temporalio.client import Client
+
+    from adapters.temporal_converter import DATA_CONVERTER
+
+    procs = await asyncio.to_thread(
+        bench.start_workers, args.workers, HOLD_SECONDS=str(args.hold_seconds)
+    )
+    try:
+        staff = await asyncio.to_thread(organizer.create_staff, bench.engine, bench.tokens())
+        big = await organizer.big_event(urls[0], staff["ORGANIZER"])
+        readers = organizer.Readers(urls[0], staff["ORGANIZER"], big["event_id"])
+        readers.start()
+        try:
+            sale = await flash_sale.run(
+                bench, urls, args.buyers, args.seats, args.clients, args.hold_seconds, seed=23
+            )
+        finally:
+            reads = await readers.stop()
+        cancellation = await organizer.cancel_and_refund(urls[0], staff["ADMIN"], sale["event_id"])
+        client = await Client.connect(bench.stack.temporal_address, data_converter=DATA_CONVERTER)
+        violations = await check_invariants(bench, client, [sale["event_id"]])
+    finally:
+        for proc in procs:
+            await asyncio.to_thread(bench.stop_app, proc)
+    return {
+        "big_event": big,
+        "during_sale": reads,
+        "sale": {
+            k: sale[k]
+            for k in ("checkouts_per_s", "seats_sold", "confirmed", "invariant_violations")
+        },
+        "cancellation": {
+            **cancellation,
+            "invariant_violations_after": len(violations),
+            "violations": [f"{v.kind}: {v.detail}" for v in violations[:20]],
+        },
+    }
 
 
 # --- the summary issue 7 asks for ---
@@ -234,6 +286,19 @@ def summarize(out: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
         # the API's CPU per cached seat map or claim-refused hold, at concurrency 100
         "api_fast_request_cpu_ms": _get(out, "api", "fast_requests", "api_cpu_ms_per_request"),
         "api_fast_requests_per_s": _get(out, "api", "fast_requests", "per_s"),
+        # an organizer's reads of a 5,000-seat event during a flash sale, and the cancellation
+        "organizer_seat_map_p50_ms": _get(out, "organizer", "during_sale", "seat_map", "p50_ms"),
+        "organizer_seat_map_p99_ms": _get(out, "organizer", "during_sale", "seat_map", "p99_ms"),
+        "organizer_sales_report_p50_ms": _get(
+            out, "organizer", "during_sale", "sales_report", "p50_ms"
+        ),
+        "organizer_sales_report_p99_ms": _get(
+            out, "organizer", "during_sale", "sales_report", "p99_ms"
+        ),
+        "cancellation_bookings_refunded": _get(out, "organizer", "cancellation", "refunded"),
+        "cancellation_seconds_to_all_refunded": _get(
+            out, "organizer", "cancellation", "seconds_to_all_refunded"
+        ),
         "workers_1_checkouts_per_s": _scaling_mean(out, 1),
         "workers_2_checkouts_per_s": _scaling_mean(out, 2),
         "saga_workers_1_checkouts_per_s": _get(out, "saga", "workers_1", "checkouts_per_s"),
@@ -309,6 +374,7 @@ def summarize(out: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
         *flash.get("violations", []),
         *(v for w in (out.get("saga") or {}).values() for v in w.get("invariant_violations", [])),
         *(v for w in (out.get("scaling") or {}).values() for v in w.get("violations", [])),
+        *(_get(out, "organizer", "cancellation", "violations") or []),
     ]
     summary["invariant_violations_all_sections"] = len(all_violations) + sum(
         (w.get("double_sold") or 0) for w in [flash, *(out.get("scaling") or {}).values()]

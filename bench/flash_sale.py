@@ -313,6 +313,7 @@ async def run(
     hold, refusal, pay = summary_ms(lat["hold"]), summary_ms(lat["refusal"]), summary_ms(lat["pay"])
     refusal_inside_api = summary_ms([ms for o in outcomes for ms in o.refusal_inside_api_ms])
     return {
+        "event_id": event.event_id,
         "buyers": buyers,
         "seats": seats,
         "clients": clients,
