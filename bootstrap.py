@@ -51,6 +51,7 @@ from api.response_cache import SeatMapResponseCache
 from api.services import Services, TemporalConnector
 from config.settings import Settings
 from workflows.checkout import CheckoutWorkflow
+from workflows.contract import CheckoutInput
 from workflows.event_cancellation import EventCancellationWorkflow
 from workflows.event_lifecycle import EventLifecycleWorkflow
 
@@ -224,11 +225,14 @@ def build_services(settings: Settings, temporal_client: Client | None = None) ->
         responses=SeatMapResponseCache(
             async_redis, settings.redis_prefix, settings.seatmap_max_staleness_ms
         ),
-        # The pointer outlives the hold a little so an expired checkout is found and replaced.
+        # The pointer outlives the longest a checkout can stay open (every extension, then the
+        # payment grace) so one buyer never gets a second open checkout of an event.
         open_checkouts=RedisOpenCheckouts(
             sync_redis,
             settings.redis_prefix,
-            ttl_seconds=settings.hold_seconds * (settings.max_hold_extensions + 1) + 60,
+            ttl_seconds=settings.hold_seconds * (settings.max_hold_extensions + 1)
+            + CheckoutInput.payment_grace_seconds
+            + 60,
         ),
         tokens=TokenService(settings.jwt_secret, settings.jwt_algorithm, settings.jwt_ttl_seconds),
         temporal=TemporalConnector(
