@@ -35,6 +35,7 @@ from api.middleware import ApiMiddleware
 from api.reports_csv import router as reports_csv_router
 from api.schema import build_schema
 from api.services import Services
+from api.web import router as web_router
 from api.websocket import StrictTransportWSHandler
 from bootstrap import build_services
 from config.gc_tuning import tune_gc
@@ -116,6 +117,7 @@ def create_app(
     app = FastAPI(title="Ticket booking API", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.include_router(health_router)
     app.include_router(reports_csv_router)
+    app.include_router(web_router)  # the buyer's page at /
 
     @app.get("/metrics")
     def metrics() -> Response:
