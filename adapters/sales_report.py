@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Engine, Select, any_, bindparam, func, select, true
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 
+from adapters.check_ins import checked_in_count
 from adapters.orm import BookingRow, BookingSeat, Event, EventSeat, Seat
 from domain.model import BookingStatus, SeatStatus
 
@@ -45,6 +46,7 @@ class SalesReport:
     currency: str
     bookings: int  # CONFIRMED bookings
     sections: tuple[SectionSales, ...]
+    checked_in: int  # tickets admitted at the door (check_ins rows)
 
 
 _HELD = bindparam("held", type_=ARRAY(UUID(as_uuid=True)))
@@ -93,7 +95,13 @@ def _money(event: uuid.UUID) -> Select[Any]:
     )
     # One row of sums beside the event's row: a deliberate cross join.
     return (
-        select(Event.currency, bookings.c.bookings, bookings.c.gross, bookings.c.refunded)
+        select(
+            Event.currency,
+            bookings.c.bookings,
+            bookings.c.gross,
+            bookings.c.refunded,
+            checked_in_count(event).label("checked_in"),
+        )
         .select_from(Event)
         .join(bookings, true())
         .where(Event.id == event)
@@ -133,4 +141,5 @@ class PostgresSalesReports:
             currency=money.currency,
             bookings=money.bookings,
             sections=sections,
+            checked_in=money.checked_in,
         )

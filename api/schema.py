@@ -10,6 +10,7 @@ from graphql import GraphQLSchema
 from api import hold
 from api.resolvers import (
     accounts,
+    best_available,
     bookings,
     catalog,
     checkouts,
@@ -17,6 +18,7 @@ from api.resolvers import (
     organizer,
     reports,
     subscriptions,
+    tickets,
 )
 from api.resolvers.scalars import datetime_scalar, decimal_scalar
 
@@ -37,5 +39,7 @@ def build_schema() -> GraphQLSchema:
         *organizer.BINDABLES,
         *lifecycle.BINDABLES,
         *reports.BINDABLES,
+        *tickets.BINDABLES,
+        *best_available.BINDABLES,
         convert_names_case=True,
     )
