@@ -1,0 +1,511 @@
+// An event's page: the live seat map, choosing seats (map, keyboard or best available), the
+// hold with its countdown, paying with a sandbox test card, and the outcome in words.
+
+import { gql } from '../gql.js';
+import { cents, countdown, money, reason, seatPlace, PROGRESS_WORDS, SEAT_TYPES, when } from '../format.js';
+import { session } from '../session.js';
+import { h, replace, announce, showError, clearError, field } from '../ui.js';
+import { subscriptions } from '../ws.js';
+import { Checkout, TERMINAL } from './checkout.js';
+import { SeatMap } from './seatmap.js';
+
+const EVENT = `query Event($e: ID!) { event(id: $e) {
+  id name description eventDate status currency maxTicketsPerBuyer availableSeats
+  venue { name address } } }`;
+const MAP = `query Map($e: ID!) { seatMap(eventId: $e) {
+  width height seats { id section row number type price x y status } } }`;
+const BEST = `query Best($e: ID!, $n: Int!, $s: String) {
+  bestAvailable(eventId: $e, count: $n, section: $s) { id } }`;
+const CHANGES = `subscription Changes($e: ID!) { seatMapChanges(eventId: $e) { kind seatIds } }`;
+
+// What each announced change makes of its seats (api: activities/checkout.py, organizer).
+const KINDS = {
+  held: 'HELD',
+  released: 'AVAILABLE',
+  booked: 'BOOKED',
+  cancelled: 'AVAILABLE',
+  refunded: 'AVAILABLE',
+  blocked: 'BLOCKED',
+  unblocked: 'AVAILABLE',
+};
+// A live change newer than this before a seat-map read wins over that read: the map is
+// cached for up to the API's staleness bound (1 s by default).
+const STALE_MS = 2500;
+const MAX_SEATS = 10; // the API's max seats per checkout
+
+export const TEST_CARDS = [
+  ['tok_visa', 'Visa 4242: approved'],
+  ['tok_chargeDeclinedInsufficientFunds', 'Declined: insufficient funds'],
+  ['tok_captureFails', 'Approved, then the capture fails'],
+  ['tok_timeoutOnce', 'Processor times out once, then approves'],
+];
+
+class EventPage {
+  constructor(main, eventId) {
+    this.main = main;
+    this.eventId = eventId;
+    this.selection = [];
+    this.changedAt = new Map();
+    this.busy = false;
+    this.stops = [];
+    this.checkout = new Checkout(eventId, (state) => this.checkoutChanged(state));
+  }
+
+  get selectionKey() {
+    return `tb.selection.${this.eventId}`;
+  }
+
+  async mount() {
+    let event;
+    try {
+      event = (await gql(EVENT, { e: this.eventId })).event;
+    } catch (error) {
+      this.main.append(h('h1', {}, 'Event'));
+      showError(`The event could not be loaded: ${error.message}`);
+      return;
+    }
+    if (!event) {
+      this.main.append(h('h1', {}, 'Event not found'), h('p', {}, h('a', { href: '/' }, 'All events')));
+      return;
+    }
+    this.event = event;
+    this.map = new SeatMap({ currency: event.currency, onActivate: (seat) => this.toggle(seat) });
+    this.draw();
+    // Subscribe first, then read the map: a change between the two is not lost.
+    this.stops.push(
+      subscriptions.subscribe(CHANGES, { e: this.eventId }, {
+        next: (payload) => this.changed(payload.data && payload.data.seatMapChanges),
+        restarted: () => this.loadMap(),
+      }),
+    );
+    await this.loadMap();
+    this.selection = (JSON.parse(sessionStorage.getItem(this.selectionKey) || '[]'))
+      .filter((id) => this.map.seat(id) && this.map.seat(id).status === 'AVAILABLE');
+    await this.checkout.resume();
+    this.renderSelection();
+  }
+
+  unmount() {
+    for (const stop of this.stops) stop();
+    this.checkout.close();
+    clearInterval(this.timer);
+  }
+
+  draw() {
+    const e = this.event;
+    this.mapStatus = h('p', { class: 'hint', id: 'map-hint' },
+      'Click a seat, or Tab to the map and use the arrow keys to move between seats and Enter ',
+      'or Space to choose one. + and − zoom; drag or scroll to move around.');
+    this.map.svg.setAttribute('aria-describedby', 'map-hint');
+    this.selectionList = h('ul', { class: 'selection' });
+    this.total = h('p', { class: 'total' });
+    this.holdButton = h('button', { type: 'button', class: 'primary', onclick: () => this.hold() }, 'Hold seats');
+    this.holdPanel = h('section', { class: 'hold card', 'aria-labelledby': 'hold-h', hidden: true });
+    this.outcome = h('div', { class: 'outcome', hidden: true });
+    const sale = e.status === 'ON_SALE' ? '' : ` · ${e.status.replace('_', ' ').toLowerCase()}`;
+    this.main.append(
+      h('h1', {}, e.name),
+      h('p', { class: 'meta' },
+        h('time', { datetime: e.eventDate }, when(e.eventDate)), ` · ${e.venue.name}, ${e.venue.address}`, sale),
+      h('div', { class: 'event-layout' },
+        h('section', { class: 'map-area', 'aria-labelledby': 'map-h' },
+          h('h2', { id: 'map-h' }, 'Seat map'), this.mapStatus, legend(), this.map.el),
+        h('div', { class: 'panel' },
+          this.outcome,
+          this.holdPanel,
+          h('section', { class: 'card', 'aria-labelledby': 'sel-h' },
+            h('h2', { id: 'sel-h' }, 'Your seats'), this.selectionList, this.total,
+            h('div', { class: 'actions' }, this.holdButton)),
+          this.bestForm())),
+    );
+  }
+
+  bestForm() {
+    const count = h('select', { name: 'count' },
+      Array.from({ length: MAX_SEATS }, (_, i) => h('option', { value: String(i + 1) }, String(i + 1))));
+    count.value = '2';
+    this.sectionSelect = h('select', { name: 'section' }, h('option', { value: '' }, 'Any section'));
+    const form = h('form', { class: 'card best' },
+      h('h2', {}, 'Best available'),
+      h('div', { class: 'row' }, field('Number of seats', count), field('Section', this.sectionSelect)),
+      h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Find best seats')));
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      this.best(Number(count.value), this.sectionSelect.value || null);
+    });
+    return form;
+  }
+
+  async loadMap() {
+    const asked = Date.now();
+    let map;
+    try {
+      map = (await gql(MAP, { e: this.eventId })).seatMap;
+    } catch (error) {
+      showError(`The seat map could not be loaded: ${error.message}`);
+      return;
+    }
+    // Seats that changed live since shortly before this read keep their live status.
+    const live = new Map();
+    for (const [id, at] of this.changedAt) {
+      if (at > asked - STALE_MS && this.map.seat(id)) live.set(id, this.map.seat(id).status);
+    }
+    for (const seat of map.seats) if (live.has(seat.id)) seat.status = live.get(seat.id);
+    if (!this.map.seats.size) {
+      this.map.load(map);
+      const sections = [...new Set(map.seats.map((s) => s.section))];
+      this.sectionSelect.append(...sections.map((s) => h('option', { value: s }, s)));
+      this.svgReady();
+    } else {
+      for (const seat of map.seats) this.map.setStatus(seat.id, seat.status);
+    }
+  }
+
+  svgReady() {
+    // For tests and the bench: the moment the whole map is drawn.
+    this.map.svg.dataset.ready = String(this.map.seats.size);
+    performance.mark('seatmap-drawn');
+  }
+
+  changed(change) {
+    if (!change) return;
+    const status = KINDS[change.kind];
+    if (!status) {
+      // An event's own status changed (status:PAUSED ...) or a kind this page does not know.
+      this.loadMap();
+      return;
+    }
+    const now = Date.now();
+    const mine = new Set(this.checkout.open ? this.checkout.state.seatIds : []);
+    const lost = [];
+    for (const id of change.seatIds) {
+      this.changedAt.set(id, now);
+      this.map.setStatus(id, status);
+      if (status !== 'AVAILABLE' && this.selection.includes(id) && !mine.has(id) && !this.busy) lost.push(id);
+    }
+    if (lost.length) {
+      this.selection = this.selection.filter((id) => !lost.includes(id));
+      this.renderSelection();
+      showError(`${lost.map((id) => seatPlace(this.map.seat(id))).join(', ')}: someone else got that seat first.`);
+    }
+  }
+
+  // --- choosing ---
+
+  toggle(seat) {
+    clearError();
+    if (this.selection.includes(seat.id)) {
+      this.selection = this.selection.filter((id) => id !== seat.id);
+      announce(`${seatPlace(seat)} removed from your seats.`);
+    } else if (this.checkout.open && this.checkout.state.seatIds.includes(seat.id)) {
+      announce(`${seatPlace(seat)} is already held for you.`);
+      return;
+    } else if (seat.status !== 'AVAILABLE') {
+      showError(`${seatPlace(seat)} is ${seat.status.toLowerCase()}: choose an available seat.`);
+      return;
+    } else if (this.selection.length + this.heldCount() >= MAX_SEATS) {
+      showError(`You can choose at most ${MAX_SEATS} seats at once.`);
+      return;
+    } else {
+      this.selection = [...this.selection, seat.id];
+      announce(`${seatPlace(seat)} chosen. ${this.selection.length} seat(s) chosen.`);
+    }
+    this.renderSelection();
+  }
+
+  heldCount() {
+    return this.checkout.open ? this.checkout.state.seatIds.length : 0;
+  }
+
+  async best(count, section) {
+    clearError();
+    try {
+      const seats = (await gql(BEST, { e: this.eventId, n: count, s: section })).bestAvailable;
+      if (!seats.length) {
+        showError(`No ${count} seats together are available${section ? ` in ${section}` : ''}.`);
+        return;
+      }
+      this.selection = seats.map((s) => s.id).filter((id) => this.map.seat(id));
+      this.renderSelection();
+      this.map.show(this.selection);
+      const places = this.selection.map((id) => seatPlace(this.map.seat(id)));
+      announce(`Best available: ${places.join(', ')}. Press Hold seats to hold them.`);
+    } catch (error) {
+      showError(`Best available seats could not be found: ${error.message}`);
+    }
+  }
+
+  renderSelection() {
+    sessionStorage.setItem(this.selectionKey, JSON.stringify(this.selection));
+    this.map.setSelected(this.selection);
+    const seats = this.selection.map((id) => this.map.seat(id));
+    replace(this.selectionList, seats.length
+      ? seats.map((s) => h('li', {},
+        h('span', {}, `${seatPlace(s)} · ${SEAT_TYPES[s.type] || s.type} · ${money(s.price, this.event.currency)}`),
+        h('button', { type: 'button', class: 'link', 'aria-label': `Remove ${seatPlace(s)}`, onclick: () => this.toggle(s) }, 'Remove')))
+      : h('li', { class: 'empty' }, 'No seats chosen yet. Pick seats on the map or find the best available.'));
+    const sum = seats.reduce((t, s) => t + cents(s.price), 0);
+    this.total.textContent = seats.length ? `${seats.length} seat(s): ${money(sum, this.event.currency, true)}` : '';
+    this.holdButton.disabled = this.busy || !seats.length;
+  }
+
+  // --- the hold ---
+
+  async hold() {
+    clearError();
+    if (!session.user) {
+      const next = encodeURIComponent(location.pathname);
+      showError('Sign in to hold seats.');
+      replace(this.outcome, h('p', {}, 'Sign in to hold seats: ',
+        h('a', { href: `/signin?next=${next}` }, 'Sign in'), ' or ', h('a', { href: `/register?next=${next}` }, 'Register'), '.'));
+      this.outcome.hidden = false;
+      return;
+    }
+    const seatIds = [...this.selection];
+    this.setBusy(true);
+    try {
+      const result = await this.checkout.hold(seatIds);
+      if (result.success) {
+        this.selection = [];
+        announce(`${seatIds.length} seat(s) held for you.`);
+        this.focusLater = '#hold-h';
+      } else {
+        const taken = result.takenSeatIds || [];
+        for (const id of taken) this.map.setStatus(id, 'HELD');
+        this.selection = this.selection.filter((id) => !taken.includes(id));
+        const places = taken.map((id) => this.map.seat(id)).filter(Boolean).map(seatPlace);
+        const text = reason(result.failureReason, result.message);
+        showError(places.length ? `${places.join(', ')}: ${text}` : text);
+      }
+    } catch (error) {
+      showError(reason(error.code, error.message));
+    } finally {
+      this.setBusy(false);
+      this.renderSelection();
+    }
+  }
+
+  setBusy(busy) {
+    this.busy = busy;
+    for (const button of this.main.querySelectorAll('.panel button')) button.disabled = busy;
+    if (!busy) this.renderHold();
+  }
+
+  checkoutChanged(state) {
+    const open = !TERMINAL.has(state.status);
+    this.map.setMine(open ? state.seatIds : []);
+    if (open) {
+      for (const id of state.seatIds) this.map.setStatus(id, 'HELD');
+      this.outcome.hidden = true;
+      this.steps = this.steps || [];
+    } else {
+      this.finished(state);
+    }
+    this.track(state.status);
+    this.renderHold();
+  }
+
+  track(status) {
+    if (!this.steps) this.steps = [];
+    if (this.steps[this.steps.length - 1] !== status) {
+      this.steps.push(status);
+      if (!['HELD', 'OPEN'].includes(status)) announce(PROGRESS_WORDS[status] || status);
+    }
+  }
+
+  finished(state) {
+    clearInterval(this.timer);
+    this.timer = null;
+    const places = state.seatIds.map((id) => this.map.seat(id)).filter(Boolean).map(seatPlace);
+    let text;
+    if (state.status === 'CONFIRMED') {
+      for (const id of state.seatIds) this.map.setStatus(id, 'BOOKED');
+      text = `Confirmed! Your booking reference is ${state.bookingReference}.`;
+      replace(this.outcome, h('p', { class: 'ok' }, text), h('p', {}, h('a', { href: '/tickets' }, 'My tickets')));
+      announce(text);
+    } else {
+      // The seats' own statuses follow from the live changes (released), not from here.
+      text = state.status === 'FAILED' ? reason(state.failureReason, state.failureMessage) : reason(state.status);
+      if (state.status !== 'CANCELLED') {
+        // The seats are free again: keep them chosen, so trying again is one press.
+        this.selection = state.seatIds.filter((id) => this.map.seat(id));
+        this.renderSelection();
+      }
+      replace(this.outcome, h('p', { class: 'bad' }, text),
+        places.length ? h('p', {}, `Seats: ${places.join(', ')}.`) : null);
+      if (state.status === 'CANCELLED') announce(text);
+      else showError(text);
+    }
+    this.outcome.hidden = false;
+    this.steps = [];
+    this.focusLater = '.outcome p';
+  }
+
+  renderHold() {
+    this.drawHold();
+    // Rebuilt or disabled controls drop the keyboard's focus: put it back where the buyer
+    // needs it next (the hold, the outcome), else on the same control if it still exists.
+    const target = this.focusLater && !this.busy && this.main.querySelector(this.focusLater);
+    if (target && !target.closest('[hidden]')) {
+      this.focusLater = null;
+      target.tabIndex = -1;
+      target.focus();
+    } else if (this.lastFocus && (!document.activeElement || document.activeElement === document.body)) {
+      const again = [...this.holdPanel.querySelectorAll('button')].find((b) => b.textContent === this.lastFocus);
+      if (again && !again.disabled) again.focus();
+    }
+  }
+
+  drawHold() {
+    const state = this.checkout.state;
+    const active = document.activeElement;
+    if (active && this.holdPanel.contains(active)) this.lastFocus = active.textContent;
+    if (!state || TERMINAL.has(state.status)) {
+      this.holdPanel.hidden = true;
+      return;
+    }
+    this.holdPanel.hidden = false;
+    const seats = state.seatIds.map((id) => this.map.seat(id)).filter(Boolean);
+    this.timerEl = h('p', { class: 'countdown', role: 'timer', 'aria-live': 'off' });
+    const card = h('select', { name: 'card' },
+      TEST_CARDS.map(([value, label]) => h('option', { value }, label)));
+    if (this.card) card.value = this.card;
+    card.addEventListener('change', () => {
+      this.card = card.value;
+    });
+    const paying = state.status !== 'HELD';
+    const extendsLeft = 2 - state.extensionsUsed;
+    replace(this.holdPanel,
+      h('h2', { id: 'hold-h' }, 'Your hold'),
+      h('ul', { class: 'selection' }, seats.map((s) => h('li', {},
+        `${seatPlace(s)} · ${SEAT_TYPES[s.type] || s.type} · ${money(s.price, this.event.currency)}`))),
+      state.amount ? h('p', { class: 'total' }, `Total ${money(state.amount, state.currency)}`) : null,
+      this.timerEl,
+      h('div', { class: 'actions' },
+        h('button', { type: 'button', disabled: this.busy || paying, onclick: () => this.extend() }, 'Extend hold'),
+        h('span', { class: 'hint' }, `${Math.max(extendsLeft, 0)} extension(s) left`)),
+      field('Test card', card, 'Sandbox cards: nothing is really charged.'),
+      h('div', { class: 'actions' },
+        h('button', { type: 'button', class: 'primary', disabled: this.busy || paying, onclick: () => this.pay(card.value) }, 'Pay'),
+        h('button', { type: 'button', disabled: this.busy || paying, onclick: () => this.cancel() }, 'Cancel')),
+      this.progress());
+    this.tick();
+    if (!this.timer) this.timer = setInterval(() => this.tick(), 250);
+  }
+
+  progress() {
+    if (!this.steps || this.steps.length <= 1) return null;
+    return h('ol', { class: 'progress', 'aria-label': 'Progress' },
+      this.steps.map((s, i) => h('li', { class: i === this.steps.length - 1 ? 'now' : 'done' }, PROGRESS_WORDS[s] || s)));
+  }
+
+  tick() {
+    const state = this.checkout.state;
+    if (!state || !state.expiresAt || !this.timerEl) return;
+    const left = new Date(state.expiresAt).getTime() - Date.now();
+    if (state.status !== 'HELD') {
+      this.timerEl.textContent = 'Payment in progress…';
+      return;
+    }
+    if (left > 0) {
+      this.timerEl.textContent = `Time left to pay: ${countdown(left)}`;
+      this.timerEl.classList.toggle('urgent', left < 60000);
+      if (left < 60000 && !this.warned) {
+        this.warned = true;
+        announce('Less than a minute left on your hold. You can extend it.');
+      }
+      return;
+    }
+    // Zero on the page's clock: say so now; the checkout's EXPIRED follows from the API.
+    clearInterval(this.timer);
+    this.timer = null;
+    this.timerEl.textContent = 'Time left to pay: 0:00';
+    for (const button of this.holdPanel.querySelectorAll('button')) button.disabled = true;
+    const text = reason('EXPIRED');
+    const said = h('p', { class: 'bad', tabindex: -1 }, text);
+    replace(this.outcome, said);
+    this.outcome.hidden = false;
+    if (this.holdPanel.contains(document.activeElement) || document.activeElement === document.body) said.focus();
+    showError(text);
+  }
+
+  async extend() {
+    clearError();
+    this.setBusy(true);
+    try {
+      const result = await this.checkout.extend();
+      if (result.success) {
+        this.warned = false;
+        announce(`Hold extended: ${countdown(new Date(this.checkout.state.expiresAt) - Date.now())} left.`);
+      } else {
+        showError(reason(result.failureReason, result.message));
+      }
+    } catch (error) {
+      showError(reason(error.code, error.message));
+    } finally {
+      this.setBusy(false);
+    }
+  }
+
+  async pay(token) {
+    clearError();
+    this.setBusy(true);
+    try {
+      announce('Paying…');
+      const result = await this.checkout.pay(token);
+      if (!result.success && !result.checkout) showError(reason(result.failureReason, result.message));
+    } catch (error) {
+      showError(reason(error.code, error.message));
+    } finally {
+      this.setBusy(false);
+    }
+  }
+
+  async cancel() {
+    clearError();
+    this.setBusy(true);
+    try {
+      const result = await this.checkout.cancel();
+      if (!result.success) showError(reason(result.failureReason, result.message));
+    } catch (error) {
+      showError(reason(error.code, error.message));
+    } finally {
+      this.setBusy(false);
+    }
+  }
+}
+
+function swatch(cls) {
+  const el = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+  el.setAttribute('viewBox', '0 0 1 1');
+  el.setAttribute('aria-hidden', 'true');
+  el.setAttribute('class', 'swatch');
+  const rect = document.createElementNS('http://www.w3.org/2000/svg', 'rect');
+  rect.setAttribute('width', '1');
+  rect.setAttribute('height', '1');
+  rect.setAttribute('rx', '0.2');
+  rect.setAttribute('class', cls);
+  el.append(rect);
+  return el;
+}
+
+function legend() {
+  const items = [
+    ['seat st-AVAILABLE ty-VIP', 'VIP'],
+    ['seat st-AVAILABLE ty-PREMIUM', 'Premium'],
+    ['seat st-AVAILABLE ty-REGULAR', 'Regular'],
+    ['seat st-AVAILABLE ty-ACCESSIBLE', 'Accessible'],
+    ['seat st-AVAILABLE ty-REGULAR selected', 'Your choice'],
+    ['seat st-mine', 'Held for you'],
+    ['seat st-HELD', 'Held'],
+    ['seat st-BOOKED', 'Booked'],
+    ['seat st-BLOCKED', 'Blocked'],
+  ];
+  return h('ul', { class: 'legend', 'aria-label': 'Legend' }, items.map(([cls, text]) => h('li', {}, swatch(cls), text)));
+}
+
+export async function mount(main, [eventId]) {
+  const page = new EventPage(main, eventId);
+  await page.mount();
+  return () => page.unmount();
+}
