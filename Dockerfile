@@ -27,4 +27,5 @@ RUN pip install . && useradd --create-home --uid 10001 app
 USER app
 
 EXPOSE 8000
-CMD ["uvicorn", "api.app:app", "--host", "0.0.0.0", "--port", "8000"]
+# The app applies FORWARDED_ALLOW_IPS itself (api/app.py); uvicorn's own copy stays off.
+CMD ["uvicorn", "api.app:app", "--host", "0.0.0.0", "--port", "8000", "--no-proxy-headers"]

@@ -15,8 +15,12 @@ from typing import Any
 
 import redis
 import redis.asyncio as aredis
+import redis.asyncio.retry
+import redis.retry
+from redis.backoff import ExponentialBackoff
 from sqlalchemy import Engine
 from temporalio.client import Client
+from temporalio.service import RetryConfig
 from temporalio.worker import (
     PollerBehavior,
     PollerBehaviorAutoscaling,
@@ -55,9 +59,40 @@ from workflows.contract import CheckoutInput
 from workflows.event_cancellation import EventCancellationWorkflow
 from workflows.event_lifecycle import EventLifecycleWorkflow
 
-# Short Redis timeouts: with Redis down, reads fall back (the seat map to PostgreSQL, the claims
-# open to DynamoDB) instead of stalling.
-_REDIS_TIMEOUTS: dict[str, Any] = {"socket_connect_timeout": 0.5, "socket_timeout": 2.0}
+# --- outbound calls: the settings' timeouts and bounded retries (config/settings.py says why) ---
+
+
+def _redis_backoff(settings: Settings) -> ExponentialBackoff:
+    base = settings.redis_retry_backoff_seconds
+    return ExponentialBackoff(cap=base * 4, base=base)
+
+
+def redis_options(settings: Settings) -> dict[str, Any]:
+    """A synchronous Redis client's timeouts and its bounded retry."""
+    return {
+        "socket_connect_timeout": settings.redis_connect_timeout_seconds,
+        "socket_timeout": settings.redis_socket_timeout_seconds,
+        "retry": redis.retry.Retry(_redis_backoff(settings), settings.redis_retries),
+    }
+
+
+def async_redis_options(settings: Settings) -> dict[str, Any]:
+    """The same for an asyncio client (redis-py's asyncio clients take their own Retry)."""
+    return {
+        **redis_options(settings),
+        "retry": redis.asyncio.retry.Retry(_redis_backoff(settings), settings.redis_retries),
+    }
+
+
+def temporal_connect_options(settings: Settings) -> dict[str, Any]:
+    """``Client.connect`` keywords: the connection's timeout and the SDK's bounded RPC retry."""
+    return {
+        "connect_timeout": timedelta(seconds=settings.temporal_connect_timeout_seconds),
+        "retry_config": RetryConfig(
+            max_retries=settings.temporal_rpc_max_retries,
+            max_elapsed_time_millis=int(settings.temporal_rpc_retry_max_seconds * 1000),
+        ),
+    }
 
 
 @dataclass
@@ -117,6 +152,8 @@ def database(settings: Settings) -> Engine:
         settings.database_url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
+        connect_timeout_s=settings.db_connect_timeout_seconds,
+        statement_timeout_ms=settings.db_statement_timeout_ms,
     )
 
 
@@ -128,6 +165,8 @@ def dynamodb(settings: Settings, max_pool_connections: int | None = None) -> Any
         access_key=settings.aws_access_key_id,
         secret_key=settings.aws_secret_access_key,
         max_attempts=settings.dynamodb_max_attempts,
+        connect_timeout=settings.dynamodb_connect_timeout_seconds,
+        read_timeout=settings.dynamodb_read_timeout_seconds,
         **extra,
     )
 
@@ -145,7 +184,7 @@ def build_backends(settings: Settings) -> Backends:
     engine = database(settings)
     client = dynamodb(settings, max_pool_connections=activity_threads(settings))
     ensure_seat_lock_table(client, settings.seat_lock_table)
-    cache = redis.Redis.from_url(redis_url(settings), **_REDIS_TIMEOUTS)
+    cache = redis.Redis.from_url(redis_url(settings), **redis_options(settings))
     return Backends(
         settings=settings,
         engine=engine,
@@ -154,7 +193,7 @@ def build_backends(settings: Settings) -> Backends:
         locks=seat_locks(settings, client, cache),
         catalog=PostgresCatalog(engine),
         bookings=PostgresBookingStore(engine, lock_timeout_ms=settings.db_lock_timeout_ms),
-        payments=SandboxPayments(engine),
+        payments=SandboxPayments(engine, lock_timeout_ms=settings.db_lock_timeout_ms),
         seat_map=RedisSeatMapEvents(cache, settings.redis_prefix),
         closers=[engine.dispose, cache.close],
     )
@@ -164,11 +203,11 @@ def build_event_activities(settings: Settings, client: Client) -> EventActivitie
     """The event steps on their own connections, for a worker given its checkout activities
     (a test's): they need PostgreSQL, Redis and the payments, not DynamoDB."""
     engine = database(settings)
-    cache = redis.Redis.from_url(redis_url(settings), **_REDIS_TIMEOUTS)
+    cache = redis.Redis.from_url(redis_url(settings), **redis_options(settings))
     return EventActivities(
         sales=EventSales(engine, lock_timeout_ms=settings.db_lock_timeout_ms),
         bookings=PostgresBookingStore(engine, lock_timeout_ms=settings.db_lock_timeout_ms),
-        payments=SandboxPayments(engine),
+        payments=SandboxPayments(engine, lock_timeout_ms=settings.db_lock_timeout_ms),
         seat_map=RedisSeatMapEvents(cache, settings.redis_prefix),
         temporal=client,
     )
@@ -189,8 +228,8 @@ def build_services(settings: Settings, temporal_client: Client | None = None) ->
     """Everything the API talks to; connections open lazily on first use."""
     engine = database(settings)
     url = redis_url(settings)
-    sync_redis = redis.Redis.from_url(url, max_connections=128, **_REDIS_TIMEOUTS)
-    async_redis = aredis.Redis.from_url(url, **_REDIS_TIMEOUTS)
+    sync_redis = redis.Redis.from_url(url, max_connections=128, **redis_options(settings))
+    async_redis = aredis.Redis.from_url(url, **async_redis_options(settings))
     client = dynamodb(settings)
     locks = seat_locks(settings, client, sync_redis)
     catalog = EventCatalog(engine)
@@ -213,7 +252,7 @@ def build_services(settings: Settings, temporal_client: Client | None = None) ->
         catalog=catalog,
         users=PostgresUsers(engine),
         bookings=PostgresBookingStore(engine, lock_timeout_ms=settings.db_lock_timeout_ms),
-        payments=SandboxPayments(engine),
+        payments=SandboxPayments(engine, lock_timeout_ms=settings.db_lock_timeout_ms),
         seatmap=SeatMapCache(
             sync_redis,
             catalog,
@@ -240,6 +279,7 @@ def build_services(settings: Settings, temporal_client: Client | None = None) ->
             settings.temporal_namespace,
             lambda client: checkout_client(settings, client),
             client=temporal_client,
+            connect_options=temporal_connect_options(settings),
         ),
         rate_limiter=RateLimiter(
             async_redis,

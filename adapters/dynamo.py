@@ -18,13 +18,16 @@ def make_client(
     secret_key: str = "testing",
     max_attempts: int = 5,
     max_pool_connections: int = 64,
+    connect_timeout: float = 2.0,
+    read_timeout: float = 10.0,
 ) -> Any:
     """Throttling and transport errors are retried here, by botocore, never by hand."""
     config = Config(
-        retries={"max_attempts": max_attempts, "mode": "adaptive"},
+        # total_max_attempts: the first call included (botocore's max_attempts counts retries)
+        retries={"total_max_attempts": max_attempts, "mode": "adaptive"},
         max_pool_connections=max_pool_connections,
-        connect_timeout=2,
-        read_timeout=10,
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
     )
     return boto3.client(
         "dynamodb",

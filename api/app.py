@@ -18,6 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 from temporalio.client import Client
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api.context import CONNECTION_PARAMS, Context, build_context
 from api.errors import format_error
@@ -39,6 +40,7 @@ from api.web import router as web_router
 from api.websocket import StrictTransportWSHandler
 from bootstrap import build_services
 from config.gc_tuning import tune_gc
+from config.production import graphql_explorer_enabled, refuse_unsafe, trusted_proxies
 from config.settings import Settings, get_settings
 
 
@@ -52,14 +54,14 @@ def _on_connect(websocket: Any, payload: Any) -> None:
 
 
 def create_graphql_app(settings: Settings) -> GraphQL:
-    development = settings.environment != "production"
+    explorer = graphql_explorer_enabled(settings)
     return GraphQL(
         build_schema(),
         context_value=_context,
         error_formatter=format_error,
         debug=False,
-        introspection=development,
-        explorer=ExplorerGraphiQL(title="Ticket booking") if development else ExplorerHttp405(),
+        introspection=explorer,
+        explorer=ExplorerGraphiQL(title="Ticket booking") if explorer else ExplorerHttp405(),
         query_parser=make_query_parser(settings.graphql_max_query_bytes),
         query_validator=make_query_validator(),
         validation_rules=[
@@ -99,6 +101,7 @@ def create_app(
     """The API. Lifespan builds ``Services`` from settings (engine, Redis, DynamoDB, a lazy
     Temporal client) unless ``services`` is given; pass ``temporal_client`` to share one."""
     settings = settings or get_settings()
+    refuse_unsafe(settings)  # production refuses unsafe settings before anything is built
     if configure_logs:
         configure_logging(settings.log_level, settings.log_json)
 
@@ -137,6 +140,10 @@ def create_app(
         allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
         expose_headers=["X-Request-ID", "Retry-After", "Server-Timing"],
     )
+    # Outermost: the client address every layer below sees (the rate limits count it) comes
+    # from proxy headers only when the peer is a configured proxy. Here, not in uvicorn, so the
+    # rule is the settings' (uvicorn runs with --no-proxy-headers: docker-compose.yml).
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=trusted_proxies(settings))
     return app
 
 

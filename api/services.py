@@ -59,8 +59,11 @@ class TemporalConnector:
         namespace: str,
         make_checkouts: Callable[[Client], CheckoutClient],
         client: Client | None = None,
+        connect_options: dict[str, Any] | None = None,
     ) -> None:
         self._address = address
+        # timeouts and retry (bootstrap.temporal_connect_options)
+        self._connect_options = connect_options or {}
         self._namespace = namespace
         self._make_checkouts = make_checkouts
         self._client = client
@@ -72,7 +75,10 @@ class TemporalConnector:
             async with self._lock:
                 if self._client is None:
                     self._client = await Client.connect(
-                        self._address, namespace=self._namespace, data_converter=DATA_CONVERTER
+                        self._address,
+                        namespace=self._namespace,
+                        data_converter=DATA_CONVERTER,
+                        **self._connect_options,
                     )
         return self._client
 

@@ -14,7 +14,9 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me"
+from config.production import DEV_JWT_SECRET, jwt_secret_problem
+
+__all__ = ["DEV_JWT_SECRET", "Settings", "get_settings"]
 
 
 class Settings(BaseSettings):
@@ -44,18 +46,57 @@ class Settings(BaseSettings):
     aws_region: str = "us-east-1"
     aws_access_key_id: str = "testing"
     aws_secret_access_key: str = "testing"
-    dynamodb_max_attempts: int = 5
 
     # --- PostgreSQL ---
     db_pool_size: int = 10
     db_max_overflow: int = 20
+
+    # --- outbound calls: every timeout and bounded retry, in one place ---
+    # bootstrap.py applies these to every client it builds (API and worker alike). A backend
+    # that is down must cost a caller seconds, never minutes: the saga's steps have 10 s per
+    # attempt (workflows/checkout.py), and a hold must be answered within 5 s.
+    # PostgreSQL: a connection attempt to an unreachable server fails after this (psycopg's
+    # connect_timeout; the pool's pre-ping then tries a fresh one on the next checkout).
+    db_connect_timeout_seconds: int = 3
+    # No statement runs longer than this (PostgreSQL's statement_timeout, set per connection):
+    # below the saga's 10 s per step, so a stuck statement fails its attempt instead of
+    # outliving it. Reports and refund pages stay well under it.
+    db_statement_timeout_ms: int = 8000
+    # How long a transaction waits for a row lock (bookings, payments) before a retryable
+    # LOCK_CONTENTION, instead of queueing behind a flash-sale crowd.
     db_lock_timeout_ms: int = 2000
+    # Redis: short, because every Redis read has a fallback (the seat map reads PostgreSQL,
+    # the claims fail open to DynamoDB): a frozen Redis must not stall the caller. One retry
+    # after a short backoff rides out a dropped connection; redis-py's default (3 retries with
+    # up to 10 s backoff) turned "fail open" into multi-second stalls. The claims mirror's
+    # subscriber keeps its own connection that never retries (adapters/claims_mirror.py).
+    redis_connect_timeout_seconds: float = 0.5
+    redis_socket_timeout_seconds: float = 2.0
+    redis_retries: int = 1
+    redis_retry_backoff_seconds: float = 0.05
+    # DynamoDB (botocore): connect and read timeouts per attempt, and the attempts in all
+    # (botocore's adaptive mode retries throttling and transport errors; never by hand).
+    dynamodb_connect_timeout_seconds: float = 2.0
+    dynamodb_read_timeout_seconds: float = 5.0
+    dynamodb_max_attempts: int = 3
+    # Temporal client (API and worker): the first connection's timeout, and the SDK's retry of
+    # each RPC, bounded in count and in time. Per-call deadlines beyond this are the callers'
+    # (adapters/checkout_client.py bounds its update retries).
+    temporal_connect_timeout_seconds: float = 5.0
+    temporal_rpc_max_retries: int = 5
+    temporal_rpc_retry_max_seconds: float = 10.0
+    # Payments: the sandbox processor is PostgreSQL tables (adapters/payments.py), so its calls
+    # carry the PostgreSQL timeouts above, db_lock_timeout_ms included; the saga's activity
+    # retry policies bound its retries (workflows/checkout.py).
 
     # --- checkout rules ---
     hold_seconds: int = 300
     max_hold_extensions: int = 2
     max_seats_per_checkout: int = 10
     payment_processor: Literal["sandbox"] = "sandbox"
+    # The sandbox approves a missing card token, so production refuses it unless this says the
+    # deployment means it (a demo, the compose stack): config/production.py.
+    allow_sandbox_payments_in_production: bool = False
     # Start-to-close of a checkout's workflow tasks, twice Temporal's default of 10 s. A
     # payment's task runs its four local activities back to back, and on a loaded server that
     # can take longer than 10 s: the task times out, its local activities run again, and the
@@ -110,6 +151,13 @@ class Settings(BaseSettings):
     graphql_max_root_fields: int = 10
     graphql_max_root_mutations: int = 1
     graphql_max_query_bytes: int = 20_000
+    # GraphiQL and schema introspection; unset: on outside production, off in it (production
+    # refuses true: config/production.py).
+    graphql_explorer: bool | None = None
+    # Addresses (comma-separated; CIDR ranges too) whose X-Forwarded-For/-Proto the API
+    # believes: the load balancer's. The API applies them itself (api/app.py), and uvicorn
+    # reads the same variable; production refuses "*".
+    forwarded_allow_ips: str = "127.0.0.1"
     seatmap_max_staleness_ms: int = 1000
     # Holds each API process lets through to the saga at once; the rest wait in line, and past
     # hold_admission_wait_seconds are answered TRY_AGAIN (api/admission.py). 0: no bound.
@@ -131,13 +179,10 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_dev_secret_outside_development(self) -> Settings:
-        if self.environment != "development" and self.jwt_secret == DEV_JWT_SECRET:
-            raise ValueError(
-                "JWT_SECRET still has its development default; set a real secret when "
-                f"ENVIRONMENT={self.environment}"
-            )
-        if len(self.jwt_secret) < 32:
-            raise ValueError("JWT_SECRET must be at least 32 characters")
+        # The rule lives in config/production.py; it holds in every environment but development.
+        problem = jwt_secret_problem(self.environment, self.jwt_secret)
+        if problem is not None:
+            raise ValueError(problem)
         return self
 
 

@@ -13,9 +13,10 @@ from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 from adapters.temporal_converter import DATA_CONVERTER
-from bootstrap import build_backends, build_worker
+from bootstrap import build_backends, build_worker, temporal_connect_options
 from config.gc_tuning import tune_gc
 from config.ports import port_is_free
+from config.production import refuse_unsafe
 from config.settings import get_settings
 
 log = structlog.get_logger("worker")
@@ -31,6 +32,7 @@ def _runtime(metrics_port: int) -> Runtime | None:
 
 async def main() -> None:
     settings = get_settings()
+    refuse_unsafe(settings)  # production refuses unsafe settings before anything connects
     if not settings.temporal_address:
         raise SystemExit("TEMPORAL_ADDRESS is not set (start the stack with `make dev`)")
     runtime = _runtime(settings.worker_metrics_port)
@@ -38,6 +40,7 @@ async def main() -> None:
         settings.temporal_address,
         namespace=settings.temporal_namespace,
         data_converter=DATA_CONVERTER,
+        **temporal_connect_options(settings),
         **({"runtime": runtime} if runtime else {}),
     )
     backends = build_backends(settings)

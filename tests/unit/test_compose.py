@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
+from config.production import production_problems
 from config.settings import Settings
 from devstack.__main__ import COMMANDS
 
@@ -124,3 +125,30 @@ def test_every_dependency_condition_is_a_real_service(services: dict[str, Any]) 
             assert rule["condition"] in ("service_healthy", "service_completed_successfully")
             if rule["condition"] == "service_healthy":
                 assert "healthcheck" in services[dependency], f"{dependency} has no healthcheck"
+
+
+def test_only_the_api_and_the_temporal_ui_are_published(services: dict[str, Any]) -> None:
+    published = {name for name, service in services.items() if service.get("ports")}
+    assert published == {"api", "temporal-ui"}
+    # the UI has no auth of its own: reachable from this machine only
+    assert all(port.startswith("127.0.0.1:") for port in services["temporal-ui"]["ports"])
+
+
+def test_the_file_says_how_the_published_ports_are_authenticated() -> None:
+    header = (ROOT / "docker-compose.yml").read_text().split("\nname:")[0]
+    assert "Auth:" in header and "Temporal UI" in header
+
+
+def test_the_stack_passes_the_production_checks(services: dict[str, Any]) -> None:
+    environment = dict(services["api"]["environment"])
+    environment["JWT_SECRET"] = "x" * 40  # compose interpolates ${JWT_SECRET:?...}
+    settings = Settings(_env_file=None, **{k.lower(): v for k, v in environment.items()})  # type: ignore[call-arg]
+    assert production_problems(settings) == []
+    assert "*" not in environment["FORWARDED_ALLOW_IPS"]
+
+
+def test_uvicorn_leaves_the_proxy_headers_to_the_app(services: dict[str, Any]) -> None:
+    # the app trusts FORWARDED_ALLOW_IPS itself (api/app.py); uvicorn must not apply its own
+    assert "--no-proxy-headers" in services["api"]["command"]
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert '"--no-proxy-headers"]' in dockerfile
