@@ -37,9 +37,10 @@ dev: install
 services: install
 	$(BIN)/python -m devstack --no-apps
 
+# -rs: the summary names every skipped test (the browser tests without /usr/bin/chromium).
 test: install
 	@start=$$(date +%s%N); status=0; \
-	$(BIN)/pytest tests $(PYTEST_ARGS) || status=$$?; \
+	$(BIN)/pytest -rs tests $(PYTEST_ARGS) || status=$$?; \
 	ms=$$(( ($$(date +%s%N) - start) / 1000000 )); \
 	printf 'make test: pytest exited with %d after %d.%03d s\n' $$status $$((ms / 1000)) $$((ms % 1000)); \
 	exit $$status
