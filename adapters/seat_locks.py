@@ -3,17 +3,12 @@
 Correctness rests only on the ``expires_at`` conditions, never on TTL deletion (which is lazy).
 Throttling and transport errors are retried by botocore (see ``adapters/dynamo.py``); only the
 conditional-check refusals are business outcomes here.
-
-A checkout's seats are taken and released in one ``TransactWriteItems`` call each (one
-conditional write per seat inside it), so a hold is all-or-nothing by DynamoDB's own guarantee.
-On real DynamoDB a transactional write costs twice the write units of a plain one.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -23,13 +18,7 @@ from domain.errors import DomainError, ErrorCode
 from domain.model import AcquireResult, SeatLock
 
 _REFUSED = "ConditionalCheckFailedException"
-_CANCELLED = "TransactionCanceledException"
-# CancellationReasons codes, one per transaction item ("None": that item was not the problem).
-_CHECK_FAILED = "ConditionalCheckFailed"
-_CONFLICT = "TransactionConflict"
-_NO_PROBLEM = {None, "", "None"}
 _BATCH_GET_MAX = 100  # DynamoDB's BatchGetItem key limit
-MAX_SEATS_PER_CALL = 100  # DynamoDB's TransactWriteItems item limit
 
 Item = dict[str, dict[str, str]]
 
@@ -61,18 +50,6 @@ def check_seat_input(
     if duplicates:
         raise DomainError(ErrorCode.DUPLICATE_SEATS, "seat listed twice", seat_ids=duplicates)
     return tuple(sorted(seats))
-
-
-def check_seat_count(seats: Sequence[str]) -> None:
-    """One transaction per call: DynamoDB takes at most 100 items in one (the saga's own
-    ``max_seats_per_checkout`` is far below)."""
-    if len(seats) > MAX_SEATS_PER_CALL:
-        raise DomainError(
-            ErrorCode.TOO_MANY_SEATS,
-            f"at most {MAX_SEATS_PER_CALL} seats per lock call",
-            max_seats=MAX_SEATS_PER_CALL,
-            count=len(seats),
-        )
 
 
 def check_ttl(ttl_seconds: int) -> None:
@@ -116,36 +93,6 @@ def held_by_other(lock: SeatLock, lock_id: str, now: int) -> bool:
 
 def _refused(exc: ClientError) -> bool:
     return bool(exc.response.get("Error", {}).get("Code") == _REFUSED)
-
-
-@dataclass(frozen=True)
-class _Cancelled:
-    """A transaction DynamoDB cancelled for refusals only: ``reasons`` line up with its items,
-    each (code or None when that item was fine, the item it found if it was asked for)."""
-
-    error: ClientError
-    reasons: list[tuple[str | None, Item | None]]
-
-    def codes(self) -> set[str]:
-        return {code for code, _ in self.reasons if code is not None}
-
-
-def _cancellation(exc: ClientError, items: int) -> _Cancelled | None:
-    """``exc`` as a refusal (conditions failed or conflicts), or None for any other error:
-    throttling, validation, or reasons that cannot be lined up with the items."""
-    if exc.response.get("Error", {}).get("Code") != _CANCELLED:
-        return None
-    raw = exc.response.get("CancellationReasons")
-    if not isinstance(raw, list) or len(raw) != items:
-        return None
-    reasons: list[tuple[str | None, Item | None]] = []
-    for reason in raw:
-        code = reason.get("Code") if isinstance(reason, dict) else None
-        found = reason.get("Item") if isinstance(reason, dict) else None
-        reasons.append((None if code in _NO_PROBLEM else code, found or None))
-    cancelled = _Cancelled(exc, reasons)
-    codes = cancelled.codes()
-    return cancelled if codes and codes <= {_CHECK_FAILED, _CONFLICT} else None
 
 
 def _to_lock(item: Item) -> SeatLock:
@@ -195,75 +142,84 @@ class DynamoSeatLocks:
     ) -> AcquireResult:
         """All-or-nothing hold; re-entrant for ``lock_id`` (re-acquiring refreshes the expiry).
 
-        One transaction of conditional puts, so a refused hold leaves the table as it found it.
+        A refused hold leaves the table as it found it: seats this call took are deleted, and
+        seats that ``lock_id`` already held get their previous item back.
         """
         seats = check_seat_input(event_id, seat_ids, lock_id)
-        check_seat_count(seats)
         check_ttl(ttl_seconds)
         if not isinstance(user_id, str) or not user_id:
             raise DomainError(ErrorCode.INVALID_INPUT, "user_id must be a non-empty string")
         at = self._now(now)
         expires_at = at + ttl_seconds
-        items = [
-            {"Put": self._lock_put(SeatLock(event_id, seat, user_id, lock_id, expires_at, at), at)}
-            for seat in seats
-        ]
-        cancelled = self._transact(items)
-        refusals = {_CHECK_FAILED}
-        if cancelled is not None and _CHECK_FAILED not in cancelled.codes():
-            # Only conflicts: another transaction was writing one of these seats at that
-            # moment. That says nothing about who ends up with it (the other one may be
-            # cancelled too, refused on another seat), and refusing now could turn a buyer
-            # away from a free seat. So retry once: transactions last milliseconds, and by then
-            # the other has settled. A second conflict counts as a refusal of that seat, which
-            # keeps the call bounded; the buyer can try again. With a failed condition in the
-            # answer the hold is refused anyway, so there is nothing to retry for.
-            cancelled = self._transact(items)
-            refusals = {_CHECK_FAILED, _CONFLICT}
-        if cancelled is None:
-            return AcquireResult(acquired=True, taken=(), expires_at=expires_at)
-        refused = {
-            seat
-            for seat, (code, _) in zip(seats, cancelled.reasons, strict=True)
-            if code in refusals
-        }
-        # A refused seat was live and someone else's (or, after a second conflict, being
-        # written by someone else) at the moment of refusal, so it is reported even if its
-        # holder lets go before the read below; the read adds the request's other seats that
-        # another holder has.
+        # Undo log: (seat, the item it replaced if that was our own live hold, else None).
+        undo: list[tuple[str, Item | None]] = []
+        refused_seat: str | None = None
+        try:
+            for seat in seats:
+                lock = SeatLock(event_id, seat, user_id, lock_id, expires_at, at)
+                accepted, old = self._put_lock(lock, at)
+                if not accepted:
+                    refused_seat = seat
+                    break
+                ours_before = (
+                    old is not None
+                    and old["lock_id"]["S"] == lock_id
+                    and int(old["expires_at"]["N"]) >= at
+                )
+                undo.append((seat, old if ours_before else None))
+        except BaseException:
+            # A transport failure mid-hold must not leave a partial hold behind either.
+            self._undo(event_id, lock_id, undo)
+            raise
+        if refused_seat is None:
+            fresh = tuple(seat for seat, previous in undo if previous is None)
+            return AcquireResult(acquired=True, taken=(), expires_at=expires_at, fresh=fresh)
+        self._undo(event_id, lock_id, undo)
+        # The refused seat was live and someone else's at the moment of refusal, so it is always
+        # reported even if its holder lets go before the read below.
         found = self._read(event_id, seats)
-        taken = {s for s, lk in found.items() if held_by_other(lk, lock_id, at)} | refused
+        taken = {s for s, lk in found.items() if held_by_other(lk, lock_id, at)} | {refused_seat}
         return AcquireResult(acquired=False, taken=tuple(sorted(taken)))
 
-    def _lock_put(self, lock: SeatLock, now: int) -> dict[str, Any]:
-        """The transaction item that takes one seat: free, expired or already ours."""
-        return {
-            "TableName": self._table,
-            "Item": lock_item(lock),
-            "ConditionExpression": (
-                "attribute_not_exists(pk) OR expires_at < :now OR lock_id = :lock"
-            ),
-            "ExpressionAttributeValues": {
-                ":now": {"N": str(now)},
-                ":lock": {"S": lock.lock_id},
-            },
-        }
-
-    def _transact(self, items: list[dict[str, Any]]) -> _Cancelled | None:
-        """One ``TransactWriteItems``: None when it was applied, the refusal when conditions
-        failed or conflicts cancelled it. Anything else (throttling, validation...) is raised.
-
-        botocore fills in ``ClientRequestToken`` once per call, so its own retries of a call
-        whose answer was lost are replayed by DynamoDB, not refused by our own writes.
-        """
+    def _put_lock(self, lock: SeatLock, now: int) -> tuple[bool, Item | None]:
+        """Conditional put: (accepted, the item it replaced or None)."""
         try:
-            self._client.transact_write_items(TransactItems=items)
+            response = self._client.put_item(
+                TableName=self._table,
+                Item=lock_item(lock),
+                ConditionExpression=(
+                    "attribute_not_exists(pk) OR expires_at < :now OR lock_id = :lock"
+                ),
+                ExpressionAttributeValues={
+                    ":now": {"N": str(now)},
+                    ":lock": {"S": lock.lock_id},
+                },
+                ReturnValues="ALL_OLD",
+            )
         except ClientError as exc:
-            cancelled = _cancellation(exc, len(items))
-            if cancelled is None:
+            if _refused(exc):
+                return False, None
+            raise
+        return True, response.get("Attributes") or None
+
+    def _undo(self, event_id: str, lock_id: str, undo: list[tuple[str, Item | None]]) -> None:
+        for seat, previous in reversed(undo):
+            if previous is None:
+                self._delete_if_ours(event_id, seat, lock_id)
+            else:
+                self._restore_if_ours(previous, lock_id)
+
+    def _restore_if_ours(self, previous: Item, lock_id: str) -> None:
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=previous,
+                ConditionExpression="lock_id = :lock",
+                ExpressionAttributeValues={":lock": {"S": lock_id}},
+            )
+        except ClientError as exc:
+            if not _refused(exc):
                 raise
-            return cancelled
-        return None
 
     def _delete_if_ours(self, event_id: str, seat_id: str, lock_id: str) -> bool:
         try:
@@ -290,79 +246,40 @@ class DynamoSeatLocks:
         now: int | None = None,
     ) -> int:
         seats = check_seat_input(event_id, seat_ids, lock_id)
-        check_seat_count(seats)
         check_ttl(ttl_seconds)
         at = self._now(now)
         expires_at = at + ttl_seconds
-        items = [
-            {
-                "Update": {
-                    "TableName": self._table,
-                    "Key": {"pk": {"S": lock_key(event_id, seat)}},
-                    "UpdateExpression": "SET expires_at = :exp",
-                    "ConditionExpression": "lock_id = :lock AND expires_at >= :now",
-                    "ExpressionAttributeValues": {
+        for seat in seats:
+            try:
+                self._client.update_item(
+                    TableName=self._table,
+                    Key={"pk": {"S": lock_key(event_id, seat)}},
+                    UpdateExpression="SET expires_at = :exp",
+                    ConditionExpression="lock_id = :lock AND expires_at >= :now",
+                    ExpressionAttributeValues={
                         ":exp": {"N": str(expires_at)},
                         ":lock": {"S": lock_id},
                         ":now": {"N": str(at)},
                     },
-                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-                }
-            }
-            for seat in seats
-        ]
-        cancelled = self._transact(items)
-        if cancelled is not None and _CHECK_FAILED not in cancelled.codes():
-            # Only conflicts, which say nothing about our seats: retry once (see acquire).
-            cancelled = self._transact(items)
-            if cancelled is not None and _CHECK_FAILED not in cancelled.codes():
-                # Still contended: raised as the per-seat TransactionConflictException it
-                # replaces would have been, for the caller's retry with backoff.
-                raise cancelled.error
-        if cancelled is None:
-            return expires_at
-        # Classify every requested seat so the caller learns the whole damage at once.
-        found = self._read(event_id, seats)
-        raise_lock_problems(*lock_problems(seats, found, lock_id, at))
-        # The read disagrees with the refusals only if the seats changed in between; the
-        # refusals themselves are the authority for their seats.
-        invalid: list[str] = []
-        expired: list[str] = []
-        for seat, (code, old) in zip(seats, cancelled.reasons, strict=True):
-            if code == _CHECK_FAILED:
-                ours = old is not None and old.get("lock_id", {}).get("S") == lock_id
-                (expired if ours else invalid).append(seat)
-        raise_lock_problems(invalid, expired)
-        raise cancelled.error  # not reached: a failed condition always classifies its seat
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+            except ClientError as exc:
+                if not _refused(exc):
+                    raise
+                # Classify every requested seat so the caller learns the whole damage at once.
+                found = self._read(event_id, seats)
+                raise_lock_problems(*lock_problems(seats, found, lock_id, at))
+                # The read disagrees with the refusal only if the seat changed in between;
+                # the refusal itself is the authority for this seat.
+                old = exc.response.get("Item")
+                if old and old.get("lock_id", {}).get("S") == lock_id:
+                    raise_lock_problems([], [seat])
+                raise_lock_problems([seat], [])
+        return expires_at
 
     def release(self, event_id: str, seat_ids: Sequence[str], lock_id: str) -> int:
         seats = check_seat_input(event_id, seat_ids, lock_id, allow_empty=True)
-        check_seat_count(seats)
-        if not seats:
-            return 0
-        items = [
-            {
-                "Delete": {
-                    "TableName": self._table,
-                    "Key": {"pk": {"S": lock_key(event_id, seat)}},
-                    "ConditionExpression": "lock_id = :lock",
-                    "ExpressionAttributeValues": {":lock": {"S": lock_id}},
-                }
-            }
-            for seat in seats
-        ]
-        cancelled = self._transact(items)
-        if cancelled is None:
-            return len(seats)
-        # Some seat is not ours any more (taken over after its expiry, or already released), or
-        # another transaction was writing one: release the others one by one. A seat refused
-        # by its condition was not ours when the transaction looked, so only the rest are
-        # tried again (a repeated release costs its one call and nothing more).
-        return sum(
-            self._delete_if_ours(event_id, seat, lock_id)
-            for seat, (code, _) in zip(seats, cancelled.reasons, strict=True)
-            if code != _CHECK_FAILED
-        )
+        return sum(self._delete_if_ours(event_id, seat, lock_id) for seat in seats)
 
     def validate(
         self, event_id: str, seat_ids: Sequence[str], lock_id: str, now: int | None = None

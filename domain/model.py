@@ -81,6 +81,7 @@ class AcquireResult:
     acquired: bool
     taken: tuple[str, ...] = ()  # seats someone else holds (empty when acquired)
     expires_at: int = 0
+    fresh: tuple[str, ...] = ()  # seats this call locked that the holder did not hold before
 
 
 @dataclass(frozen=True)
