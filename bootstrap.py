@@ -33,6 +33,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.checkout import CheckoutActivities
 from activities.events import EventActivities
+from activities.reconciler import ReconcilerActivities
 from adapters.bookings import PostgresBookingStore
 from adapters.catalog import EventCatalog
 from adapters.checkout_client import CheckoutClient
@@ -44,6 +45,7 @@ from adapters.event_sales import EventSales
 from adapters.inventory import PostgresCatalog
 from adapters.open_checkouts import RedisOpenCheckouts
 from adapters.payments import TOKEN_APPROVE, SandboxPayments
+from adapters.reconciler import ReconcilerStore
 from adapters.seat_claims import SeatClaimRecorder, SeatClaims
 from adapters.seat_locks import DynamoSeatLocks
 from adapters.seatmap_cache import RedisSeatMapEvents, SeatMapCache
@@ -58,6 +60,7 @@ from workflows.checkout import CheckoutWorkflow
 from workflows.contract import CheckoutInput
 from workflows.event_cancellation import EventCancellationWorkflow
 from workflows.event_lifecycle import EventLifecycleWorkflow
+from workflows.reconciler import ReconcilerWorkflow
 
 # --- outbound calls: the settings' timeouts and bounded retries (config/settings.py says why) ---
 
@@ -127,6 +130,16 @@ class Backends:
             sales=EventSales(self.engine, lock_timeout_ms=self.settings.db_lock_timeout_ms),
             bookings=self.bookings,
             payments=self.payments,
+            seat_map=self.seat_map,
+            temporal=client,
+        )
+
+    def reconciler_activities(self, client: Client) -> ReconcilerActivities:
+        """The reconciler's steps (``client``: to ask whether a checkout is live)."""
+        return ReconcilerActivities(
+            store=ReconcilerStore(self.engine, self.payments),
+            payments=self.payments,
+            bookings=self.bookings,
             seat_map=self.seat_map,
             temporal=client,
         )
@@ -208,6 +221,21 @@ def build_event_activities(settings: Settings, client: Client) -> EventActivitie
         sales=EventSales(engine, lock_timeout_ms=settings.db_lock_timeout_ms),
         bookings=PostgresBookingStore(engine, lock_timeout_ms=settings.db_lock_timeout_ms),
         payments=SandboxPayments(engine, lock_timeout_ms=settings.db_lock_timeout_ms),
+        seat_map=RedisSeatMapEvents(cache, settings.redis_prefix),
+        temporal=client,
+    )
+
+
+def build_reconciler_activities(settings: Settings, client: Client) -> ReconcilerActivities:
+    """The reconciler's steps on their own connections, for a worker given its checkout
+    activities (a test's): PostgreSQL, Redis and the payments."""
+    engine = database(settings)
+    cache = redis.Redis.from_url(redis_url(settings), **redis_options(settings))
+    payments = SandboxPayments(engine, lock_timeout_ms=settings.db_lock_timeout_ms)
+    return ReconcilerActivities(
+        store=ReconcilerStore(engine, payments),
+        payments=payments,
+        bookings=PostgresBookingStore(engine, lock_timeout_ms=settings.db_lock_timeout_ms),
         seat_map=RedisSeatMapEvents(cache, settings.redis_prefix),
         temporal=client,
     )
@@ -300,8 +328,10 @@ def build_worker(
     client: Client,
     activities: CheckoutActivities | None = None,
     event_activities: EventActivities | None = None,
+    reconciler_activities: ReconcilerActivities | None = None,
 ) -> Worker:
-    """A worker on the settings' task queue: checkouts, events' lifecycles and cancellations.
+    """A worker on the settings' task queue: checkouts, events' lifecycles and cancellations,
+    and the reconciler.
 
     ``activities`` and ``event_activities`` default to the production ones (on
     ``build_backends(settings)``); a test may wrap them to inject faults."""
@@ -309,15 +339,23 @@ def build_worker(
         backends = build_backends(settings)
         activities = backends.activities()
         event_activities = event_activities or backends.event_activities(client)
+        reconciler_activities = reconciler_activities or backends.reconciler_activities(client)
     if event_activities is None:
         event_activities = build_event_activities(settings, client)
+    if reconciler_activities is None:
+        reconciler_activities = build_reconciler_activities(settings, client)
     return Worker(
         client,
         graceful_shutdown_timeout=timedelta(seconds=20),
         task_queue=settings.task_queue,
-        workflows=[CheckoutWorkflow, EventLifecycleWorkflow, EventCancellationWorkflow],
+        workflows=[
+            CheckoutWorkflow,
+            EventLifecycleWorkflow,
+            EventCancellationWorkflow,
+            ReconcilerWorkflow,
+        ],
         workflow_runner=workflow_runner(settings),
-        activities=[*activities.all(), *event_activities.all()],
+        activities=[*activities.all(), *event_activities.all(), *reconciler_activities.all()],
         # one thread per activity slot, local or not (see config/settings.py)
         activity_executor=ThreadPoolExecutor(max_workers=activity_threads(settings)),
         max_concurrent_activities=_activity_slots(settings),

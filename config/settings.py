@@ -107,6 +107,15 @@ class Settings(BaseSettings):
     # loaded server, and no longer.
     checkout_task_timeout_seconds: int = 20
 
+    # --- the reconciler (workflows/reconciler.py, a Temporal schedule the worker creates) ---
+    # How often it runs; what it repairs must be at least reconciler_grace_seconds old, so it
+    # never races a live saga (a saga's steps settle within seconds).
+    reconciler_interval_seconds: int = 60
+    reconciler_grace_seconds: int = 120
+    # A running checkout past its longest possible life is flagged; this much later still, it
+    # is terminated and its payment compensated by the reconciler's other rules.
+    reconciler_terminate_after_seconds: int = 3600
+
     # --- worker ---
     # Activities and local activities each get at most worker_activity_threads slots, and the
     # executor a thread per slot: a sync activity occupies a thread, and one admitted without a

@@ -18,6 +18,7 @@ from config.gc_tuning import tune_gc
 from config.ports import port_is_free
 from config.production import refuse_unsafe
 from config.settings import get_settings
+from worker.reconciler_schedule import ensure_reconciler_schedule
 
 log = structlog.get_logger("worker")
 
@@ -44,7 +45,13 @@ async def main() -> None:
         **({"runtime": runtime} if runtime else {}),
     )
     backends = build_backends(settings)
-    worker = build_worker(settings, client, backends.activities())
+    worker = build_worker(
+        settings,
+        client,
+        backends.activities(),
+        reconciler_activities=backends.reconciler_activities(client),
+    )
+    await ensure_reconciler_schedule(client, settings)
     tune_gc(settings.gc_gen0_threshold)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
