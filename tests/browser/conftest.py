@@ -146,7 +146,10 @@ class Shots:
         size = page.viewport_size
         for label, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
             await page.set_viewport_size(viewport)
-            await page.screenshot(path=str(self.folder / f"{name}-{label}.png"))
+            # The phone's whole page: what is below the fold there is still laid out.
+            await page.screenshot(
+                path=str(self.folder / f"{name}-{label}.png"), full_page=label == "phone"
+            )
         await page.set_viewport_size(size)
 
 

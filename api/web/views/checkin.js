@@ -20,8 +20,8 @@ export async function mount(main) {
   }
   const eventSelect = h('select', { name: 'event', required: true });
   const token = h('textarea', { name: 'ticket', rows: 3, required: true, autocomplete: 'off', spellcheck: false });
-  const result = h('div', { class: 'checkin-result', 'aria-live': 'polite' });
-  const form = h('form', { class: 'card' },
+  const result = h('div', { class: 'checkin-result narrow', 'aria-live': 'polite' });
+  const form = h('form', { class: 'card narrow' },
     field('Event', eventSelect),
     field('Ticket code', token, 'Scan the QR code with a reader that types, or paste the code.'),
     h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Check in')));
@@ -48,8 +48,10 @@ export async function mount(main) {
       replace(result, h('div', { class: `verdict v-${r.status}` },
         h('p', { class: 'headline' }, HEADLINES[r.status] || r.status),
         seat ? h('p', {}, seat) : null,
+        r.bookingReference ? h('p', {}, `Booking ${r.bookingReference}`) : null,
         r.status === 'ALREADY_CHECKED_IN' ? h('p', {}, first) : null,
-        h('p', {}, r.message)));
+        // The API's words, unless they only repeat the headline.
+        r.message.toLowerCase() === (HEADLINES[r.status] || '').toLowerCase() ? null : h('p', {}, r.message)));
       announce(`${HEADLINES[r.status] || r.status}. ${seat}`);
       token.value = '';
       token.focus();

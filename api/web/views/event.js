@@ -288,7 +288,10 @@ class EventPage {
   setBusy(busy) {
     this.busy = busy;
     for (const button of this.main.querySelectorAll('.panel button')) button.disabled = busy;
-    if (!busy) this.renderHold();
+    if (!busy) {
+      this.renderSelection(); // "Hold seats" only with seats chosen
+      this.renderHold();
+    }
   }
 
   checkoutChanged(state) {

@@ -296,6 +296,8 @@ export class SeatMap {
     this.full = { ...this.view };
     // The frame takes the venue's shape (within the CSS bounds), so no band is left empty.
     this.svg.style.aspectRatio = `${this.full.w} / ${this.full.h}`;
+    // A small venue is not blown up past about 24 px a seat: its labels would shout.
+    this.svg.style.maxWidth = `${Math.round(this.full.w * 24)}px`;
     this.apply();
   }
 
@@ -325,6 +327,11 @@ export class SeatMap {
   show(ids) {
     const seats = ids.map((id) => this.seat(id)).filter(Boolean);
     if (!seats.length) return;
+    // A small venue is legible whole: only a big one is zoomed in on the seats.
+    if (this.full.w <= 60) {
+      this.reset();
+      return;
+    }
     const xs = seats.map((s) => s.x);
     const ys = seats.map((s) => s.y);
     const cx = (Math.min(...xs) + Math.max(...xs)) / 2;

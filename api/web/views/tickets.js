@@ -23,9 +23,13 @@ function refundable(booking, event) {
 function ticket(t) {
   const place = `${t.section} row ${t.row} seat ${t.number}`;
   // The server's SVG as an image, never parsed into the page; its alt text is its name.
-  const src = `data:image/svg+xml;charset=utf-8,${encodeURIComponent(t.qrSvg)}`;
+  // Drawn for inline use, the SVG may lack its namespace, which an image document needs.
+  const svg = /^<svg[^>]*\sxmlns=/.test(t.qrSvg)
+    ? t.qrSvg
+    : t.qrSvg.replace('<svg', '<svg xmlns="http://www.w3.org/2000/svg"');
+  const src = `data:image/svg+xml;charset=utf-8,${encodeURIComponent(svg)}`;
   return h('li', { class: `ticket${t.valid ? '' : ' void'}` },
-    h('img', { src, alt: `QR code: ticket for ${place}`, width: 160, height: 160 }),
+    h('img', { src, alt: `QR code: ticket for ${place}`, width: 200, height: 200 }),
     h('div', {},
       h('p', { class: 'place' }, place),
       h('p', { class: t.valid ? 'ok' : 'bad' }, t.valid ? 'Valid: show this code at the door' : 'No longer valid'),
