@@ -50,6 +50,7 @@ from adapters.seat_claims import SeatClaimRecorder, SeatClaims
 from adapters.seat_locks import DynamoSeatLocks
 from adapters.seatmap_cache import RedisSeatMapEvents, SeatMapCache
 from adapters.users import PostgresUsers
+from api.account_throttle import AccountThrottle
 from api.admission import HoldAdmission
 from api.auth import TokenService
 from api.ratelimit import RateLimiter
@@ -314,6 +315,14 @@ def build_services(settings: Settings, temporal_client: Client | None = None) ->
             settings.redis_prefix,
             per_user=settings.rate_limit_per_user,
             per_ip=settings.rate_limit_per_ip,
+            enabled=settings.rate_limit_enabled,
+        ),
+        account_throttle=AccountThrottle(
+            async_redis,
+            settings.redis_prefix,
+            login_failures_per_account=settings.rate_limit_login_failures_per_account,
+            login_per_ip=settings.rate_limit_login_per_ip,
+            registrations_per_ip=settings.rate_limit_registrations_per_ip,
             enabled=settings.rate_limit_enabled,
         ),
         default_payment_token=default_payment_token(settings),

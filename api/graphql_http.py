@@ -21,8 +21,8 @@ from starlette.responses import JSONResponse, Response
 
 from api.errors import BAD_USER_INPUT
 from api.hold_refusals import HoldRefusals
-from api.limits_rules import has_nul
 from api.metrics import SEATMAP_READS
+from api.request_limits import data_refusal
 from domain.errors import DomainError
 
 
@@ -40,8 +40,9 @@ class HTTPHandler(GraphQLHTTPHandler):
                 "the request body must be JSON (content-type: application/json)"
             )
         data = await self.extract_data_from_json_request(request)
-        if has_nul(data):
-            raise HttpBadRequestError("text may not contain NUL characters")
+        refusal = data_refusal(data)  # the websocket's subscribe messages meet it too
+        if refusal is not None:
+            raise HttpBadRequestError(refusal.message)
         return data
 
     async def create_json_response(self, request: Request, result: dict, success: bool) -> Response:

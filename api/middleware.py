@@ -14,9 +14,8 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import bearer_token
-from api.errors import BAD_USER_INPUT, RATE_LIMITED
-from api.metrics import RATE_LIMITED as RATE_LIMITED_COUNT
 from api.metrics import REQUEST_LATENCY
+from api.request_limits import admit, size_refusal
 from api.services import Services
 
 log = structlog.get_logger("api.access")
@@ -43,11 +42,11 @@ JSON_CSP = "default-src 'none'; frame-ancestors 'none'"
 
 
 async def _send_json_error(
-    send: Send, status: int, code: str, message: str, headers: dict[str, str] | None = None
+    send: Send, status: int, error: dict[str, Any], headers: dict[str, str]
 ) -> None:
-    body = json.dumps({"errors": [{"message": message, "extensions": {"code": code}}]}).encode()
+    body = json.dumps({"errors": [error]}).encode()
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    raw += [(k.encode(), v.encode()) for k, v in (headers or {}).items()]
+    raw += [(k.encode(), v.encode()) for k, v in headers.items()]
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})
 
@@ -90,10 +89,10 @@ class ApiMiddleware:
 
         try:
             if path == "/graphql" and scope.get("method") == "POST":
-                capped = await self._capped_body(headers, receive, send_wrapper)
-                if capped is None or not await self._admit(scope, headers, send_wrapper):
+                admitted = await self._admitted(scope, headers, receive, send_wrapper)
+                if admitted is None:
                     return
-                receive = capped
+                receive = admitted
             await self.app(scope, receive, send_wrapper)
         finally:
             elapsed = time.perf_counter() - started
@@ -109,54 +108,57 @@ class ApiMiddleware:
             )
             structlog.contextvars.unbind_contextvars("request_id")
 
-    async def _capped_body(self, headers: Headers, receive: Receive, send: Send) -> Receive | None:
-        """``receive`` for the app when the body is within the cap, else None (413 sent).
+    async def _admitted(
+        self, scope: Scope, headers: Headers, receive: Receive, send: Send
+    ) -> Receive | None:
+        """``receive`` for the app when the request may run (``api/request_limits.py``, the
+        rules the websocket applies too), else None, the refusal sent.
 
         A declared length is checked before anything is read. A body sent without one
         (``Transfer-Encoding: chunked``) is read here, up to the cap, and handed on whole, so
         that no size of body reaches the GraphQL handler, which reads it all at once."""
         length = headers.get("content-length")
         if length is not None:
-            if length.isdigit() and int(length) <= self.max_body_bytes:
-                return receive
-            await _send_json_error(send, 413, BAD_USER_INPUT, "request body is too large")
-            return None
+            size = int(length) if length.isdigit() else self.max_body_bytes + 1
+        else:
+            size, receive = await self._read_capped(receive)
+        services: Services | None = getattr(scope["app"].state, "services", None)
+        if services is None:
+            refusal = size_refusal(size, self.max_body_bytes)
+        else:
+            limiter = services.rate_limiter
+            client: Any = scope.get("client")
+            ip = client[0] if client else "unknown"
+            # The token is read only when the limits will count it: a check costs a JWT decode.
+            user_id = self._user_id(services, headers) if limiter.enabled else None
+            refusal = await admit(limiter, ip, user_id, size, self.max_body_bytes)
+        if refusal is None:
+            return receive
+        retry = {} if refusal.retry_after is None else {"retry-after": str(refusal.retry_after)}
+        await _send_json_error(send, refusal.status, refusal.error(), retry)
+        return None
+
+    @staticmethod
+    def _user_id(services: Services, headers: Headers) -> str | None:
+        token = bearer_token(headers.get("authorization"))
+        identity = services.tokens.verify(token) if token else None
+        return identity.user_id if identity else None
+
+    async def _read_capped(self, receive: Receive) -> tuple[int, Receive]:
+        """Reads a body of undeclared length until its end or past the cap: the bytes read
+        (past the cap: refused unread further) and a ``receive`` that replays them."""
         messages: list[Message] = []
         size = 0
-        while True:
+        while size <= self.max_body_bytes:
             message = await receive()
             messages.append(message)
             if message["type"] != "http.request":  # the client went away: the app sees it
                 break
             size += len(message.get("body", b""))
-            if size > self.max_body_bytes:
-                await _send_json_error(send, 413, BAD_USER_INPUT, "request body is too large")
-                return None
             if not message.get("more_body", False):
                 break
 
         async def replay() -> Message:
             return messages.pop(0) if messages else await receive()
 
-        return replay
-
-    async def _admit(self, scope: Scope, headers: Headers, send: Send) -> bool:
-        services: Services | None = getattr(scope["app"].state, "services", None)
-        if services is None or not services.rate_limiter.enabled:
-            return True
-        token = bearer_token(headers.get("authorization"))
-        identity = services.tokens.verify(token) if token else None
-        client: Any = scope.get("client")
-        ip = client[0] if client else "unknown"
-        verdict = await services.rate_limiter.check(ip, identity.user_id if identity else None)
-        if verdict.allowed:
-            return True
-        RATE_LIMITED_COUNT.labels(verdict.scope).inc()
-        await _send_json_error(
-            send,
-            429,
-            RATE_LIMITED,
-            f"too many requests (per {verdict.scope}); retry later",
-            {"retry-after": str(verdict.retry_after)},
-        )
-        return False
+        return size, replay

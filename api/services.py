@@ -31,6 +31,7 @@ from adapters.seat_claims import SeatClaims
 from adapters.seatmap_cache import RedisSeatMapEvents, SeatMapCache
 from adapters.temporal_converter import DATA_CONVERTER
 from adapters.users import PostgresUsers
+from api.account_throttle import AccountThrottle
 from api.admission import HoldAdmission
 from api.auth import TokenService
 from api.ratelimit import RateLimiter
@@ -110,6 +111,7 @@ class Services:
     tokens: TokenService
     temporal: TemporalConnector
     rate_limiter: RateLimiter
+    account_throttle: AccountThrottle
     default_payment_token: str | None
 
     async def checkouts(self) -> CheckoutClient:

@@ -175,6 +175,22 @@ class Settings(BaseSettings):
     hold_admission_limit: int = 24
     hold_admission_wait_seconds: float = 60.0
 
+    # --- abuse limits: sign-in, registration and the websocket (api/account_throttle.py,
+    # api/websocket.py). Off with RATE_LIMIT_ENABLED=false, like the request limits. ---
+    # Failed sign-ins per account (its email, known or not) before the next is refused; a
+    # success clears the count. Low enough to stop guessing, a minute so a typo costs little.
+    rate_limit_login_failures_per_account: str = "5/minute"
+    # Sign-in attempts per client address, failed or not: each hashes a password (20 ms of CPU).
+    rate_limit_login_per_ip: str = "30/minute"
+    # Registrations per client address: accounts are what the per-buyer limits count.
+    rate_limit_registrations_per_ip: str = "20/hour"
+    # Websocket connections open at once per client address, per API process: a buyer's page
+    # needs one (its subscriptions share it); room for a household or an office behind one NAT.
+    ws_max_connections_per_ip: int = 50
+    # Operations open at once on one connection (subscriptions, and a query or mutation being
+    # answered): the buyer's page runs a few (queue, seat map, checkout progress).
+    ws_max_subscriptions_per_connection: int = 20
+
     # --- process ---
     # Young-generation collections every n allocations after startup (config/gc_tuning.py);
     # 0 keeps CPython's 700. Higher makes full collections rarer, but each young collection

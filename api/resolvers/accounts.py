@@ -12,6 +12,7 @@ from adapters.users import UserRecord
 from api.auth import hash_password, password_needs_rehash, verify_password
 from api.context import ctx
 from api.errors import UNAUTHENTICATED, ApiError, bad_input, from_domain
+from api.request_limits import Refusal
 from api.services import run_sync
 from domain.errors import DomainError
 
@@ -45,10 +46,19 @@ def _payload(info: GraphQLResolveInfo, user: UserRecord) -> dict[str, Any]:
     return {"token": token, "user": user}
 
 
+def _refused(refusal: Refusal | None) -> None:
+    """Raises a throttle's refusal, before anything is hashed or written."""
+    if refusal is not None:
+        raise ApiError(refusal.code, refusal.message, retryAfter=refusal.retry_after)
+
+
 @mutation.field("register")
 async def resolve_register(_: Any, info: GraphQLResolveInfo, input: dict[str, Any]) -> Any:
     email, password, first, last = _check_registration(input)
-    users = ctx(info).services.users
+    context = ctx(info)
+    # After the input checks: a mistyped form does not use up the address's registrations.
+    _refused(await context.services.account_throttle.registration(context.ip))
+    users = context.services.users
     password_hash = await run_sync(hash_password, password)
     try:
         user = await run_sync(users.create, email, password_hash, first, last)
@@ -59,10 +69,14 @@ async def resolve_register(_: Any, info: GraphQLResolveInfo, input: dict[str, An
 
 @mutation.field("login")
 async def resolve_login(_: Any, info: GraphQLResolveInfo, email: str, password: str) -> Any:
-    user = await run_sync(ctx(info).services.users.get_by_email, email)
+    context = ctx(info)
+    throttle = context.services.account_throttle
+    _refused(await throttle.login(email, context.ip))
+    user = await run_sync(context.services.users.get_by_email, email)
     ok = await run_sync(verify_password, user.password_hash if user else None, password)
     if user is None or not ok:
         raise ApiError(UNAUTHENTICATED, "invalid email or password")
+    await throttle.login_succeeded(email)
     if password_needs_rehash(user.password_hash):
         # Only now is the password at hand to hash again with the current parameters.
         new_hash = await run_sync(hash_password, password)
