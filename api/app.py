@@ -34,6 +34,7 @@ from api.limits_rules import (
 from api.logs import configure_logging
 from api.middleware import ApiMiddleware
 from api.reports_csv import router as reports_csv_router
+from api.request_limits import max_request_bytes
 from api.schema import build_schema
 from api.services import Services
 from api.web import router as web_router
@@ -131,7 +132,7 @@ def create_app(
     app.add_middleware(
         ApiMiddleware,
         production=settings.environment == "production",
-        max_body_bytes=settings.graphql_max_query_bytes * 5,
+        max_body_bytes=max_request_bytes(settings),  # the websocket's frame cap too
     )
     app.add_middleware(
         CORSMiddleware,

@@ -53,6 +53,9 @@ APP_STARTUP_TIMEOUT = 60.0
 
 
 DEV_RATE_LIMIT_PER_IP = "120000/minute"
+# The same reason for the abuse limits a local load test meets: locust registers every buyer.
+DEV_REGISTRATIONS_PER_IP = "1000000/hour"
+DEV_WS_CONNECTIONS_PER_IP = "100000"
 
 
 def say(message: str) -> None:
@@ -199,6 +202,8 @@ class DevStack:
         # Every buyer of a local load test (locust, make bench) comes from 127.0.0.1: the
         # per-IP limit of production would throttle the test, not protect anything.
         env.setdefault("RATE_LIMIT_PER_IP", DEV_RATE_LIMIT_PER_IP)
+        env.setdefault("RATE_LIMIT_REGISTRATIONS_PER_IP", DEV_REGISTRATIONS_PER_IP)
+        env.setdefault("WS_MAX_CONNECTIONS_PER_IP", DEV_WS_CONNECTIONS_PER_IP)
         return env
 
     def start_apps(self) -> None:
