@@ -17,6 +17,7 @@ import redis
 import redis.asyncio as aredis
 import redis.asyncio.retry
 import redis.retry
+from prometheus_client import REGISTRY
 from redis.backoff import ExponentialBackoff
 from sqlalchemy import Engine
 from temporalio.client import Client
@@ -50,12 +51,15 @@ from adapters.seat_claims import SeatClaimRecorder, SeatClaims
 from adapters.seat_locks import DynamoSeatLocks
 from adapters.seatmap_cache import RedisSeatMapEvents, SeatMapCache
 from adapters.users import PostgresUsers
+from adapters.waiting_room import RedisWaitingRooms
+from adapters.waiting_room_pace import finished_checkouts_query
+from adapters.waiting_room_service import HoldLatency, WaitingRoom
 from api.account_throttle import AccountThrottle
 from api.admission import HoldAdmission
 from api.auth import TokenService
 from api.ratelimit import RateLimiter
 from api.response_cache import SeatMapResponseCache
-from api.services import Services, TemporalConnector
+from api.services import Services, TemporalConnector, run_sync
 from config.settings import Settings
 from workflows.checkout import CheckoutWorkflow
 from workflows.contract import CheckoutInput
@@ -263,7 +267,7 @@ def build_services(settings: Settings, temporal_client: Client | None = None) ->
     locks = seat_locks(settings, client, sync_redis)
     catalog = EventCatalog(engine)
     temporal_address = settings.temporal_address or f"127.0.0.1:{settings.temporal_port}"
-    return Services(
+    services = Services(
         settings=settings,
         engine=engine,
         redis=sync_redis,
@@ -326,6 +330,36 @@ def build_services(settings: Settings, temporal_client: Client | None = None) ->
             enabled=settings.rate_limit_enabled,
         ),
         default_payment_token=default_payment_token(settings),
+    )
+    services.waiting_room = waiting_room(settings, services)
+    return services
+
+
+def waiting_room(settings: Settings, services: Services) -> WaitingRoom:
+    """The waiting rooms on the API's connections: the seats left from the seat-map cache, the
+    saga's pace from Temporal (finished checkouts) and the hold histogram (latency)."""
+
+    async def available(event_id: str) -> int:
+        return (await run_sync(services.seatmap.available_count, event_id))[0]
+
+    async def finished(event_id: str) -> int:
+        client = await services.temporal.client()
+        return (await client.count_workflows(finished_checkouts_query(event_id))).count
+
+    def saga_hold_seconds() -> tuple[float, float]:
+        labels = {"step": "saga"}
+        total = REGISTRY.get_sample_value("api_hold_step_seconds_sum", labels)
+        count = REGISTRY.get_sample_value("api_hold_step_seconds_count", labels)
+        return total or 0.0, count or 0.0
+
+    return WaitingRoom(
+        settings,
+        RedisWaitingRooms(services.aredis, settings.redis_prefix),
+        services.engine,
+        run_sync,
+        available,
+        finished,
+        HoldLatency(saga_hold_seconds),
     )
 
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     DateTime,
     Float,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     func,
     text,
 )
@@ -108,6 +110,9 @@ class Event(Base):
     on_sale_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Seats one buyer may hold and own at once for this event; None is no limit.
     max_tickets_per_buyer: Mapped[int | None] = mapped_column(Integer)
+    # The organizer turned the waiting room on (it is always on when on_sale_at is set):
+    # holds then need an admission from the room (domain/waiting_room.py).
+    waiting_room: Mapped[bool] = mapped_column(Boolean, server_default=false())
     cancel_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _created()
 

@@ -19,6 +19,11 @@ A hold, from the resolver to the DynamoDB write (``docs/architecture.md`` draws 
    claims. The update answers held or refused.
 5. When the seats were not held, ``hold`` drops the claims it took.
 
+While the event's waiting room is on, each of the three first checks the caller's admission
+(``admitted``): a signature, no I/O but this process's copy of the event's switch, at most a
+second old. A hold without a live admission is refused NOT_ADMITTED before anything is
+claimed; a hold that succeeds marks the buyer's turn used (it is not lost at its deadline).
+
 The API writes nothing to DynamoDB: the saga owns the locks, DynamoDB decides every race, and
 PostgreSQL's booking transaction is the final guard. Claims are only a fast filter in front.
 """
@@ -54,6 +59,18 @@ AskSaga = Callable[[], Awaitable[HoldSeatsResult]]
 _SELECTION_REFUSALS = frozenset(
     {ErrorCode.SEATS_UNAVAILABLE, ErrorCode.EVENT_NOT_ON_SALE, ErrorCode.TICKET_LIMIT_REACHED}
 )
+
+
+async def admitted(context: Context, user_id: str, event_id: str, admission: Any) -> bool:
+    """Whether the event's waiting room is on (and then ``admission`` is the caller's live
+    admission to it); raises DomainError NOT_ADMITTED when the room is on and it is not."""
+    room = context.services.waiting_room
+    return room is not None and await room.require_admission(user_id, event_id, admission)
+
+
+async def turn_used(context: Context, room_on: bool, user_id: str, event_id: str) -> None:
+    if room_on and context.services.waiting_room is not None:
+        await context.services.waiting_room.turn_used(user_id, event_id)
 
 
 def claimed_by_others(taken: Sequence[str]) -> DomainError:
@@ -111,12 +128,20 @@ def _refused(exc: DomainError, **extra: Any) -> dict[str, Any]:
 
 @mutation.field("startCheckout")
 async def resolve_start_checkout(
-    _: Any, info: GraphQLResolveInfo, event_id: str, seat_ids: list[str]
+    _: Any,
+    info: GraphQLResolveInfo,
+    event_id: str,
+    seat_ids: list[str],
+    admission: str | None = None,
 ) -> dict[str, Any]:
     context = ctx(info)
     user_id = context.require_user().user_id
     event = uuid_arg(event_id, "eventId")
     seats = seats_arg(seat_ids, context.services.settings.max_seats_per_checkout)
+    try:
+        room_on = await admitted(context, user_id, event, admission)
+    except DomainError as exc:
+        return _refused(exc, checkout=None)
     checkout_id = str(uuid.uuid4())
     client = await context.services.checkouts()
     opened = False
@@ -139,12 +164,18 @@ async def resolve_start_checkout(
     _count(result)
     if not result.held:
         await forget_open_checkout(context, user_id, event, checkout_id)
+    else:
+        await turn_used(context, room_on, user_id, event)
     return hold_payload(context, checkout_id, result)
 
 
 @mutation.field("holdSeats")
 async def resolve_hold_seats(
-    _: Any, info: GraphQLResolveInfo, checkout_id: str, seat_ids: list[str]
+    _: Any,
+    info: GraphQLResolveInfo,
+    checkout_id: str,
+    seat_ids: list[str],
+    admission: str | None = None,
 ) -> dict[str, Any]:
     context = ctx(info)
     checkout = uuid_arg(checkout_id, "checkoutId")
@@ -152,12 +183,15 @@ async def resolve_hold_seats(
     state = await owned_checkout(context, checkout)
     client = await context.services.checkouts()
     try:
+        room_on = await admitted(context, state.user_id, state.event_id, admission)
         result = await hold(
             context, checkout, state.event_id, seats, lambda: client.hold(checkout, seats)
         )
     except DomainError as exc:
         return _refused(exc, checkout=state)
     _count(result)
+    if result.held:
+        await turn_used(context, room_on, state.user_id, state.event_id)
     return hold_payload(context, checkout, result)
 
 
@@ -212,18 +246,26 @@ async def hold_in_open_checkout(
 
 @mutation.field("lockSeat")
 async def resolve_lock_seat(
-    _: Any, info: GraphQLResolveInfo, seat_id: str, event_id: str, user_id: str
+    _: Any,
+    info: GraphQLResolveInfo,
+    seat_id: str,
+    event_id: str,
+    user_id: str,
+    admission: str | None = None,
 ) -> dict[str, Any]:
     context = ctx(info)
     user = acting_user(context, user_id)
     seat = uuid_arg(seat_id, "seatId")
     event = uuid_arg(event_id, "eventId")
     try:
+        room_on = await admitted(context, user, event, admission)
         result, checkout_id = await hold_in_open_checkout(context, user, event, [seat])
     except DomainError as exc:
         LOCK_ACQUISITIONS.labels("refused").inc()
         return failure(exc, taken_seat_ids=exc.details.get("seat_ids"))
     _count(result)
+    if result.held:
+        await turn_used(context, room_on, user, event)
     if not result.held:
         message = result.message or "seat not held"
         if result.taken:

@@ -14,6 +14,11 @@ the one hold path (``api/hold.py``). It answers only a single ``startCheckout`` 
 two arguments are variables and whose selection is plain ``CheckoutPayload`` fields, for a
 query text graphql-core has executed without errors in this process (parsing, validation and
 the depth limit depend on the text alone), from an authenticated caller with valid arguments.
+
+The waiting room's rule comes first here too, as in the resolver: while the event's room is on
+(this process's copy of the switch says so; without a fresh copy graphql-core answers), a hold
+whose ``admission`` variable is absent or not the caller's live admission is refused
+NOT_ADMITTED, before any claim is looked at.
 """
 
 from __future__ import annotations
@@ -24,12 +29,14 @@ from typing import Any
 
 from graphql import FieldNode, OperationType, VariableNode
 
+from adapters.waiting_room_service import not_admitted
 from api.context import Context
 from api.hold import claimed_by_others
 from api.json_bytes import json_bytes
 from api.metrics import LOCK_ACQUISITIONS, SEAT_CLAIMS
 from api.proven_queries import ProvenQueries, lone_root_field
 from api.resolvers.common import seats_arg, uuid_arg
+from domain.errors import DomainError
 
 ROOT_FIELD = "startCheckout"
 PAYLOAD_TYPE = "CheckoutPayload"
@@ -42,6 +49,7 @@ class RefusalPlan:
     root_key: str  # the response key: alias or field name
     event_variable: str
     seats_variable: str
+    admission_variable: str | None  # the optional ``admission`` argument's variable
     fields: tuple[tuple[str, str], ...]  # (response key, payload field name)
 
 
@@ -54,7 +62,10 @@ def refusal_plan(query: str) -> RefusalPlan | None:
     operation, root = found
     arguments = {argument.name.value: argument.value for argument in root.arguments}
     event, seats = arguments.get("eventId"), arguments.get("seatIds")
-    if len(arguments) != 2 or not isinstance(event, VariableNode):
+    admission = arguments.get("admission")
+    if len(arguments) != 2 + (admission is not None) or not isinstance(event, VariableNode):
+        return None
+    if admission is not None and not isinstance(admission, VariableNode):
         return None
     if not isinstance(seats, VariableNode):
         return None
@@ -73,6 +84,7 @@ def refusal_plan(query: str) -> RefusalPlan | None:
         (root.alias or root.name).value,
         event.name.value,
         seats.name.value,
+        admission.name.value if admission is not None else None,
         tuple(fields),
     )
 
@@ -114,22 +126,36 @@ class HoldRefusals:
             )
         except Exception:  # noqa: BLE001 - graphql-core reports a bad argument properly
             return None
+        room = services.waiting_room
+        if room is not None:
+            event = room.cached_event(event_id)
+            if event is False:
+                return None  # no fresh copy of the room's switch here: graphql-core decides
+            token = variables.get(plan.admission_variable) if plan.admission_variable else None
+            if event is not None and event.room_on:
+                if not room.admits(token, context.identity.user_id, event_id):
+                    LOCK_ACQUISITIONS.labels("refused").inc()
+                    return _body(plan, not_admitted(), [])
         # A new checkout: every live claim is another checkout's.
         taken = services.claims_mirror.taken(event_id, seat_ids)
         if not taken:
             return None
         SEAT_CLAIMS.labels("refused_by_copy").inc()
         LOCK_ACQUISITIONS.labels("refused").inc()
-        error = claimed_by_others(taken)
-        values = {
-            "success": False,
-            "checkout": None,
-            "takenSeatIds": list(taken),
-            "message": error.message,
-            "failureReason": error.code.value,
-            "__typename": PAYLOAD_TYPE,
-        }
-        payload: dict[str, Any] = {}
-        for key, name in plan.fields:
-            payload.setdefault(key, values[name])
-        return json_bytes({"data": {plan.root_key: payload}})
+        return _body(plan, claimed_by_others(taken), list(taken))
+
+
+def _body(plan: RefusalPlan, error: DomainError, taken: list[str]) -> bytes:
+    """The bytes graphql-core would send for this refusal of ``plan``'s query."""
+    values = {
+        "success": False,
+        "checkout": None,
+        "takenSeatIds": taken,
+        "message": error.message,
+        "failureReason": error.code.value,
+        "__typename": PAYLOAD_TYPE,
+    }
+    payload: dict[str, Any] = {}
+    for key, name in plan.fields:
+        payload.setdefault(key, values[name])
+    return json_bytes({"data": {plan.root_key: payload}})

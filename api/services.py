@@ -31,6 +31,7 @@ from adapters.seat_claims import SeatClaims
 from adapters.seatmap_cache import RedisSeatMapEvents, SeatMapCache
 from adapters.temporal_converter import DATA_CONVERTER
 from adapters.users import PostgresUsers
+from adapters.waiting_room_service import WaitingRoom
 from api.account_throttle import AccountThrottle
 from api.admission import HoldAdmission
 from api.auth import TokenService
@@ -113,6 +114,8 @@ class Services:
     rate_limiter: RateLimiter
     account_throttle: AccountThrottle
     default_payment_token: str | None
+    # the waiting rooms (adapters/waiting_room_service.py); set by bootstrap.build_services
+    waiting_room: WaitingRoom | None = None
 
     async def checkouts(self) -> CheckoutClient:
         return await self.temporal.checkouts()

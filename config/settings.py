@@ -116,6 +116,23 @@ class Settings(BaseSettings):
     # is terminated and its payment compensated by the reconciler's other rules.
     reconciler_terminate_after_seconds: int = 3600
 
+    # --- the waiting room (domain/waiting_room.py, api/resolvers/queue.py) ---
+    # An admitted buyer must hold within this, or loses the turn; an admission lives as long.
+    waiting_room_turn_seconds: int = 60
+    # Admissions per second at the opening, before the saga's pace is measured, and never
+    # fewer; the operator's ceiling: never more (an override when the measured pace is wrong).
+    waiting_room_min_rate: float = 20.0
+    waiting_room_max_rate: float = 200.0
+    # Admit this many times what the saga completes per second, so the pace can grow while
+    # holds stay under the latency target; slower holds scale admission down in proportion.
+    waiting_room_headroom: float = 1.5
+    waiting_room_hold_latency_target_ms: int = 2000
+    # Seats one admitted buyer is expected to take: no more unused turns than the available
+    # seats can serve (a buyer admitted to an empty seat map would only be turned away).
+    waiting_room_seats_per_buyer: float = 2.5
+    # How often the pace is measured (one count of the event's finished checkouts at Temporal).
+    waiting_room_measure_seconds: float = 2.0
+
     # --- worker ---
     # Activities and local activities each get at most worker_activity_threads slots, and the
     # executor a thread per slot: a sync activity occupies a thread, and one admitted without a

@@ -22,6 +22,7 @@ class ErrorCode(StrEnum):
     EXTENSION_LIMIT = "EXTENSION_LIMIT"
     TICKET_LIMIT_REACHED = "TICKET_LIMIT_REACHED"  # the event's maxTicketsPerBuyer
     CHECKOUT_ALREADY_OPEN = "CHECKOUT_ALREADY_OPEN"  # one open checkout per buyer per event
+    NOT_ADMITTED = "NOT_ADMITTED"  # the event's waiting room has not admitted this buyer now
     # payments
     PAYMENT_REQUIRED = "PAYMENT_REQUIRED"
     PAYMENT_DECLINED = "PAYMENT_DECLINED"

@@ -1,0 +1,394 @@
+"""The waiting room: joining, what a buyer is told, admissions, and the controller's pace.
+
+**Why Redis, not a Temporal workflow per on-sale.** The room's decisions are arithmetic on a
+cursor (admit the next k positions), and every buyer's poll must read that cursor anyway, so it
+lives in Redis beside the queue, where one Lua script moves it atomically. A workflow would
+add a timer, an activity and a dozen history events per tick to the very Temporal server the
+flash sale saturates, and its decisions would still have to be copied to Redis for the API.
+
+**How it advances.** There is no background process: each poll of a room (``joinQueue``,
+``queueStatus``, ``queueUpdates``) may tick it, at most every ``TICK_SECONDS`` per API
+process, and only the process that takes the room's lease (``SET NX PX``) does. A tick ends
+unused turns past their deadline, then admits ``domain.waiting_room.admissions_now``: the
+pace's credit, within what the available seats can serve. The admission script applies it only
+if the cursor did not move meanwhile. Every ``waiting_room_measure_seconds`` one process
+measures the saga's pace: the event's checkouts that reached a terminal state (one count at
+Temporal's visibility) and its own hold latency (the saga step's histogram), giving the rate
+(``domain.waiting_room.next_rate``), within the operator's floor and ceiling.
+
+**Recovery.** Everything is in Redis (AOF on the dev stack, a replicated ElastiCache in
+production) except the organizer's switch (PostgreSQL). An API process that dies loses
+nothing: any other one ticks on. After a pause in ticking the credit is capped at one second's
+worth, so a restart never floods the saga. If Redis itself loses the room, admissions already
+issued stay valid (they are verified by signature alone) and buyers join again; before the
+opening that costs nobody anything, since pre-queue positions are random anyway.
+
+**Operators** read the room's state with the ``waitingRoom(eventId)`` query (queued,
+admitted, unused turns, lost turns, the rate and what it was derived from).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine
+
+from adapters.waiting_room import RedisWaitingRooms
+from adapters.waiting_room_events import RoomEvent, room_event, switch_waiting_room
+from config.settings import Settings
+from domain import waiting_room as rules
+from domain.errors import DomainError, ErrorCode
+from domain.waiting_room import QueueState
+from domain.waiting_room_admission import Admission, AdmissionSigner
+
+log = logging.getLogger(__name__)
+
+TICK_SECONDS = 0.25
+LEASE_MS = 200
+EVENT_TTL_SECONDS = 1.0  # how stale this process's copy of an event's switch and status may be
+PACE_WINDOW_MS = 2000  # the ETAs' pace is measured over windows this long
+
+Run = Callable[..., Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class QueueStatus:
+    event_id: str
+    room_on: bool
+    state: QueueState
+    position: int | None = None
+    ahead: int | None = None
+    eta_seconds: int | None = None
+    queued: int = 0
+    admission: str | None = None
+    admission_expires_at: int | None = None  # epoch seconds
+    admitted_at_ms: int | None = None
+    seats_may_come_back: bool = False
+    poll_after_ms: int = 2000
+    message: str = ""
+
+
+def _messages(status: QueueStatus) -> str:
+    state = status.state
+    if state == QueueState.PRE_QUEUE:
+        return "you are in the pre-queue: everyone in it gets a random place when the sale opens"
+    if state == QueueState.WAITING:
+        more = " Every seat is held right now; held seats may come back." * bool(
+            status.seats_may_come_back
+        )
+        return f"{status.ahead} ahead of you.{more}"
+    if state == QueueState.ADMITTED:
+        return "it is your turn: hold seats before your admission expires"
+    if state == QueueState.TURN_EXPIRED:
+        return "your turn ended"
+    if state == QueueState.SOLD_OUT:
+        return "sold out: every seat is booked"
+    if state == QueueState.CLOSED:
+        return "this event is not selling tickets"
+    return "not in the queue" if status.room_on else "this event has no waiting room"
+
+
+class HoldLatency:
+    """The mean time of this process's holds at the saga since the last sample (ms), from the
+    histogram the hold already records: no extra work on the hold path."""
+
+    def __init__(self, read: Callable[[], tuple[float, float]]) -> None:
+        self._read = read  # (sum of seconds, count)
+        self._last = read()
+
+    def sample(self) -> float | None:
+        total, count = self._read()
+        (last_total, last_count), self._last = self._last, (total, count)
+        if count <= last_count:
+            return None
+        return (total - last_total) / (count - last_count) * 1000
+
+
+class WaitingRoom:
+    def __init__(
+        self,
+        settings: Settings,
+        store: RedisWaitingRooms,
+        engine: Engine,
+        run_sync: Run,
+        available_seats: Callable[[str], Awaitable[int]],
+        finished_checkouts: Callable[[str], Awaitable[int]],
+        hold_latency: HoldLatency,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._engine = engine
+        self._run_sync = run_sync
+        self._available = available_seats
+        self._finished = finished_checkouts
+        self._latency = hold_latency
+        self._clock = clock
+        self._signer = AdmissionSigner(settings.jwt_secret)
+        self._events: dict[str, tuple[float, RoomEvent | None]] = {}
+        self._ticked: dict[str, float] = {}
+        self._measured: dict[str, float] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._refreshing: set[str] = set()
+        self._pace = rules.Pace(
+            floor=settings.waiting_room_min_rate,
+            ceiling=settings.waiting_room_max_rate,
+            headroom=settings.waiting_room_headroom,
+            latency_target_ms=settings.waiting_room_hold_latency_target_ms,
+        )
+
+    # --- the event: this process's copy, at most EVENT_TTL_SECONDS old ---
+
+    async def event(self, event_id: str) -> RoomEvent | None:
+        cached = self._events.get(event_id)
+        now = time.monotonic()
+        if cached is not None and now - cached[0] < EVENT_TTL_SECONDS:
+            return cached[1]
+        found = await self._run_sync(room_event, self._engine, event_id)
+        self._events[event_id] = (now, found)
+        return found
+
+    def cached_event(self, event_id: str) -> RoomEvent | None | bool:
+        """This process's fresh copy without I/O; False when it has none. A copy past half its
+        life is refreshed in the background, so a steady stream of callers always finds one."""
+        cached = self._events.get(event_id)
+        age = EVENT_TTL_SECONDS if cached is None else time.monotonic() - cached[0]
+        if age >= EVENT_TTL_SECONDS / 2 and event_id not in self._refreshing:
+            self._refreshing.add(event_id)
+            self._spawn(self._refresh(event_id))
+        if cached is None or age >= EVENT_TTL_SECONDS:
+            return False
+        return cached[1]
+
+    async def _refresh(self, event_id: str) -> None:
+        try:
+            found = await self._run_sync(room_event, self._engine, event_id)
+            self._events[event_id] = (time.monotonic(), found)
+        except Exception as exc:  # noqa: BLE001 - the next caller reads it itself
+            log.warning("event %s not read for its waiting room: %s", event_id, exc)
+        finally:
+            self._refreshing.discard(event_id)
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def forget(self, event_id: str) -> None:
+        self._events.pop(event_id, None)
+
+    async def switch(self, event_id: str, enabled: bool) -> None:
+        await self._run_sync(switch_waiting_room, self._engine, event_id, enabled)
+        self.forget(event_id)
+
+    # --- admissions: the hold path's check (a signature, no I/O) ---
+
+    def admits(self, token: object, user_id: str, event_id: str) -> bool:
+        return self._signer.admits(token, user_id, event_id)
+
+    async def require_admission(self, user_id: str, event_id: str, token: object) -> bool:
+        """Whether the room is on for the event (True) or off; raises NOT_ADMITTED when it is
+        on and ``token`` is not the caller's live admission to this event. Reads the event at
+        most once a second per process; the admission itself is a signature check."""
+        event = await self.event(event_id)
+        if event is None or not event.room_on:
+            return False
+        if not self.admits(token, user_id, event_id):
+            raise not_admitted()
+        return True
+
+    async def turn_used(self, user_id: str, event_id: str) -> None:
+        """The buyer held within its turn. Best effort: a turn not marked used is counted lost
+        at its deadline, which only lets the next buyer in a little sooner."""
+        try:
+            await self._store.turn_used(event_id, user_id)
+        except Exception as exc:  # noqa: BLE001 - never fail a hold that succeeded
+            log.warning("turn of %s for %s not marked used: %s", user_id, event_id, exc)
+
+    # --- buyers ---
+
+    async def join(self, user_id: str, event_id: str) -> QueueStatus:
+        event = await self._room(event_id)
+        if event.status in rules.CLOSED_STATUSES:
+            raise DomainError(ErrorCode.INVALID_STATE, f"the event is {event.status}")
+        if event.status != "SOLD_OUT":
+            opened = event.status in rules.OPENED_STATUSES
+            # A CSPRNG key, kept hidden until the opening: an early or fast join gains nothing.
+            key = rules.pre_queue_key(secrets.SystemRandom().random())
+            await self._store.join(event.id, user_id, opened, key, self._now_ms())
+        return await self._status(event, user_id)
+
+    async def status(self, user_id: str, event_id: str) -> QueueStatus:
+        event = await self.event(event_id)
+        if event is None:
+            raise DomainError(ErrorCode.NOT_FOUND, "event not found")
+        if not event.room_on:
+            return QueueStatus(
+                event.id,
+                False,
+                QueueState.NOT_QUEUED,
+                message=_messages(QueueStatus(event.id, False, QueueState.NOT_QUEUED)),
+            )
+        return await self._status(event, user_id)
+
+    async def _room(self, event_id: str) -> RoomEvent:
+        event = await self.event(event_id)
+        if event is None:
+            raise DomainError(ErrorCode.NOT_FOUND, "event not found")
+        if not event.room_on:
+            raise DomainError(ErrorCode.INVALID_STATE, "this event has no waiting room")
+        return event
+
+    async def _status(self, event: RoomEvent, user_id: str) -> QueueStatus:
+        await self._tick(event)
+        entry = await self._store.entry(event.id, user_id)
+        now_ms = self._now_ms()
+        state = rules.buyer_state(
+            event.status,
+            entry.rank,
+            entry.admitted,
+            entry.deadline_ms,
+            entry.lost,
+            entry.opened_ms is not None or event.status in rules.OPENED_STATUSES,
+            now_ms,
+        )
+        status = QueueStatus(event.id, True, state, queued=entry.queued)
+        if state in (QueueState.WAITING, QueueState.ADMITTED) and entry.rank is not None:
+            pace = entry.pace or entry.rate or self._pace.floor
+            place = rules.place(entry.rank, entry.admitted, pace)
+            status = QueueStatus(
+                event.id,
+                True,
+                state,
+                position=place.position,
+                ahead=place.ahead,
+                eta_seconds=place.eta_seconds,
+                queued=entry.queued,
+                seats_may_come_back=entry.capacity == 0,
+                poll_after_ms=rules.poll_after_ms(place.eta_seconds),
+            )
+        if state == QueueState.ADMITTED and entry.deadline_ms is not None:
+            assert entry.rank is not None
+            expires = entry.deadline_ms // 1000
+            token = self._signer.issue(Admission(user_id, event.id, entry.rank + 1, expires))
+            turn_ms = self._settings.waiting_room_turn_seconds * 1000
+            status = QueueStatus(
+                **{
+                    **status.__dict__,
+                    "admission": token,
+                    "admission_expires_at": expires,
+                    "admitted_at_ms": entry.deadline_ms - turn_ms,
+                    "seats_may_come_back": False,
+                }
+            )
+        return QueueStatus(**{**status.__dict__, "message": _messages(status)})
+
+    # --- the controller ---
+
+    def _now_ms(self) -> int:
+        return int(self._clock() * 1000)
+
+    async def _tick(self, event: RoomEvent) -> None:
+        """Advances the room's cursor, if this process's turn to (see the module doc)."""
+        if event.status not in rules.OPENED_STATUSES:
+            return  # the pre-queue waits for the opening; its keys decide the order then
+        now = time.monotonic()
+        if now - self._ticked.get(event.id, 0.0) < TICK_SECONDS:
+            return
+        self._ticked[event.id] = now
+        if not await self._store.lease(event.id, LEASE_MS):
+            return
+        if now - self._measured.get(event.id, 0.0) >= self._settings.waiting_room_measure_seconds:
+            self._measured[event.id] = now
+            self._spawn(self._measure(event.id))
+        now_ms = self._now_ms()
+        snap = await self._store.snapshot(event.id, now_ms)
+        rate = snap.rate if snap.rate is not None else self._pace.floor
+        admitting = event.status == rules.ADMITTING_STATUS
+        capacity, count, credit = 0, 0, 0.0
+        if admitting:
+            # The opening starts with one second's worth: the first buyers need not wait a tick.
+            elapsed = 1.0 if snap.tick_ms is None else (now_ms - snap.tick_ms) / 1000
+            credit = rules.accrue(snap.credit, rate, elapsed)
+            available = await self._available(event.id)
+            capacity = rules.seat_capacity(available, self._settings.waiting_room_seats_per_buyer)
+            count = rules.admissions_now(
+                credit, capacity, snap.outstanding, snap.queued - snap.admitted
+            )
+        fields: dict[str, float | int] = {"credit": round(credit - count, 4), "capacity": capacity}
+        if snap.win_ms is None or now_ms - snap.win_ms >= PACE_WINDOW_MS:
+            if snap.win_ms is not None and snap.admitted > snap.win_n:
+                sample = (snap.admitted - snap.win_n) / ((now_ms - snap.win_ms) / 1000)
+                fields["pace"] = round(rules.smoothed(snap.pace, sample), 3)
+            fields["win_ms"], fields["win_n"] = now_ms, snap.admitted
+        # On a whole second: the admission's ``exp`` (seconds) ends the turn at the same moment.
+        deadline = (now_ms // 1000 + self._settings.waiting_room_turn_seconds) * 1000
+        await self._store.admit(event.id, snap.admitted, count, deadline, now_ms, fields)
+
+    async def _measure(self, event_id: str) -> None:
+        """The saga's pace: checkouts finished per second, and this process's hold latency."""
+        try:
+            period_ms = int(self._settings.waiting_room_measure_seconds * 1000)
+            if not await self._store.measure_lease(event_id, period_ms):
+                return
+            finished = await self._finished(event_id)
+            now_ms = self._now_ms()
+            last_n, last_ms, last_rate = await self._store.meta(
+                event_id, "finished", "finished_ms", "completions_per_s"
+            )
+            fields: dict[str, float | int] = {"finished": finished, "finished_ms": now_ms}
+            completions = last_rate or 0.0
+            if last_n is not None and last_ms is not None and now_ms > last_ms:
+                sample = max(0.0, finished - last_n) / ((now_ms - last_ms) / 1000)
+                completions = rules.smoothed(last_rate, sample)
+            latency = self._latency.sample()
+            fields["completions_per_s"] = round(completions, 3)
+            if latency is not None:
+                fields["hold_ms"] = round(latency, 1)
+            fields["rate"] = rules.next_rate(completions, latency, self._pace)
+            await self._store.record(event_id, fields)
+        except Exception as exc:  # noqa: BLE001 - the last rate stands until the next try
+            log.warning("waiting room pace of %s not measured: %s", event_id, exc)
+
+    # --- operators ---
+
+    async def operator_view(self, event_id: str) -> dict[str, Any]:
+        event = await self.event(event_id)
+        if event is None:
+            raise DomainError(ErrorCode.NOT_FOUND, "event not found")
+        snap = await self._store.snapshot(event.id, self._now_ms())
+        return {
+            "event_id": event.id,
+            "enabled": event.room_on,
+            "switched_on": event.switched_on,
+            "opened": snap.opened_ms is not None,
+            "queued": snap.queued,
+            "admitted": snap.admitted,
+            "unused_turns": snap.outstanding,
+            "lost_turns": snap.lost,
+            "admission_rate": snap.rate if snap.rate is not None else self._pace.floor,
+            "admission_pace": snap.pace,
+            "completions_per_second": snap.completions_per_s,
+            "hold_latency_ms": snap.hold_ms,
+            "seat_capacity": snap.capacity,
+            "max_rate": self._pace.ceiling,
+            "turn_seconds": self._settings.waiting_room_turn_seconds,
+        }
+
+    async def admissions(self, event_id: str) -> list[tuple[str, int]]:
+        """(buyer, turn deadline ms) of every turn given so far."""
+        return await self._store.admitted_order(event_id)
+
+
+def not_admitted() -> DomainError:
+    return DomainError(
+        ErrorCode.NOT_ADMITTED,
+        "this sale has a waiting room: join the queue (joinQueue) and hold with the admission "
+        "it gives you when it is your turn",
+    )

@@ -1,0 +1,182 @@
+"""The waiting room through GraphQL, on the real services: joining, places, admissions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import Engine, text
+
+from api.services import Services
+from bootstrap import waiting_room
+from tests.api.conftest import data_of
+
+pytestmark = pytest.mark.usefixtures("api_worker")
+
+JOIN = """mutation($e: ID!) { joinQueue(eventId: $e) {
+  success failureReason status { state position ahead etaSeconds queued admission } } }"""
+STATUS = """query($e: ID!) { queueStatus(eventId: $e) {
+  state position ahead etaSeconds queued admission admissionExpiresAt seatsMayComeBack
+  pollAfterMs message } }"""
+SWITCH = """mutation($e: ID!, $on: Boolean!) { setWaitingRoom(eventId: $e, enabled: $on) {
+  success failureReason waitingRoom { enabled queued admitted } } }"""
+ROOM = "query($e: ID!) { waitingRoom(eventId: $e) { enabled queued admitted admissionRate } }"
+START = """mutation($e: ID!, $s: [ID!]!, $a: String) {
+  startCheckout(eventId: $e, seatIds: $s, admission: $a) {
+    success failureReason takenSeatIds checkout { id } } }"""
+START_PLAIN = """mutation($e: ID!, $s: [ID!]!) { startCheckout(eventId: $e, seatIds: $s) {
+  success failureReason takenSeatIds checkout { id } } }"""
+SEATS = "query($e: ID!) { availableSeats(eventId: $e) { id } }"
+
+
+async def join(gql: Any, event_id: str, buyer: Any) -> dict[str, Any]:
+    payload = data_of(await gql(JOIN, {"e": event_id}, buyer))["joinQueue"]
+    assert payload["success"] is True, payload
+    return payload["status"]  # type: ignore[no-any-return]
+
+
+async def status(gql: Any, event_id: str, buyer: Any) -> dict[str, Any]:
+    return data_of(await gql(STATUS, {"e": event_id}, buyer))["queueStatus"]  # type: ignore[no-any-return]
+
+
+async def room_on(gql: Any, event_id: str, admin: Any) -> None:
+    switched = data_of(await gql(SWITCH, {"e": event_id, "on": True}, admin))["setWaitingRoom"]
+    assert switched["success"] is True and switched["waitingRoom"]["enabled"] is True
+
+
+@pytest.fixture
+def short_turns(services: Services) -> Iterator[None]:
+    """The room with one-second turns for the test (the API's own is built by bootstrap)."""
+    original = services.waiting_room
+    quick = services.settings.model_copy(update={"waiting_room_turn_seconds": 1})
+    services.waiting_room = waiting_room(quick, services)
+    try:
+        yield
+    finally:
+        services.waiting_room = original
+
+
+async def test_joining_gives_places_in_arrival_order_once_per_account(
+    gql: Any, make_buyer: Any, make_admin: Any, event_factory: Any
+) -> None:
+    event = event_factory(seats=4)
+    buyers = [make_buyer() for _ in range(4)]
+    assert (await status(gql, event.id, buyers[0]))["state"] == "NOT_QUEUED"
+    refused = data_of(await gql(SWITCH, {"e": event.id, "on": True}, buyers[0]))
+    assert refused["setWaitingRoom"]["failureReason"] == "FORBIDDEN"
+    await room_on(gql, event.id, make_admin())
+
+    places = [(await join(gql, event.id, b))["position"] for b in buyers]
+    assert places == [1, 2, 3, 4]
+    # joining again (a second client of the same account) is the same entry
+    again = await join(gql, event.id, buyers[2])
+    assert again["position"] == 3 and again["queued"] == 4
+    # 4 seats serve one buyer at a time (2.5 seats each): the first is admitted, the rest wait
+    first, last = await status(gql, event.id, buyers[0]), await status(gql, event.id, buyers[3])
+    assert first["state"] == "ADMITTED" and first["admission"]
+    assert last["state"] == "WAITING" and last["admission"] is None
+    assert last["ahead"] == 2 and last["etaSeconds"] > 0  # buyers 2 and 3 still wait
+    view = data_of(await gql(ROOM, {"e": event.id}, make_admin()))["waitingRoom"]
+    assert view["enabled"] is True and view["queued"] == 4 and view["admitted"] == 1
+
+
+async def test_a_hold_without_a_live_admission_is_refused_and_holds_nothing(
+    gql: Any,
+    http: httpx.AsyncClient,
+    make_buyer: Any,
+    make_admin: Any,
+    event_factory: Any,
+) -> None:
+    event = event_factory(seats=4)
+    await room_on(gql, event.id, make_admin())
+    buyer, other = make_buyer(), make_buyer()
+    admitted = await join(gql, event.id, buyer)
+    assert (await status(gql, event.id, buyer))["state"] == "ADMITTED"
+    token = (await status(gql, event.id, buyer))["admission"]
+    assert admitted["position"] == 1
+
+    seats = event.seat_ids[:2]
+    for who, admission in ((buyer, None), (buyer, "not-a-token"), (other, token)):
+        refused = data_of(await gql(START, {"e": event.id, "s": seats, "a": admission}, who))
+        assert refused["startCheckout"]["failureReason"] == "NOT_ADMITTED", refused
+        assert refused["startCheckout"]["checkout"] is None
+    # over HTTP twice: graphql-core, then the refusals' fast path, alike
+    for _ in range(2):
+        response = await http.post(
+            "/graphql",
+            json={"query": START_PLAIN, "variables": {"e": event.id, "s": seats}},
+            headers={"Authorization": f"Bearer {buyer.token}"},
+        )
+        assert response.json()["data"]["startCheckout"]["failureReason"] == "NOT_ADMITTED"
+    available = {s["id"] for s in data_of(await gql(SEATS, {"e": event.id}))["availableSeats"]}
+    assert available == set(event.seat_ids)  # nothing held
+
+    held = data_of(await gql(START, {"e": event.id, "s": seats, "a": token}, buyer))
+    assert held["startCheckout"]["success"] is True, held
+
+
+@pytest.mark.usefixtures("short_turns")
+async def test_an_admitted_buyer_who_does_not_hold_in_time_loses_the_turn(
+    gql: Any, make_buyer: Any, make_admin: Any, event_factory: Any
+) -> None:
+    event = event_factory(seats=2)  # one buyer at a time
+    await room_on(gql, event.id, make_admin())
+    late, next_one = make_buyer(), make_buyer()
+    await join(gql, event.id, late)
+    await join(gql, event.id, next_one)
+    first = await status(gql, event.id, late)
+    assert first["state"] == "ADMITTED"
+    assert (await status(gql, event.id, next_one))["state"] == "WAITING"
+
+    # past the turn's deadline: the admission no longer holds, and the turn goes on
+    deadline = datetime.fromisoformat(first["admissionExpiresAt"])
+    while datetime.now(UTC) <= deadline + timedelta(milliseconds=300):
+        await asyncio_sleep(0.2)
+    assert (await status(gql, event.id, late))["state"] == "TURN_EXPIRED"
+    refused = data_of(
+        await gql(START, {"e": event.id, "s": event.seat_ids[:1], "a": first["admission"]}, late)
+    )
+    assert refused["startCheckout"]["failureReason"] == "NOT_ADMITTED"
+    for _ in range(20):
+        if (await status(gql, event.id, next_one))["state"] == "ADMITTED":
+            break
+        await asyncio_sleep(0.3)
+    assert (await status(gql, event.id, next_one))["state"] == "ADMITTED"
+    # one entry per account: joining again does not give a second turn
+    assert (await join(gql, event.id, late))["state"] == "TURN_EXPIRED"
+
+
+async def test_the_pre_queue_is_shuffled_at_the_opening_and_later_arrivals_queue_in_order(
+    gql: Any, services: Services, make_buyer: Any, event_factory: Any, engine: Engine
+) -> None:
+    event = event_factory(seats=4, status="SCHEDULED")
+    with engine.begin() as conn:  # an onSaleAt: the room is on without the organizer
+        conn.execute(
+            text("UPDATE events SET on_sale_at = :t WHERE id = :e"),
+            {"t": datetime.now(UTC) + timedelta(hours=1), "e": event.id},
+        )
+    assert services.waiting_room is not None
+    services.waiting_room.forget(event.id)
+    early = [make_buyer() for _ in range(25)]
+    for buyer in early:
+        joined = await join(gql, event.id, buyer)
+        assert joined["state"] == "PRE_QUEUE" and joined["position"] is None
+
+    with engine.begin() as conn:  # what the lifecycle does at onSaleAt
+        conn.execute(text("UPDATE events SET status = 'ON_SALE' WHERE id = :e"), {"e": event.id})
+    services.waiting_room.forget(event.id)
+    late = [make_buyer() for _ in range(3)]
+    late_places = [(await join(gql, event.id, b))["position"] for b in late]
+    places = [(await status(gql, event.id, b))["position"] for b in early]
+    assert sorted(places) == list(range(1, 26))
+    assert places != list(range(1, 26))  # 1 in 25! to fail by chance
+    assert late_places == [26, 27, 28]
+
+
+async def asyncio_sleep(seconds: float) -> None:
+    import asyncio
+
+    await asyncio.sleep(seconds)
