@@ -7,7 +7,8 @@ What each refusal looks like to a client, and what its check costs:
   closed with 4429 and a reason. A dict lookup; the rate check is the HTTP one (Redis once
   per lease of requests);
 - a frame larger than a request may be (the HTTP body's cap): closed with 4413 and a reason.
-  Its length in UTF-8, counted once per frame;
+  Its length in UTF-8, free for an ASCII frame (an encode only for one that is not). uvicorn
+  reads a whole frame first, up to its ``--ws-max-size`` (16 MiB unless set lower);
 - a ``subscribe`` over the rate limits of the address and the connection's user: an ``error``
   message for the operation, code ``RATE_LIMITED`` with ``retryAfter``; one past
   ``WS_MAX_SUBSCRIPTIONS_PER_CONNECTION`` operations open on the connection: an ``error``,
@@ -105,7 +106,8 @@ class StrictTransportWSHandler(GraphQLTransportWSHandler):
             text = message.get("text")
             if text is None:  # a binary frame: the protocol's messages are text
                 return {}
-            size = len(text.encode())
+            # CPython knows a str is ASCII without reading it: no copy for the usual frame.
+            size = len(text) if text.isascii() else len(text.encode())
             refusal = None if max_bytes is None else size_refusal(size, max_bytes)
             if refusal is not None:
                 await websocket.close(CLOSE_TOO_LARGE, _reason(refusal))

@@ -260,12 +260,30 @@ async def test_a_frame_over_the_request_size_closes_with_4413(
             await ws.send({**at_cap, "id": "2", "pad": "x" * (padding + 1)})
             code, reason = await closed_with(ws.ws)
         assert code == 4413 and reason.startswith("BAD_USER_INPUT"), reason
+        # Counted in bytes, not characters: "é" is two bytes in UTF-8.
+        async with socket(address) as ws:
+            await ws.ws.send(json.dumps({**at_cap, "pad": "é" * (cap // 2)}, ensure_ascii=False))
+            code, _ = await closed_with(ws.ws)
+        assert code == 4413
         async with httpx.AsyncClient(base_url=f"http://{address}") as client:
             body = json.dumps({"query": EVENTS, "pad": "x" * cap}).encode()
             over_http = await client.post(
                 "/graphql", content=body, headers={"content-type": "application/json"}
             )
         assert over_http.status_code == 413
+
+
+async def test_a_subscribe_payload_that_is_not_a_request_is_answered_not_dropped(
+    limited: Any, temporal_client: Client
+) -> None:
+    async with serve(limited(), temporal_client) as (address, _):
+        async with socket(address) as ws:
+            for op_id, payload in (("1", "not an object"), ("2", {"query": 42}), ("3", None)):
+                await ws.send({"id": op_id, "type": "subscribe", "payload": payload})
+                refused = await ws.next(op_id)
+                assert refused["type"] == "error", refused
+                assert error_of(refused)["extensions"]["code"] == "BAD_USER_INPUT"
+            assert (await ws.subscribe("4", EVENTS))["type"] == "next"
 
 
 # --- the websocket's own caps ---
