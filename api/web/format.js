@@ -7,13 +7,20 @@ export function cents(decimal) {
   return sign * (Math.abs(parseInt(whole, 10)) * 100 + parseInt((fraction + '00').slice(0, 2), 10));
 }
 
+// One formatter per currency: a 5,000-seat map names every seat's price, and building an
+// Intl.NumberFormat costs far more than using one.
+const formatters = new Map();
+
 export function money(amount, currency, inCents = false) {
   const value = inCents ? amount / 100 : cents(amount) / 100;
-  try {
-    return new Intl.NumberFormat('en-US', { style: 'currency', currency }).format(value);
-  } catch {
-    return `${value.toFixed(2)} ${currency}`;
+  if (!formatters.has(currency)) {
+    try {
+      formatters.set(currency, new Intl.NumberFormat('en-US', { style: 'currency', currency }));
+    } catch {
+      formatters.set(currency, { format: (v) => `${v.toFixed(2)} ${currency}` });
+    }
   }
+  return formatters.get(currency).format(value);
 }
 
 export function when(iso) {

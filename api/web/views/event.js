@@ -56,6 +56,16 @@ class EventPage {
   }
 
   async mount() {
+    // Subscribe first, then read the event and its map at once: a change that lands between
+    // the subscription and the read is not lost (see loadMap), and neither read waits on the other.
+    this.stops.push(
+      subscriptions.subscribe(CHANGES, { e: this.eventId }, {
+        next: (payload) => this.changed(payload.data && payload.data.seatMapChanges),
+        restarted: () => this.loadMap(),
+      }),
+    );
+    const asked = Date.now();
+    const mapRead = gql(MAP, { e: this.eventId }).then((d) => d.seatMap, (error) => error);
     let event;
     try {
       event = (await gql(EVENT, { e: this.eventId })).event;
@@ -71,14 +81,7 @@ class EventPage {
     this.event = event;
     this.map = new SeatMap({ currency: event.currency, onActivate: (seat) => this.toggle(seat) });
     this.draw();
-    // Subscribe first, then read the map: a change between the two is not lost.
-    this.stops.push(
-      subscriptions.subscribe(CHANGES, { e: this.eventId }, {
-        next: (payload) => this.changed(payload.data && payload.data.seatMapChanges),
-        restarted: () => this.loadMap(),
-      }),
-    );
-    await this.loadMap();
+    this.applyMap(await mapRead, asked);
     this.selection = (JSON.parse(sessionStorage.getItem(this.selectionKey) || '[]'))
       .filter((id) => this.map.seat(id) && this.map.seat(id).status === 'AVAILABLE');
     await this.checkout.resume();
@@ -137,20 +140,22 @@ class EventPage {
   }
 
   async loadMap() {
+    if (!this.map) return; // the first read is mount's, still under way
     const asked = Date.now();
-    let map;
-    try {
-      map = (await gql(MAP, { e: this.eventId })).seatMap;
-    } catch (error) {
-      showError(`The seat map could not be loaded: ${error.message}`);
+    this.applyMap(await gql(MAP, { e: this.eventId }).then((d) => d.seatMap, (error) => error), asked);
+  }
+
+  applyMap(map, asked) {
+    if (map instanceof Error) {
+      showError(`The seat map could not be loaded: ${map.message}`);
       return;
     }
-    // Seats that changed live since shortly before this read keep their live status.
-    const live = new Map();
-    for (const [id, at] of this.changedAt) {
-      if (at > asked - STALE_MS && this.map.seat(id)) live.set(id, this.map.seat(id).status);
+    // Seats that changed live since shortly before this read keep their live status: the
+    // read may be as old as the API's staleness bound.
+    for (const seat of map.seats) {
+      const live = this.changedAt.get(seat.id);
+      if (live && live.at > asked - STALE_MS) seat.status = live.status;
     }
-    for (const seat of map.seats) if (live.has(seat.id)) seat.status = live.get(seat.id);
     if (!this.map.seats.size) {
       this.map.load(map);
       const sections = [...new Set(map.seats.map((s) => s.section))];
@@ -176,10 +181,15 @@ class EventPage {
       return;
     }
     const now = Date.now();
+    if (!this.map) {
+      // Before the event and map are read: remembered, and applied over the map when it comes.
+      for (const id of change.seatIds) this.changedAt.set(id, { at: now, status });
+      return;
+    }
     const mine = new Set(this.checkout.open ? this.checkout.state.seatIds : []);
     const lost = [];
     for (const id of change.seatIds) {
-      this.changedAt.set(id, now);
+      this.changedAt.set(id, { at: now, status });
       this.map.setStatus(id, status);
       if (status !== 'AVAILABLE' && this.selection.includes(id) && !mine.has(id) && !this.busy) lost.push(id);
     }
