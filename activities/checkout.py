@@ -52,6 +52,11 @@ def business_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+# Reads of the intent a compensation makes while it keeps moving under it: AUTHORIZED, then
+# CAPTURED by a late capture, is the longest path (one re-read), so three is a margin.
+SETTLE_ATTEMPTS = 3
+
+
 def authorize_key(checkout_id: str) -> str:
     return f"authorize:{checkout_id}"
 
@@ -284,15 +289,34 @@ class CheckoutActivities:
     @activity.defn(name="void_or_refund_payment")
     @business_errors
     def void_or_refund_payment(self, request: CheckoutRef) -> str:
-        """Voids an authorization, or refunds a capture; answers what it found or did."""
-        intent = self._payments.find_by_checkout(request.checkout_id)
-        if intent is None:
-            return "none"
-        if intent.status == PaymentStatus.AUTHORIZED:
-            return self._payments.void(intent.id, void_key(request.checkout_id)).status.value
-        if intent.status == PaymentStatus.CAPTURED:
-            return self._payments.refund(intent.id, refund_key(request.checkout_id)).status.value
-        return intent.status.value  # DECLINED, VOIDED or REFUNDED: nothing is held or charged
+        """Voids an authorization, or refunds a capture; answers what it found or did.
+
+        The read and the write are two calls, and a late capture (an attempt of the capture
+        step still in flight when the saga gave up on it) can land between them: the void is
+        then refused INVALID_PAYMENT_STATE, which a retry of the same void could never change.
+        So that refusal sends it back to read and decide again; the intent only moves forward
+        (AUTHORIZED -> CAPTURED -> REFUNDED), so the next decision is a refund, and it ends
+        refunded. Refusals of a state neither step expects still fail the step.
+        """
+        for _ in range(SETTLE_ATTEMPTS):
+            intent = self._payments.find_by_checkout(request.checkout_id)
+            if intent is None:
+                return "none"
+            try:
+                if intent.status == PaymentStatus.AUTHORIZED:
+                    return self._payments.void(
+                        intent.id, void_key(request.checkout_id)
+                    ).status.value
+                if intent.status == PaymentStatus.CAPTURED:
+                    refund = refund_key(request.checkout_id)
+                    return self._payments.refund(intent.id, refund).status.value
+            except DomainError as exc:
+                if exc.code != ErrorCode.INVALID_PAYMENT_STATE:
+                    raise
+                continue  # the intent moved under us: read it again
+            return intent.status.value  # DECLINED, VOIDED or REFUNDED: nothing held or charged
+        # Still moving after every re-read: a transport-like failure, retried by the saga.
+        raise RuntimeError(f"payment of checkout {request.checkout_id} kept changing state")
 
     def all(self) -> list[Callable[..., Any]]:
         return [

@@ -6,6 +6,13 @@ confirms never deadlock), flips them AVAILABLE -> BOOKED only if they still are 
 refuses unless every seat flipped. The partial unique index on ``booking_seats`` backs this up
 in the schema itself.
 
+A booking takes the buyer's money, so ``confirm`` also refuses unless the payment it names is
+still AUTHORIZED for this checkout (``payment_refusal``), read under a share lock in the same
+transaction: a confirm attempt that lands after the saga voided the payment (its step timed out,
+the compensation ran, the attempt was still in flight) refuses instead of booking seats over a
+voided authorization; a void waits for a confirm that read first, and the saga's compensation
+then cancels that booking before voiding.
+
 The event's SOLD_OUT status follows its inventory in the same transactions
 (``domain.event_lifecycle.after_booking_change``): the confirm that books the last sellable seat
 sells the event out, and a cancel or refund that gives seats back puts it on sale again.
@@ -24,11 +31,11 @@ import psycopg.errors
 from sqlalchemy import ColumnElement, Connection, Engine, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from adapters.orm import BookingRow, BookingSeat, Event, EventSeat, Seat
+from adapters.orm import BookingRow, BookingSeat, Event, EventSeat, PaymentIntentRow, Seat
 from domain import pricing
 from domain.errors import DomainError, ErrorCode
 from domain.event_lifecycle import accepts_bookings, after_booking_change
-from domain.model import Booking, BookingStatus, ConfirmRequest, SeatStatus
+from domain.model import Booking, BookingStatus, ConfirmRequest, PaymentStatus, SeatStatus
 from domain.validation import (
     parse_uuid,
     validate_amount,
@@ -116,6 +123,37 @@ def check_confirm_request(request: ConfirmRequest) -> CheckedRequest:
     )
 
 
+def payment_refusal(
+    checkout_id: str, intent_id: str, found: tuple[str, str | None] | None
+) -> DomainError | None:
+    """Why a confirm may not book on this payment, or None. ``found`` is the intent's
+    (status, checkout id), None if there is no such intent. Shared with the in-memory fake.
+
+    Only an authorization of this very checkout pays for its booking: a voided, declined or
+    refunded intent holds no money, a captured one was already spent (the saga captures after
+    confirming, never before), and another checkout's intent pays for another booking.
+    """
+    if found is None:
+        return DomainError(
+            ErrorCode.INVALID_PAYMENT_STATE, "no such payment intent", intent_id=intent_id
+        )
+    status, intent_checkout = found
+    if intent_checkout != checkout_id:
+        return DomainError(
+            ErrorCode.INVALID_PAYMENT_STATE,
+            "the payment belongs to another checkout",
+            intent_id=intent_id,
+        )
+    if status != PaymentStatus.AUTHORIZED:
+        return DomainError(
+            ErrorCode.INVALID_PAYMENT_STATE,
+            f"the payment is {status}, not AUTHORIZED",
+            intent_id=intent_id,
+            status=str(status),
+        )
+    return None
+
+
 def _constraint_name(exc: DBAPIError) -> str | None:
     diag = getattr(exc.orig, "diag", None)
     return getattr(diag, "constraint_name", None)
@@ -145,9 +183,14 @@ class PostgresBookingStore:
     def confirm(self, request: ConfirmRequest) -> Booking:
         """Books exactly ``request.seat_ids`` in one transaction; idempotent on checkout_id.
 
+        A request naming a ``payment_intent_id`` books only while that intent is AUTHORIZED for
+        this checkout (the saga always names one); without one, nothing is paid through the
+        processor (complimentary seats) and nothing is checked.
+
         Raises:
             DomainError: INVALID_INPUT / DUPLICATE_SEATS (bad request, or total or currency not
                 matching the event's prices), NOT_FOUND (event, seat or user), EVENT_NOT_ON_SALE,
+                INVALID_PAYMENT_STATE (the payment is not this checkout's live authorization),
                 SEATS_UNAVAILABLE (``details["seat_ids"]``: the seats lost), LOCK_CONTENTION.
         """
         checked = check_confirm_request(request)
@@ -310,6 +353,7 @@ class PostgresBookingStore:
                 field="currency",
                 expected=event.currency,
             )
+        self._check_payment(conn, req)
         # The booking row goes first: a concurrent confirm of the same checkout then waits on
         # the checkout_id unique index and ends in the idempotent path, instead of finding
         # "its" seats booked and reporting them lost.
@@ -364,6 +408,25 @@ class PostgresBookingStore:
             payment_intent_id=req.payment_intent_id,
             created_at=created_at,
         )
+
+    @staticmethod
+    def _check_payment(conn: Connection, req: CheckedRequest) -> None:
+        """Refuses unless the named payment is this checkout's live authorization. FOR SHARE:
+        a void or capture (FOR UPDATE on the intent) waits until this transaction ends, so the
+        intent cannot move between this read and the booking's commit."""
+        if req.payment_intent_id is None:
+            return
+        row = conn.execute(
+            select(PaymentIntentRow.status, PaymentIntentRow.checkout_id)
+            .where(PaymentIntentRow.id == req.payment_intent_id)
+            .with_for_update(read=True)
+        ).one_or_none()
+        found = None
+        if row is not None:
+            found = (row.status, None if row.checkout_id is None else str(row.checkout_id))
+        refusal = payment_refusal(req.checkout_id, req.payment_intent_id, found)
+        if refusal is not None:
+            raise refusal
 
     def _release(self, checkout_id: str, target: BookingStatus) -> Booking | None:
         checkout = uuid.UUID(parse_uuid(checkout_id, "checkout_id"))

@@ -217,7 +217,9 @@ class CheckoutClient:
                 ]
             ),
             static_summary=f"Checkout of {len(seat_ids)} seat(s), event {event_id}",
-            execution_timeout=timedelta(hours=2),
+            # No execution timeout: it would cut a compensation that retries until done. The
+            # workflow bounds its own forward steps (workflows/checkout.py), and the reconciler
+            # terminates and repairs a checkout stuck past its longest life.
             task_timeout=self._task_timeout,
         )
         try:

@@ -67,8 +67,12 @@ class Catalog(Protocol):
 
 class BookingStore(Protocol):
     def confirm(self, request: ConfirmRequest) -> Booking:
-        """One transaction; idempotent on checkout_id. Raises DomainError SEATS_UNAVAILABLE
-        (details["seat_ids"]: the seats lost) or LOCK_CONTENTION (retryable)."""
+        """One transaction; idempotent on checkout_id. Books only while the payment the
+        request names is AUTHORIZED for this checkout, read in that transaction (a request
+        without one takes no payment and is not checked). Raises DomainError
+        INVALID_PAYMENT_STATE (that payment is gone: voided, captured, another checkout's),
+        SEATS_UNAVAILABLE (details["seat_ids"]: the seats lost) or LOCK_CONTENTION
+        (retryable)."""
         ...
 
     def cancel(self, checkout_id: str) -> Booking | None:

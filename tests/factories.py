@@ -17,8 +17,10 @@ from sqlalchemy import Engine, insert, select
 
 from adapters.bookings import PostgresBookingStore
 from adapters.fakes.bookings import InMemoryBookingStore, InMemoryCatalog, InMemoryInventory
+from adapters.fakes.payments import InMemoryPayments
 from adapters.inventory import PostgresCatalog
 from adapters.orm import BookingSeat, Event, EventSeat, Seat, User, Venue
+from adapters.payments import SandboxPayments
 from domain.model import SeatStatus
 
 
@@ -149,6 +151,7 @@ class BookingWorld(Protocol):
 
     store: PostgresBookingStore | InMemoryBookingStore
     catalog: PostgresCatalog | InMemoryCatalog
+    payments: SandboxPayments | InMemoryPayments  # what a confirm's payment is checked in
 
     def new_event(
         self,
@@ -169,6 +172,7 @@ class PostgresWorld:
         self.engine = engine
         self.store = PostgresBookingStore(engine)
         self.catalog = PostgresCatalog(engine)
+        self.payments = SandboxPayments(engine)
 
     def new_event(
         self,
@@ -190,7 +194,8 @@ class PostgresWorld:
 class MemoryWorld:
     def __init__(self) -> None:
         self.inventory = InMemoryInventory()
-        self.store = InMemoryBookingStore(self.inventory)
+        self.payments = InMemoryPayments()
+        self.store = InMemoryBookingStore(self.inventory, self.payments)
         self.catalog = InMemoryCatalog(self.inventory)
         self._seats: dict[str, list[str]] = {}
 

@@ -76,6 +76,13 @@ STEP_RETRY = RetryPolicy(
 )
 STEP_TIMEOUT = timedelta(seconds=10)
 STEP_DEADLINE = timedelta(seconds=60)
+# The payment's forward steps (authorize, confirm, capture) together end this long before the
+# checkout's deadline (the hold's expiry plus the payment grace): the compensations' time, so
+# a checkout whose backends answer again is terminal by its deadline (invariant 4). No
+# execution timeout stands in for this: it would cut a compensation that retries until done.
+COMPENSATION_RESERVE = timedelta(seconds=30)
+# A forward step is not started with less time than this left: it could not finish.
+MIN_STEP_BUDGET = timedelta(seconds=1)
 # Compensations: retried until done (no maximum attempts, no schedule-to-close).
 COMPENSATION_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=500),
@@ -200,11 +207,12 @@ class CheckoutWorkflow:
         summary: str,
         compensation: bool = False,
         until_done: bool = False,
+        budget: timedelta = STEP_DEADLINE,
     ) -> Any:
-        """Runs a step as a local activity. Forward steps retry for a bounded time;
-        ``until_done`` steps until they succeed. A compensation gets a few local attempts,
-        then goes on as a regular activity, retried until done and visible in the Temporal
-        UI while it retries."""
+        """Runs a step as a local activity. Forward steps retry for a bounded time (at most
+        ``budget``); ``until_done`` steps until they succeed. A compensation gets a few local
+        attempts, then goes on as a regular activity, retried until done and visible in the
+        Temporal UI while it retries."""
         if compensation:
             try:
                 return await workflow.execute_local_activity_method(
@@ -227,11 +235,26 @@ class CheckoutWorkflow:
         return await workflow.execute_local_activity_method(
             method,
             arg,
-            start_to_close_timeout=STEP_TIMEOUT,
-            schedule_to_close_timeout=None if until_done else STEP_DEADLINE,
+            start_to_close_timeout=STEP_TIMEOUT if until_done else min(STEP_TIMEOUT, budget),
+            schedule_to_close_timeout=None if until_done else budget,
             retry_policy=COMPENSATION_RETRY if until_done else STEP_RETRY,
             summary=summary,
         )
+
+    def _payment_step_budget(self) -> timedelta:
+        """How long the payment's next forward step may take: STEP_DEADLINE, but never into
+        the compensations' reserve before the checkout's deadline. Raises SagaFailed when
+        there is no time left, so the saga compensates instead of starting a step."""
+        assert self._expires_at is not None
+        pay_by = (
+            self._expires_at
+            + self._input.payment_grace_seconds
+            - COMPENSATION_RESERVE.total_seconds()
+        )
+        left = timedelta(seconds=pay_by - workflow.now().timestamp())
+        if left < MIN_STEP_BUDGET:
+            raise SagaFailed(ErrorCode.PAYMENT_TIMEOUT.value, "the payment did not finish in time")
+        return min(STEP_DEADLINE, left)
 
     # --- the business steps ---
 
@@ -282,6 +305,7 @@ class CheckoutWorkflow:
                 acts.authorize_payment,
                 AuthorizeInput(checkout_id, str(amount), currency, payment.payment_token),
                 f"Authorize {amount} {currency}",
+                budget=self._payment_step_budget(),
             )
 
             self._set_status(S.CONFIRMING)
@@ -298,6 +322,7 @@ class CheckoutWorkflow:
                     self._payment_intent_id or "",
                 ),
                 f"Book {len(self._seat_ids)} seat(s) in PostgreSQL",
+                budget=self._payment_step_budget(),
             )
             self._booking_id = confirmed.booking_id
             self._booking_reference = confirmed.reference
@@ -307,6 +332,7 @@ class CheckoutWorkflow:
                 acts.capture_payment,
                 CaptureInput(checkout_id, self._payment_intent_id or ""),
                 f"Capture {amount} {currency}",
+                budget=self._payment_step_budget(),
             )
         except STEP_ERRORS as exc:
             raise SagaFailed(*_failure_code(exc)) from exc

@@ -13,12 +13,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Protocol
 
 from adapters.bookings import (
     HOLDING_STATUSES,
     REFERENCE_ATTEMPTS,
     booking_reference,
     check_confirm_request,
+    payment_refusal,
 )
 from adapters.inventory import check_quote_request
 from domain import pricing
@@ -29,6 +31,7 @@ from domain.model import (
     BookingStatus,
     ConfirmRequest,
     EventStatus,
+    PaymentIntent,
     PricedSeat,
     Quote,
     SeatStatus,
@@ -161,9 +164,20 @@ class InMemoryCatalog:
         )
 
 
+class PaymentLookup(Protocol):
+    """The one thing the store asks of the payments (``Payments.get``)."""
+
+    def get(self, intent_id: str) -> PaymentIntent | None: ...
+
+
 class InMemoryBookingStore:
-    def __init__(self, inventory: InMemoryInventory) -> None:
+    """``payments``: where a confirm reads the state of the payment it names, as the real store
+    reads the sandbox's table in its transaction (the fake's one lock stands in for the share
+    lock on the intent only as far as the fake payments' own calls are atomic)."""
+
+    def __init__(self, inventory: InMemoryInventory, payments: PaymentLookup) -> None:
         self._inventory = inventory
+        self._payments = payments
         self._by_checkout: dict[str, Booking] = {}
         self._order: dict[str, int] = {}  # checkout -> creation sequence (newest first lists)
         self._sequence = itertools.count()
@@ -178,6 +192,7 @@ class InMemoryBookingStore:
             event, priced = self._inventory._priced(
                 req.event_id, req.seat_ids, req.currency, booking=True
             )
+            self._check_payment(req.checkout_id, req.payment_intent_id)
             expected = pricing.total(p.price for p in priced)
             if expected != req.total:
                 raise DomainError(
@@ -214,6 +229,15 @@ class InMemoryBookingStore:
             self._order[req.checkout_id] = next(self._sequence)
             self._inventory.follow_inventory(req.event_id, confirming=True)
             return booking
+
+    def _check_payment(self, checkout_id: str, intent_id: str | None) -> None:
+        if intent_id is None:
+            return
+        intent = self._payments.get(intent_id)
+        found = None if intent is None else (intent.status.value, intent.checkout_id)
+        refusal = payment_refusal(checkout_id, intent_id, found)
+        if refusal is not None:
+            raise refusal
 
     def cancel(self, checkout_id: str) -> Booking | None:
         return self._release(checkout_id, BookingStatus.CANCELLED)

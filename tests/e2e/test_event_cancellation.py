@@ -45,12 +45,12 @@ def book(backends: Backends, event: EventFixture, users: list[str], n: int) -> l
         intent = backends.payments.authorize(
             authorize_key(checkout), PRICE, "USD", TOKEN_APPROVE, checkout_id=checkout
         )
-        backends.payments.capture(intent.id, capture_key(checkout))
         backends.bookings.confirm(
             ConfirmRequest(
                 checkout, users[i % len(users)], event.event_id, (seat,), PRICE, "USD", intent.id
             )
         )
+        backends.payments.capture(intent.id, capture_key(checkout))
         checkouts.append(checkout)
     return checkouts
 

@@ -145,10 +145,11 @@ async def test_each_planted_inconsistency_is_repaired_exactly_once(world: World)
     # 3a. confirmed, authorization still valid, never captured: captured
     to_capture = authorize(world)
     confirm(world, event, event.seat_ids[0], to_capture)
-    # 3b. confirmed over a voided payment (a late confirm after the compensation): cancelled
+    # 3b. confirmed, then its payment voided (a confirm that read the authorization just
+    # before the compensation's void; one after it is refused by the store): cancelled
     voided = authorize(world)
-    payments.void(voided.id, f"void:{voided.checkout_id}")
     confirm(world, event, event.seat_ids[1], voided)
+    payments.void(voided.id, f"void:{voided.checkout_id}")
     # 3c. confirmed, authorized, but the capture fails: cancelled and voided
     capture_fails = authorize(world, TOKEN_CAPTURE_FAILS)
     confirm(world, event, event.seat_ids[2], capture_fails)

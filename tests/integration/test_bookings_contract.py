@@ -12,6 +12,7 @@ from sqlalchemy import Engine, select
 
 from adapters.bookings import booking_reference
 from adapters.orm import BookingSeat
+from adapters.payments import TOKEN_APPROVE
 from domain.errors import DomainError, ErrorCode
 from domain.model import BookingStatus, ConfirmRequest, SeatStatus
 from tests.factories import BookingWorld, EventFixture, MemoryWorld, PostgresWorld
@@ -38,15 +39,23 @@ def request_for(
         ),
         Decimal("0.00"),
     )
+    checkout = checkout_id or str(uuid.uuid4())
     return ConfirmRequest(
-        checkout_id=checkout_id or str(uuid.uuid4()),
+        checkout_id=checkout,
         user_id=user_id,
         event_id=event.event_id,
         seat_ids=tuple(seats),
         total=price,
         currency=event.currency,
-        payment_intent_id="pi_test_" + uuid.uuid4().hex[:12],
+        payment_intent_id=authorized(world, checkout, price or Decimal("1.00")),
     )
+
+
+def authorized(world: BookingWorld, checkout_id: str, amount: Decimal) -> str:
+    """A live authorization of the checkout, as the saga's step before the confirm leaves it
+    (its own key: a test may ask for a second request of one checkout)."""
+    key = f"contract:{uuid.uuid4()}"
+    return world.payments.authorize(key, amount, "USD", TOKEN_APPROVE, checkout_id=checkout_id).id
 
 
 def statuses(world: BookingWorld, event: EventFixture) -> dict[str, tuple[SeatStatus, str | None]]:
@@ -268,3 +277,41 @@ def test_confirm_for_an_unknown_user_is_not_found(engine: Engine) -> None:
 
     assert err.value.code is ErrorCode.NOT_FOUND
     assert world.seat_states(event.event_id)[event.seat_ids[0]] == (SeatStatus.AVAILABLE, None)
+
+
+@pytest.mark.parametrize("settled", ["void", "capture"])
+def test_confirm_refuses_a_payment_no_longer_authorized(world: BookingWorld, settled: str) -> None:
+    """A confirm attempt that lands after the saga voided (or already spent) the payment
+    books nothing: the seats stay on sale and the checkout has no booking."""
+    event = world.new_event(n_seats=2)
+    req = request_for(world, event, event.seat_ids, world.new_user())
+    assert req.payment_intent_id is not None
+    getattr(world.payments, settled)(req.payment_intent_id, f"{settled}:{req.checkout_id}")
+
+    with pytest.raises(DomainError) as err:
+        world.store.confirm(req)
+
+    assert err.value.code is ErrorCode.INVALID_PAYMENT_STATE
+    assert not err.value.retryable
+    assert {state for state, _ in statuses(world, event).values()} == {SeatStatus.AVAILABLE}
+    assert world.store.get_by_checkout(req.checkout_id) is None
+
+
+def test_confirm_refuses_another_checkouts_or_an_unknown_payment(world: BookingWorld) -> None:
+    event = world.new_event(n_seats=2)
+    user = world.new_user()
+    theirs = request_for(world, event, event.seat_ids[:1], user)
+    borrowed = replace(
+        request_for(world, event, event.seat_ids[1:], user),
+        payment_intent_id=theirs.payment_intent_id,
+    )
+    unknown = replace(
+        request_for(world, event, event.seat_ids[1:], user), payment_intent_id="pi_" + "0" * 24
+    )
+
+    for req in (borrowed, unknown):
+        with pytest.raises(DomainError) as err:
+            world.store.confirm(req)
+        assert err.value.code is ErrorCode.INVALID_PAYMENT_STATE
+        assert world.store.get_by_checkout(req.checkout_id) is None
+    assert {state for state, _ in statuses(world, event).values()} == {SeatStatus.AVAILABLE}
