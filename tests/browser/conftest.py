@@ -42,7 +42,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return
     here = Path(__file__).parent
     for item in items:
-        if here in Path(str(item.path)).parents:
+        uses_browser = "browser" in getattr(item, "fixturenames", ())
+        if uses_browser and here in Path(str(item.path)).parents:
             reason = (
                 f"{item.nodeid}: browser test skipped, no {CHROMIUM} (apt-get install chromium)"
             )
