@@ -20,7 +20,9 @@ async def test_another_buyers_hold_greys_the_seat_in_my_map(
     event = mapped_event(engine, arena())
     alice = await signed_in_page(browser, site.url, new_buyer())
     bob = await signed_in_page(browser, site.url, new_buyer())
+    script_errors: list[str] = []
     for page in (alice, bob):
+        page.on("pageerror", lambda error: script_errors.append(str(error)))
         await page.goto(f"/events/{event.id}")
         await expect(page.locator("svg.seatmap")).to_have_attribute("data-ready", "5100")
     await shots(alice, "map-drawn", "alice")
@@ -47,6 +49,7 @@ async def test_another_buyers_hold_greys_the_seat_in_my_map(
     # Alice cancels: the seat comes back in Bob's map, again without a reload.
     await alice.get_by_role("button", name="Cancel").click()
     await expect(seat).to_have_attribute("aria-label", f"{name}, available", timeout=LIVE)
+    assert script_errors == []
     for page in (alice, bob):
         await page.context.close()
 
