@@ -27,5 +27,7 @@ RUN pip install . && useradd --create-home --uid 10001 app
 USER app
 
 EXPOSE 8000
-# The app applies FORWARDED_ALLOW_IPS itself (api/app.py); uvicorn's own copy stays off.
-CMD ["uvicorn", "api.app:app", "--host", "0.0.0.0", "--port", "8000", "--no-proxy-headers"]
+# The app applies FORWARDED_ALLOW_IPS itself (api/app.py); uvicorn's own copy stays off. uvicorn
+# drops websocket frames over 1 MiB before reading them whole; the app refuses smaller
+# oversized ones with its own code (api/request_limits.py).
+CMD ["uvicorn", "api.app:app", "--host", "0.0.0.0", "--port", "8000", "--no-proxy-headers", "--ws-max-size", "1048576"]

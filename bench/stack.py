@@ -84,6 +84,10 @@ class BenchStack:
             WORKER_METRICS_PORT="0",
             RATE_LIMIT_PER_USER=UNLIMITED,
             RATE_LIMIT_PER_IP=UNLIMITED,
+            # thousands of buyers register, sign in and subscribe from this one address
+            RATE_LIMIT_REGISTRATIONS_PER_IP=UNLIMITED,
+            RATE_LIMIT_LOGIN_PER_IP=UNLIMITED,
+            WS_MAX_CONNECTIONS_PER_IP="100000",
             LOG_LEVEL="WARNING",
             LOG_JSON="false",
         )
