@@ -107,6 +107,10 @@ async def test_a_full_purchase_ends_with_a_qr_ticket_admitted_at_the_door(
     await door.get_by_label("Ticket code").fill(token)
     await door.get_by_role("button", name="Check in").click()
     await expect(door.locator(".verdict .headline")).to_have_text("Not valid")
+
+    await page.get_by_role("button", name="Sign out").click()
+    await expect(page.get_by_role("link", name="Sign in")).to_be_visible()
+    await expect(page.get_by_role("link", name="My tickets")).to_have_count(0)
     await context.close()
     await door.context.close()
 

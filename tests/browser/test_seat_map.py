@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from playwright.async_api import expect
@@ -46,7 +47,20 @@ async def test_another_buyers_hold_greys_the_seat_in_my_map(
     await seat.click()
     await expect(bob.get_by_role("alert")).to_contain_text("FLOOR row A seat 15 is held")
 
-    # Alice cancels: the seat comes back in Bob's map, again without a reload.
+    # Bob chooses seat 16; Alice adds it to her hold first: Bob's page tells him so.
+    sixteen = "FLOOR row A seat 16, VIP, $120.00"
+    await bob.get_by_role("button", name=f"{sixteen}, available").click()
+    await expect(bob.locator("svg.seatmap .seat.selected")).to_have_count(1)
+    await alice.get_by_role("button", name=f"{sixteen}, available").click()
+    await alice.get_by_role("button", name="Hold seats").click()
+    await expect(alice.locator(".hold li")).to_have_count(2)
+    await expect(bob.get_by_role("alert")).to_contain_text(
+        re.compile("FLOOR row A seat 16: someone else got that seat first", re.I), timeout=LIVE
+    )
+    await expect(bob.locator("svg.seatmap .seat.selected")).to_have_count(0)
+    await shots(bob, "lost-seat-16", "bob")
+
+    # Alice cancels: the seats come back in Bob's map, again without a reload.
     await alice.get_by_role("button", name="Cancel").click()
     await expect(seat).to_have_attribute("aria-label", f"{name}, available", timeout=LIVE)
     assert script_errors == []
