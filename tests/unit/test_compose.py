@@ -151,4 +151,11 @@ def test_uvicorn_leaves_the_proxy_headers_to_the_app(services: dict[str, Any]) -
     # the app trusts FORWARDED_ALLOW_IPS itself (api/app.py); uvicorn must not apply its own
     assert "--no-proxy-headers" in services["api"]["command"]
     dockerfile = (ROOT / "Dockerfile").read_text()
-    assert '"--no-proxy-headers"]' in dockerfile
+    assert '"--no-proxy-headers"' in dockerfile
+
+
+def test_uvicorn_caps_websocket_frames(services: dict[str, Any]) -> None:
+    # uvicorn's default reads frames of up to 16 MiB before the app can refuse them
+    command = services["api"]["command"]
+    assert command[command.index("--ws-max-size") + 1] == "1048576"
+    assert '"--ws-max-size", "1048576"' in (ROOT / "Dockerfile").read_text()
