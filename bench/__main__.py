@@ -21,13 +21,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import api_latency, ceilings, flash_sale, micro_bookings, micro_locks, organizer, saga
+from bench import (
+    api_latency,
+    ceilings,
+    fair_sale,
+    flash_sale,
+    micro_bookings,
+    micro_locks,
+    organizer,
+    saga,
+)
 from bench.stack import BenchStack, check_invariants, start
 from bench.stats import BOX, ratio
 from config.gc_tuning import tune_gc
 from config.settings import Settings
 
-SECTIONS = ("ceilings", "micro", "saga", "api", "flash", "organizer", "scaling")
+SECTIONS = ("ceilings", "micro", "saga", "api", "flash", "organizer", "scaling", "fair")
 RESULTS = Path(__file__).resolve().parent / "results"
 SCALING_ORDER = (1, 2, 2, 1)
 
@@ -86,7 +95,7 @@ async def run_sections(
 
     needs_api = {"api", "flash", "organizer", "scaling"} & set(chosen)
     if not needs_api:
-        return out
+        return await _fair_section(bench, args, out)
     apis = [await asyncio.to_thread(bench.start_api, **api_env) for _ in range(args.api_processes)]
     urls = [url for _, url in apis]
     if "api" in chosen:
@@ -132,7 +141,87 @@ async def run_sections(
             out["scaling"][name] = await _sale(
                 bench, urls, args, buyers, seats, workers, seed=100 + workers
             )
+    return await _fair_section(bench, args, out)
+
+
+# --- fair: issue 25's sale through the waiting room (its own API processes and workers) ---
+
+# Admitted buyers must hold within this in the fair sale (the default is 60 s): the bench's
+# buyers hold at once or never.
+FAIR_TURN_SECONDS = 20
+
+
+async def _fair_section(
+    bench: BenchStack, args: argparse.Namespace, out: dict[str, Any]
+) -> dict[str, Any]:
+    if "fair" not in args.sections.split(","):
+        return out
+    print(
+        f"== fair sale: {args.buyers} buyers over 10 s through the waiting room, {args.seats} "
+        f"seats, a bot with 50 clients",
+        flush=True,
+    )
+    env = {
+        "HOLD_SECONDS": str(args.hold_seconds),
+        "WAITING_ROOM_TURN_SECONDS": str(FAIR_TURN_SECONDS),
+    }
+    apis = [await asyncio.to_thread(bench.start_api, **env) for _ in range(args.api_processes)]
+    procs = [proc for proc, _ in apis]
+    procs += await asyncio.to_thread(bench.start_workers, args.workers, **env)
+    urls = [url for _, url in apis]
+    try:
+        fair = await fair_sale.run(
+            bench,
+            urls,
+            args.buyers,
+            args.seats,
+            args.clients,
+            args.hold_seconds,
+            turn_seconds=FAIR_TURN_SECONDS,
+        )
+        if "flash" in out:
+            fair["sale_seconds_without_room"] = out["flash"]["sale_seconds"]
+            fair["sale_without_room_from"] = "the flash section"
+        else:
+            # The same sale without the room (its event has no onSaleAt), on the same processes.
+            plain = await flash_sale.run(
+                bench, urls, args.buyers, args.seats, args.clients, args.hold_seconds, seed=25
+            )
+            fair["sale_seconds_without_room"] = plain["sale_seconds"]
+            fair["sale_without_room_from"] = "a flash sale run for the comparison"
+            fair["seats_sold_without_room"] = plain["seats_sold"]
+        out["fair"] = fair
+    finally:
+        for proc in procs:
+            await asyncio.to_thread(bench.stop_app, proc)
     return out
+
+
+FAIR_KEYS = (
+    "seats",
+    "seats_sold",
+    "sale_seconds",
+    "sale_seconds_without_room",
+    "fairness_kendall_tau",
+    "eta_error_p90_pct",
+    "admitted_twice",
+    "bot_max_seats",
+    "max_tickets_per_buyer",
+    "double_sold",
+    "orphan_charges",
+    "invariant_violations",
+    "http_5xx",
+    "hold_p99_ms",
+    "refusal_p99_ms",
+)
+# Keys only the fair sale has also stand at the summary's top level.
+FAIR_ONLY_KEYS = (
+    "fairness_kendall_tau",
+    "eta_error_p90_pct",
+    "admitted_twice",
+    "bot_max_seats",
+    "max_tickets_per_buyer",
+)
 
 
 async def _sale(
@@ -375,10 +464,16 @@ def summarize(out: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
         *(v for w in (out.get("saga") or {}).values() for v in w.get("invariant_violations", [])),
         *(v for w in (out.get("scaling") or {}).values() for v in w.get("violations", [])),
         *(_get(out, "organizer", "cancellation", "violations") or []),
+        *(_get(out, "fair", "violations") or []),
     ]
     summary["invariant_violations_all_sections"] = len(all_violations) + sum(
-        (w.get("double_sold") or 0) for w in [flash, *(out.get("scaling") or {}).values()]
+        (w.get("double_sold") or 0)
+        for w in [flash, *(out.get("scaling") or {}).values(), out.get("fair") or {}]
     )
+    if "fair" in out:
+        # The fair sale's figures under the issue's names; the flash sale's keep theirs.
+        summary["fair"] = {key: out["fair"].get(key) for key in FAIR_KEYS}
+        summary.update({key: out["fair"].get(key) for key in FAIR_ONLY_KEYS})
     return summary
 
 
