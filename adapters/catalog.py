@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, func, select
 
 from adapters.orm import Event, EventSeat, Seat, Venue
 from domain.model import SeatStatus
@@ -165,6 +165,21 @@ class EventCatalog:
         query = select(*_EVENT_COLUMNS).join(Venue, Venue.id == Event.venue_id)
         row = conn.execute(query.where(Event.id == key)).first()
         return _event(row) if row is not None else None
+
+    def price_from(self, event_id: str) -> Decimal | None:
+        """The cheapest seat's price: base price × the lowest modifier of the inventory."""
+        key = _uuid(event_id)
+        if key is None:
+            return None
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(Event.base_price, func.min(Seat.price_modifier))
+                .join(EventSeat, EventSeat.event_id == Event.id)
+                .join(Seat, Seat.id == EventSeat.seat_id)
+                .where(Event.id == key)
+                .group_by(Event.base_price)
+            ).first()
+        return None if row is None else seat_price(row[0], row[1])
 
     def seat_rows(
         self, event_id: str, seat_ids: Sequence[str] | None = None, available_only: bool = False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from ariadne import ObjectType, QueryType
@@ -85,6 +86,18 @@ async def resolve_can_purchase(event: EventInfo, info: GraphQLResolveInfo) -> bo
     if event.status != EventStatus.ON_SALE.value or event.event_date <= datetime.now(UTC):
         return False
     return await _available_count(info, event) > 0
+
+
+@event_type.field("priceFrom")
+async def resolve_price_from(event: EventInfo, info: GraphQLResolveInfo) -> Decimal:
+    # Asked only by listings: one small aggregate per event, off the seat map's path.
+    price = await run_sync(ctx(info).services.catalog.price_from, event.id)
+    return event.base_price if price is None else price
+
+
+@event_type.field("maxSeatsPerCheckout")
+def resolve_max_seats(_: EventInfo, info: GraphQLResolveInfo) -> int:
+    return ctx(info).services.settings.max_seats_per_checkout
 
 
 BINDABLES = [query, event_type]

@@ -61,4 +61,8 @@ async def owned_checkout(context: Context, checkout_id: str) -> CheckoutState:
 
 
 def failure(error: DomainError, **extra: Any) -> dict[str, Any]:
-    return {"success": False, "message": error.message, "failure_reason": error.code.value, **extra}
+    payload = {"success": False, "message": error.message, "failure_reason": error.code.value}
+    if error.code == ErrorCode.CHECKOUT_ALREADY_OPEN:
+        # Clients continue in that checkout: named as data, not only inside the message.
+        payload["open_checkout_id"] = error.details.get("checkout_id")
+    return {**payload, **extra}

@@ -32,6 +32,22 @@ async def test_event_by_id_counts_available_seats(gql: Any, event_factory: Any) 
     assert found == {"availableSeats": 5, "canPurchaseTickets": True, "status": "ON_SALE"}
 
 
+async def test_an_event_names_its_cheapest_seat_and_the_seats_one_checkout_may_hold(
+    gql: Any, event_factory: Any, api_settings: Any
+) -> None:
+    # The factory's first seat is VIP at 1.5 x 50.00; the others REGULAR at 1.0.
+    event = event_factory(seats=3)
+    query = "query($id: ID!) { event(id: $id) { priceFrom maxSeatsPerCheckout } }"
+    found = data_of(await gql(query, {"id": event.id}))["event"]
+    assert found == {
+        "priceFrom": "50.00",
+        "maxSeatsPerCheckout": api_settings.max_seats_per_checkout,
+    }
+    vip_only = event_factory(seats=1)
+    found = data_of(await gql(query, {"id": vip_only.id}))["event"]
+    assert found["priceFrom"] == "75.00"
+
+
 async def test_draft_event_cannot_be_purchased(gql: Any, event_factory: Any) -> None:
     event = event_factory(seats=2, status="DRAFT")
     query = "query($id: ID!) { event(id: $id) { canPurchaseTickets } }"

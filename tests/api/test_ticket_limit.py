@@ -14,7 +14,9 @@ from tests.api.conftest import data_of
 
 pytestmark = pytest.mark.usefixtures("api_worker")
 
-PAYLOAD = "success message failureReason takenSeatIds checkout { id status seatIds }"
+PAYLOAD = (
+    "success message failureReason takenSeatIds openCheckoutId checkout { id status seatIds }"
+)
 START = f"""mutation($e: ID!, $s: [ID!]!) {{
   startCheckout(eventId: $e, seatIds: $s) {{ {PAYLOAD} }} }}"""
 HOLD = f"""mutation($c: ID!, $s: [ID!]!) {{
@@ -106,6 +108,7 @@ async def test_a_second_open_checkout_of_one_buyer_is_refused(
     assert second["success"] is False
     assert second["failureReason"] == "CHECKOUT_ALREADY_OPEN"
     assert first_id in second["message"]
+    assert second["openCheckoutId"] == first_id
     assert second["checkout"] is None
     # Nothing held for the refused one: not its lock, not its claim (another buyer gets it).
     assert held_seats(services, event.id, buyer.id) == event.seat_ids[:1]

@@ -10,7 +10,7 @@ const STATE = `id eventId status seatIds expiresAt extensionsUsed amount currenc
 const RESULT = `success message failureReason takenSeatIds`;
 // A refused hold may name a checkout whose workflow never started: only its id is asked for.
 const START = `mutation Start($e: ID!, $s: [ID!]!) {
-  startCheckout(eventId: $e, seatIds: $s) { ${RESULT} checkout { id } } }`;
+  startCheckout(eventId: $e, seatIds: $s) { ${RESULT} openCheckoutId checkout { id } } }`;
 const HOLD = `mutation Hold($c: ID!, $s: [ID!]!) {
   holdSeats(checkoutId: $c, seatIds: $s) { ${RESULT} checkout { id } } }`;
 const EXTEND = `mutation Extend($c: ID!) { extendHold(checkoutId: $c) { ${RESULT} checkout { ${STATE} } } }`;
@@ -21,7 +21,6 @@ const READ = `query Checkout($c: ID!) { checkout(id: $c) { ${STATE} } }`;
 const PROGRESS = `subscription Progress($c: ID!) { checkoutProgress(checkoutId: $c) { ${STATE} } }`;
 
 export const TERMINAL = new Set(['CONFIRMED', 'FAILED', 'CANCELLED', 'EXPIRED']);
-const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/i;
 
 export class Checkout {
   // onState(state) on every change the page should show; a terminal state ends the checkout.
@@ -102,14 +101,10 @@ export class Checkout {
       result = (await gql(HOLD, { c: this.state.id, s: seatIds })).holdSeats;
     } else {
       result = (await gql(START, { e: this.eventId, s: seatIds })).startCheckout;
-      if (result.failureReason === 'CHECKOUT_ALREADY_OPEN') {
-        // This buyer's checkout from another tab or an earlier visit: the API names it only
-        // in the message, so it is taken from there and the seats added to it.
-        const found = (result.message || '').match(UUID);
-        if (found) {
-          await this.adopt(found[0]);
-          if (this.open) return this.hold(seatIds);
-        }
+      if (result.failureReason === 'CHECKOUT_ALREADY_OPEN' && result.openCheckoutId) {
+        // This buyer's checkout from another tab or an earlier visit: the seats go into it.
+        await this.adopt(result.openCheckoutId);
+        if (this.open) return this.hold(seatIds);
       }
     }
     if (result.success) {

@@ -10,7 +10,7 @@ import { Checkout, TERMINAL } from './checkout.js';
 import { SeatMap } from './seatmap.js';
 
 const EVENT = `query Event($e: ID!) { event(id: $e) {
-  id name description eventDate status currency maxTicketsPerBuyer availableSeats
+  id name description eventDate status currency maxTicketsPerBuyer maxSeatsPerCheckout availableSeats
   venue { name address } } }`;
 const MAP = `query Map($e: ID!) { seatMap(eventId: $e) {
   width height seats { id section row number type price x y status } } }`;
@@ -31,7 +31,6 @@ const KINDS = {
 // A live change newer than this before a seat-map read wins over that read: the map is
 // cached for up to the API's staleness bound (1 s by default).
 const STALE_MS = 2500;
-const MAX_SEATS = 10; // the API's max seats per checkout
 
 export const TEST_CARDS = [
   ['tok_visa', 'Visa 4242: approved'],
@@ -125,7 +124,7 @@ class EventPage {
 
   bestForm() {
     const count = h('select', { name: 'count' },
-      Array.from({ length: MAX_SEATS }, (_, i) => h('option', { value: String(i + 1) }, String(i + 1))));
+      Array.from({ length: this.event.maxSeatsPerCheckout }, (_, i) => h('option', { value: String(i + 1) }, String(i + 1))));
     count.value = '2';
     this.sectionSelect = h('select', { name: 'section' }, h('option', { value: '' }, 'Any section'));
     const form = h('form', { class: 'card best' },
@@ -213,8 +212,8 @@ class EventPage {
     } else if (seat.status !== 'AVAILABLE') {
       showError(`${seatPlace(seat)} is ${seat.status.toLowerCase()}: choose an available seat.`);
       return;
-    } else if (this.selection.length + this.heldCount() >= MAX_SEATS) {
-      showError(`You can choose at most ${MAX_SEATS} seats at once.`);
+    } else if (this.selection.length + this.heldCount() >= this.event.maxSeatsPerCheckout) {
+      showError(`You can choose at most ${this.event.maxSeatsPerCheckout} seats at once.`);
       return;
     } else {
       this.selection = [...this.selection, seat.id];

@@ -4,12 +4,10 @@ import { gql } from '../gql.js';
 import { money, when } from '../format.js';
 import { h, replace, showError } from '../ui.js';
 
-const FIELDS = 'id name eventDate status basePrice currency availableSeats venue { name }';
+const FIELDS = 'id name eventDate status priceFrom currency availableSeats venue { name }';
 const EVENTS = `query Events {
   onSale: events(limit: 100, status: ON_SALE) { ${FIELDS} }
   all: events(limit: 100) { ${FIELDS} } }`;
-// The API has no "lowest price" of an event, so it is read from its sellable seats' prices.
-const PRICES = 'query Prices($e: ID!) { availableSeats(eventId: $e) { price } }';
 
 const STATUS = {
   ON_SALE: 'On sale',
@@ -33,7 +31,8 @@ function ordered(data) {
 }
 
 function card(event) {
-  const price = h('span', { class: 'price' }, event.status === 'ON_SALE' ? 'From …' : '');
+  const price = h('span', { class: 'price' },
+    event.status === 'ON_SALE' ? `From ${money(event.priceFrom, event.currency)}` : '');
   const item = h(
     'li',
     { class: `event-card status-${event.status}` },
@@ -52,22 +51,7 @@ function card(event) {
     ),
     h('p', { class: 'badge' }, STATUS[event.status] || event.status),
   );
-  if (event.status === 'ON_SALE') fillPrice(event, price);
   return item;
-}
-
-async function fillPrice(event, el) {
-  try {
-    const seats = (await gql(PRICES, { e: event.id })).availableSeats;
-    if (!seats.length) {
-      el.textContent = 'None left';
-      return;
-    }
-    const lowest = seats.reduce((low, s) => (Number(s.price) < Number(low) ? s.price : low), seats[0].price);
-    el.textContent = `From ${money(lowest, event.currency)}`;
-  } catch {
-    el.textContent = `From ${money(event.basePrice, event.currency)}`;
-  }
 }
 
 export async function mount(main) {
