@@ -29,6 +29,7 @@ from bench import (
     micro_bookings,
     micro_locks,
     organizer,
+    page,
     saga,
 )
 from bench.stack import BenchStack, check_invariants, start
@@ -36,7 +37,17 @@ from bench.stats import BOX, ratio
 from config.gc_tuning import tune_gc
 from config.settings import Settings
 
-SECTIONS = ("ceilings", "micro", "saga", "api", "flash", "organizer", "scaling", "fair")
+SECTIONS = (
+    "ceilings",
+    "micro",
+    "saga",
+    "api",
+    "flash",
+    "organizer",
+    "page",
+    "scaling",
+    "fair",
+)
 RESULTS = Path(__file__).resolve().parent / "results"
 SCALING_ORDER = (1, 2, 2, 1)
 
@@ -93,7 +104,7 @@ async def run_sections(
             bench, n=60 if quick else 200, concurrency=20, saturating=ceilings.BARE_CONCURRENCY
         )
 
-    needs_api = {"api", "flash", "organizer", "scaling"} & set(chosen)
+    needs_api = {"api", "flash", "organizer", "page", "scaling"} & set(chosen)
     if not needs_api:
         return await _fair_section(bench, args, out)
     apis = [await asyncio.to_thread(bench.start_api, **api_env) for _ in range(args.api_processes)]
@@ -129,6 +140,9 @@ async def run_sections(
             flush=True,
         )
         out["organizer"] = await _organizer(bench, urls, args)
+    if "page" in chosen:
+        print("== page: the buyer's page on a 5,000-seat event, in Chromium", flush=True)
+        out["page"] = await _page(bench, urls[0], 10 if quick else 20, args.workers)
     if "scaling" in chosen:
         buyers, seats = max(100, args.buyers // 5), max(20, args.seats // 5)
         out["scaling"] = {}
@@ -292,6 +306,33 @@ async def _organizer(
     }
 
 
+async def _page(bench: BenchStack, url: str, runs: int, workers: int) -> dict[str, Any]:
+    """The page's own speed (``bench/page.py``) on a venue laid out through ``createVenue``."""
+    if not page.CHROMIUM.exists():
+        return {"skipped": f"no {page.CHROMIUM} (apt-get install chromium)"}
+    from playwright.async_api import async_playwright
+
+    from bench.stack import create_users
+
+    procs = await asyncio.to_thread(bench.start_workers, workers)
+    try:
+        staff = await asyncio.to_thread(organizer.create_staff, bench.engine, bench.tokens())
+        big = await organizer.big_event(url, staff["ORGANIZER"])
+        ((user_id, email),) = await asyncio.to_thread(create_users, bench.engine, 1)
+        token = bench.tokens().issue(user_id, email)
+        async with async_playwright() as p:
+            browser = await p.chromium.launch(
+                executable_path=str(page.CHROMIUM), args=["--no-sandbox"]
+            )
+            try:
+                return await page.measure(url, big["event_id"], token, runs, browser)
+            finally:
+                await browser.close()
+    finally:
+        for proc in procs:
+            await asyncio.to_thread(bench.stop_app, proc)
+
+
 # --- the summary issue 7 asks for ---
 
 
@@ -385,6 +426,12 @@ def summarize(out: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
             out, "organizer", "during_sale", "sales_report", "p99_ms"
         ),
         "cancellation_bookings_refunded": _get(out, "organizer", "cancellation", "refunded"),
+        # the buyer's page on a 5,000-seat event: navigation to the drawn map, and another
+        # buyer's hold to the seat greyed
+        "page_map_drawn_p50_ms": _get(out, "page", "map_drawn", "p50_ms"),
+        "page_map_drawn_p99_ms": _get(out, "page", "map_drawn", "p99_ms"),
+        "page_hold_greyed_p50_ms": _get(out, "page", "hold_greyed", "p50_ms"),
+        "page_hold_greyed_p99_ms": _get(out, "page", "hold_greyed", "p99_ms"),
         "cancellation_seconds_to_all_refunded": _get(
             out, "organizer", "cancellation", "seconds_to_all_refunded"
         ),
