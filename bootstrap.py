@@ -253,6 +253,7 @@ def checkout_client(settings: Settings, client: Client, **overrides: Any) -> Che
         "max_extensions": settings.max_hold_extensions,
         "max_seats": settings.max_seats_per_checkout,
         "task_timeout": timedelta(seconds=settings.checkout_task_timeout_seconds),
+        "call_seconds": settings.api_temporal_call_seconds,
     }
     return CheckoutClient(client, settings.task_queue, **{**options, **overrides})
 
@@ -281,6 +282,7 @@ def build_services(settings: Settings, temporal_client: Client | None = None) ->
         hold_admission=HoldAdmission(
             settings.hold_admission_limit,
             min(settings.hold_admission_wait_seconds, settings.hold_seconds),
+            settings.hold_admission_outage_wait_seconds,
         ),
         catalog=catalog,
         users=PostgresUsers(engine),

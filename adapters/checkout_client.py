@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import OrderedDict
+from collections.abc import Awaitable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio.client import (
     Client,
@@ -51,6 +52,8 @@ from workflows.contract import (
     workflow_id,
 )
 
+T = TypeVar("T")
+
 
 def as_domain_error(exc: BaseException) -> DomainError | None:
     """The DomainError a workflow or activity raised, from the ApplicationError that carried it
@@ -78,8 +81,16 @@ class CheckoutClient:
         max_seats: int = 10,
         retry_delays: tuple[float, ...] = (0.2, 0.4, 0.8, 1.6, 3.2),
         task_timeout: timedelta = timedelta(seconds=10),
+        call_seconds: float | None = None,
     ) -> None:
+        """``call_seconds``: how long a hold, an update or a query may wait for Temporal in
+        all (its retries included) before it is answered TRY_AGAIN; None: no bound (the
+        benchmark's and the tests' own drivers). A payment the server accepted is waited for
+        to its outcome (see ``submit_payment``)."""
         self._client = client
+        self._call_seconds = call_seconds
+        # cancels of checkouts whose first hold was answered TRY_AGAIN (kept: tasks are weak)
+        self._abandoning: set[asyncio.Task[None]] = set()
         self._retry_delays = retry_delays
         self._task_timeout = task_timeout
         self._task_queue = task_queue
@@ -109,6 +120,25 @@ class CheckoutClient:
         while len(self._run_ids) > RUN_IDS_KEPT:
             self._run_ids.popitem(last=False)
 
+    async def _bounded(self, call: Awaitable[T]) -> T:
+        """``call`` within ``call_seconds``, else DomainError TRY_AGAIN: a Temporal that does
+        not answer (down, or a backend of the step it runs is) costs the caller seconds."""
+        if self._call_seconds is None:
+            return await call
+        deadline = asyncio.timeout(self._call_seconds)
+        try:
+            async with deadline:
+                return await call
+        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+            # The SDK turns the cancellation of an update's call into its own error, so the
+            # deadline's own record says whether it was ours.
+            if not deadline.expired():
+                raise
+            raise DomainError(
+                ErrorCode.TRY_AGAIN,
+                "the checkout service did not answer in time; try again in a few seconds",
+            ) from None
+
     async def _update(
         self,
         checkout_id: str,
@@ -116,12 +146,27 @@ class CheckoutClient:
         arg: Any,
         result_type: type,
         user_id: str | None = None,
+        outcome_after_accepted: bool = False,
     ) -> Any:
-        """Runs the update; with ``user_id``, a checkout of another user is NOT_FOUND."""
+        """Runs the update; with ``user_id``, a checkout of another user is NOT_FOUND.
+
+        Bounded by ``call_seconds``; with ``outcome_after_accepted`` only until the workflow
+        accepted it, then its result is waited for however long the workflow takes."""
+        handle = self._handle(checkout_id)
         try:
-            return await self._handle(checkout_id).execute_update(
-                name, arg, result_type=result_type
+            if not outcome_after_accepted:
+                return await self._bounded(
+                    handle.execute_update(name, arg, result_type=result_type)
+                )
+            update = await self._bounded(
+                handle.start_update(
+                    name,
+                    arg,
+                    wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+                    result_type=result_type,
+                )
             )
+            return await update.result()
         except WorkflowUpdateFailedError as exc:
             raise as_domain_error(exc) or exc from exc
         except RPCError as exc:
@@ -164,6 +209,59 @@ class CheckoutClient:
         answered with an error instead, the buyer would be told the hold failed while it
         went through.
         """
+        try:
+            return await self._bounded(
+                self._start_and_hold_retried(checkout_id, user_id, event_id, seat_ids)
+            )
+        except DomainError as exc:
+            if exc.code == ErrorCode.TRY_AGAIN:
+                # The server may have the start and run the hold once its backends answer:
+                # the checkout is cancelled, so nothing stays held by a hold refused here.
+                self._abandon(checkout_id)
+            raise
+
+    def _abandon(self, checkout_id: str) -> None:
+        task = asyncio.get_running_loop().create_task(self._cancel_abandoned(checkout_id))
+        self._abandoning.add(task)
+        task.add_done_callback(self._abandoning.discard)
+
+    async def _cancel_abandoned(self, checkout_id: str) -> None:
+        """Cancels the checkout, retrying while Temporal does not answer, for a bounded time.
+
+        Ends when the checkout is cancelled or closed, or when the server has said for
+        ``ABANDON_NOT_FOUND_SECONDS`` that it never started (a start still in flight when its
+        caller gave up lands within that)."""
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + ABANDON_SECONDS
+        not_found_since: float | None = None
+        delay = 0.5
+        while loop.time() < give_up:
+            try:
+                await self._handle(checkout_id).execute_update(
+                    UPDATE_CANCEL, CancelRequest("the first hold was not answered in time")
+                )
+                return
+            except WorkflowUpdateFailedError:
+                return  # refused: the checkout is already closing or closed
+            except RPCError as exc:
+                if exc.status == RPCStatusCode.NOT_FOUND:
+                    not_found_since = not_found_since or loop.time()
+                    if loop.time() - not_found_since >= ABANDON_NOT_FOUND_SECONDS:
+                        return
+                else:
+                    not_found_since = None
+            except Exception:  # noqa: BLE001 - the server is away: try again
+                not_found_since = None
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+
+    async def _start_and_hold_retried(
+        self,
+        checkout_id: str,
+        user_id: str,
+        event_id: str,
+        seat_ids: list[str],
+    ) -> HoldSeatsResult:
         update_id = f"hold-{uuid.uuid4()}"
         for delay in (*self._retry_delays, None):
             try:
@@ -265,7 +363,14 @@ class CheckoutClient:
             payment_token=payment_token, seat_ids=seat_ids, user_id=user_id
         )
         return await self._update(
-            checkout_id, UPDATE_SUBMIT_PAYMENT, request, CheckoutState, user_id
+            checkout_id,
+            UPDATE_SUBMIT_PAYMENT,
+            request,
+            CheckoutState,
+            user_id,
+            # Once accepted, the payment is under way: its answer is the outcome, not a
+            # TRY_AGAIN that would hide a charge (a second payment is refused meanwhile).
+            outcome_after_accepted=True,
         )
 
     async def extend(self, checkout_id: str) -> CheckoutState:
@@ -284,7 +389,9 @@ class CheckoutClient:
         refused as TRY_AGAIN, not passed on as an internal error: reading again is safe.
         """
         try:
-            return await self._handle(checkout_id).query(QUERY_STATE, result_type=CheckoutState)
+            return await self._bounded(
+                self._handle(checkout_id).query(QUERY_STATE, result_type=CheckoutState)
+            )
         except RPCError as exc:
             if exc.status in _UNANSWERED:
                 raise DomainError(
@@ -301,6 +408,11 @@ class CheckoutClient:
 
 # Run ids kept per client: about 100 bytes each, far more than the checkouts open at once.
 RUN_IDS_KEPT = 100_000
+# How long an abandoned checkout's cancel is retried while Temporal does not answer (longer
+# than any outage a hold should ride out; past it the hold's expiry still ends the checkout),
+# and how long the server must say NOT_FOUND before the start is taken as never made.
+ABANDON_SECONDS = 600.0
+ABANDON_NOT_FOUND_SECONDS = 10.0
 # A call that ran out of time (the client's "Timeout expired" is CANCELLED) or was turned away.
 _UNANSWERED = frozenset(
     {

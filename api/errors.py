@@ -10,6 +10,7 @@ from typing import Any
 
 from graphql import GraphQLError
 
+from api.outage import is_outage
 from domain.errors import DomainError, ErrorCode
 
 BAD_USER_INPUT = "BAD_USER_INPUT"
@@ -46,6 +47,15 @@ def unauthenticated() -> ApiError:
 
 def forbidden(message: str = "not allowed for this user") -> ApiError:
     return ApiError(FORBIDDEN, message)
+
+
+def unavailable() -> ApiError:
+    """The answer to a request a backend did not answer in time: send it again later."""
+    return ApiError(
+        SERVICE_UNAVAILABLE,
+        "a service did not answer in time; try again in a few seconds",
+        retryable=True,
+    )
 
 
 def from_domain(error: DomainError) -> ApiError:
@@ -88,9 +98,14 @@ def format_error(error: GraphQLError, debug: bool = False) -> dict[str, Any]:
         mapped = from_domain(original)
         formatted["message"] = mapped.message
         extensions = dict(mapped.extensions or {})
+    elif original is not None and is_outage(original):
+        # A backend did not answer: retryable, and said so (api/outage.py).
+        mapped = unavailable()
+        formatted["message"] = mapped.message
+        extensions = dict(mapped.extensions or {})
     elif original is not None and not isinstance(original, GraphQLError):
-        # A bug or an outage (logged with its stack by the server's logger): tell the client
-        # nothing about internals.
+        # A bug (logged with its stack by the server's logger): tell the client nothing
+        # about internals.
         formatted["message"] = "Internal server error"
         extensions = {"code": INTERNAL_SERVER_ERROR}
     elif "code" not in extensions:

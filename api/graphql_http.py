@@ -7,6 +7,7 @@ JSON with a ``BAD_USER_INPUT`` code. Bodies are JSON only: the schema has no fil
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from http import HTTPStatus
@@ -19,7 +20,7 @@ from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from api.errors import BAD_USER_INPUT
+from api.errors import BAD_USER_INPUT, unavailable
 from api.hold_refusals import HoldRefusals
 from api.metrics import SEATMAP_READS
 from api.request_limits import data_refusal
@@ -50,6 +51,22 @@ class HTTPHandler(GraphQLHTTPHandler):
         return JSONResponse(result, status_code=status)
 
     async def graphql_http_server(self, request: Request) -> Response:
+        """Answers within ``api_answer_seconds``, or SERVICE_UNAVAILABLE (503, retryable):
+        a buyer waits seconds, not minutes, whatever backend is down (config/settings.py)."""
+        services = getattr(request.app.state, "services", None)
+        if services is None:
+            return await self._serve(request)
+        try:
+            async with asyncio.timeout(services.settings.api_answer_seconds):
+                return await self._serve(request)
+        except TimeoutError:
+            error = unavailable()
+            body = {"data": None, "errors": [error.formatted]}
+            return JSONResponse(
+                body, status_code=HTTPStatus.SERVICE_UNAVAILABLE, headers={"Retry-After": "1"}
+            )
+
+    async def _serve(self, request: Request) -> Response:
         """Serves a seat-map query from the response cache when it can (see
         ``api/response_cache.py``) and answers a hold refused by its seats' claims without
         graphql-core (``api/hold_refusals.py``); everything else goes through ariadne."""

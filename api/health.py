@@ -14,13 +14,12 @@ from sqlalchemy import text
 from api.services import Services, run_sync
 
 router = APIRouter()
-CHECK_TIMEOUT_SECONDS = 3.0
 
 
-async def _probe(check: Callable[[], Awaitable[Any]]) -> dict[str, Any]:
+async def _probe(check: Callable[[], Awaitable[Any]], timeout_seconds: float) -> dict[str, Any]:
     started = time.perf_counter()
     try:
-        await asyncio.wait_for(check(), CHECK_TIMEOUT_SECONDS)
+        await asyncio.wait_for(check(), timeout_seconds)
     except Exception as exc:  # any failure is "down"; the type name helps, the text may leak
         return {"status": "down", "error": type(exc).__name__}
     return {"status": "ok", "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
@@ -35,11 +34,13 @@ async def check_db(services: Services) -> dict[str, Any]:
         with services.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
 
-    return await _probe(lambda: run_sync(select_one))
+    return await _probe(lambda: run_sync(select_one), services.settings.health_check_seconds)
 
 
 async def check_cache(services: Services) -> dict[str, Any]:
-    result = await _probe(lambda: run_sync(services.redis.ping))
+    result = await _probe(
+        lambda: run_sync(services.redis.ping), services.settings.health_check_seconds
+    )
     if result["status"] != "ok":
         result["fallback"] = "seat maps are read from PostgreSQL and DynamoDB on every request"
     return result
@@ -47,7 +48,10 @@ async def check_cache(services: Services) -> dict[str, Any]:
 
 async def check_dynamodb(services: Services) -> dict[str, Any]:
     table = services.settings.seat_lock_table
-    return await _probe(lambda: run_sync(services.dynamodb.describe_table, TableName=table))
+    return await _probe(
+        lambda: run_sync(services.dynamodb.describe_table, TableName=table),
+        services.settings.health_check_seconds,
+    )
 
 
 async def check_temporal(services: Services) -> dict[str, Any]:
@@ -55,7 +59,7 @@ async def check_temporal(services: Services) -> dict[str, Any]:
         client = await services.temporal.client()
         await client.service_client.check_health()
 
-    return await _probe(health)
+    return await _probe(health, services.settings.health_check_seconds)
 
 
 @router.get("/health")
@@ -93,6 +97,9 @@ async def health_ready(request: Request) -> JSONResponse:
     else:
         # Without Redis the API still serves (seat maps from PostgreSQL), degraded.
         status = "ok" if cache["status"] == "ok" else "degraded"
+    # Named, so an operator (and a load balancer's log) sees at once which backend is down.
+    down = sorted(name for name, d in dependencies.items() if d["status"] != "ok")
     return JSONResponse(
-        {"status": status, "dependencies": dependencies}, 200 if required_ok else 503
+        {"status": status, "down": down, "dependencies": dependencies},
+        200 if required_ok else 503,
     )

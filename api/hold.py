@@ -157,8 +157,10 @@ async def resolve_start_checkout(
     try:
         result = await hold(context, checkout_id, event, seats, ask_saga)
     except DomainError as exc:
-        if opened and exc.code in _SELECTION_REFUSALS:
-            # The saga refused the first hold: the new checkout ends holding nothing.
+        if opened and (exc.code in _SELECTION_REFUSALS or exc.code == ErrorCode.TRY_AGAIN):
+            # The saga refused the first hold, or did not answer it in time (the checkout
+            # client then cancels the checkout): either way it ends holding nothing, and the
+            # buyer's next try must not be refused CHECKOUT_ALREADY_OPEN.
             await forget_open_checkout(context, user_id, event, checkout_id)
         return _refused(exc, checkout=None)
     _count(result)

@@ -88,6 +88,24 @@ class Settings(BaseSettings):
     # Payments: the sandbox processor is PostgreSQL tables (adapters/payments.py), so its calls
     # carry the PostgreSQL timeouts above, db_lock_timeout_ms included; the saga's activity
     # retry policies bound its retries (workflows/checkout.py).
+    # The API's own waits, so a buyer is answered within api_answer_seconds whatever is down:
+    # - every GraphQL request over HTTP (api/graphql_http.py): past this it is answered
+    #   SERVICE_UNAVAILABLE (retryable), with whatever it claimed dropped; the backstop for
+    #   the waits below and for reads (seat maps) whose fallbacks are all slow at once;
+    api_answer_seconds: float = 5.0
+    # - one hold's (or payment's) call to Temporal, its RPC retries included
+    #   (adapters/checkout_client.py): past this the hold is answered TRY_AGAIN, its claims
+    #   dropped and its checkout cancelled in the background (a hold the server got may still
+    #   run once the backend is back). Below api_answer_seconds, leaving the claims and the
+    #   admission their share. A payment the server accepted is waited for to the end: its
+    #   answer is the checkout's outcome, bounded by the saga's own step deadlines;
+    api_temporal_call_seconds: float = 3.5
+    # - the wait in line for a slot at the saga (api/admission.py) right after a saga call was
+    #   left unanswered: nothing in line would fare better, so it is answered TRY_AGAIN at once
+    #   instead of after hold_admission_wait_seconds (the wait under load, below);
+    hold_admission_outage_wait_seconds: float = 0.5
+    # - the checks of /health/ready (api/health.py), each backend's in parallel.
+    health_check_seconds: float = 2.0
 
     # --- checkout rules ---
     hold_seconds: int = 300

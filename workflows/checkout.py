@@ -262,8 +262,7 @@ class CheckoutWorkflow:
         hold = timedelta(seconds=self._input.hold_seconds)
         answered = await self._wait(lambda: self._first_hold_answered, hold)
         if self._cancel is not None:
-            await self._compensate()
-            self._finish(S.CANCELLED, ErrorCode.CANCELLED.value, self._cancel.reason)
+            await self._cancelled()
             return
         if not self._seat_ids:
             if answered:
@@ -274,8 +273,7 @@ class CheckoutWorkflow:
 
         while self._payment is None:
             if self._cancel is not None:
-                await self._compensate()
-                self._finish(S.CANCELLED, ErrorCode.CANCELLED.value, self._cancel.reason)
+                await self._cancelled()
                 return
             assert self._expires_at is not None
             remaining = self._expires_at - workflow.now().timestamp()
@@ -292,6 +290,16 @@ class CheckoutWorkflow:
 
         async with self._mutex:
             await self._pay(self._payment)
+
+    async def _cancelled(self) -> None:
+        """Ends the checkout CANCELLED. A hold step still running (a cancel can arrive while
+        the first hold waits on a slow backend: the API cancels a checkout whose first hold
+        it answered TRY_AGAIN) finishes first, so the release covers the locks it took."""
+        assert self._cancel is not None
+        await self._mutex.acquire()
+        self._mutex.release()
+        await self._compensate()
+        self._finish(S.CANCELLED, ErrorCode.CANCELLED.value, self._cancel.reason)
 
     async def _pay(self, payment: SubmitPaymentRequest) -> None:
         checkout_id = self._input.checkout_id
