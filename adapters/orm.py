@@ -157,6 +157,8 @@ class BookingRow(Base):
     __tablename__ = "bookings"
     __table_args__ = (
         Index("ix_bookings_user_id_created_at", "user_id", "created_at"),
+        # an event's bookings by status: its sales report, its cancellation's refunds
+        Index("ix_bookings_event_id_status", "event_id", "status"),
         CheckConstraint("total_price >= 0", name="non_negative_total"),
         CheckConstraint("status IN ('PENDING','CONFIRMED','CANCELLED','REFUNDED')", name="status"),
     )
