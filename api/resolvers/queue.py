@@ -11,6 +11,7 @@ from typing import Any
 from ariadne import MutationType, ObjectType, QueryType, SubscriptionType
 from graphql import GraphQLResolveInfo
 
+from adapters.catalog import EventInfo
 from adapters.waiting_room_service import QueueStatus, WaitingRoom
 from api.context import Context, ctx
 from api.errors import from_domain
@@ -23,6 +24,7 @@ query = QueryType()
 mutation = MutationType()
 subscription = SubscriptionType()
 queue_status = ObjectType("QueueStatus")
+event_type = ObjectType("Event")
 
 # A subscription asks again at least this often (and at most as often as the room suggests).
 MAX_UPDATE_SECONDS = 5.0
@@ -46,6 +48,18 @@ def resolve_admitted_at(status: QueueStatus, *_: Any) -> datetime | None:
     if status.admitted_at_ms is None:
         return None
     return datetime.fromtimestamp(status.admitted_at_ms / 1000, UTC)
+
+
+@event_type.field("waitingRoom")
+async def resolve_event_waiting_room(event: EventInfo, info: GraphQLResolveInfo) -> bool:
+    """The event page's cue to show the queue, signed in or not (queueStatus needs a buyer).
+    It reads the room's own copy of the event, the one the hold check reads, so the page and
+    the check agree within that copy's second of staleness."""
+    waiting_room = ctx(info).services.waiting_room
+    if waiting_room is None:  # as in the hold path: no room wired, no admission needed
+        return False
+    found = await waiting_room.event(event.id)
+    return found is not None and found.room_on
 
 
 @mutation.field("joinQueue")
@@ -137,4 +151,4 @@ async def resolve_set_waiting_room(
     return {"success": True, "waiting_room": view, "message": message, "failure_reason": None}
 
 
-BINDABLES = [query, mutation, subscription, queue_status]
+BINDABLES = [query, mutation, subscription, queue_status, event_type]
