@@ -163,6 +163,37 @@ def _uuids(ids: Sequence[str]) -> list[uuid.UUID]:
     return [uuid.UUID(i) for i in ids]
 
 
+def follow_inventory(conn: Connection, event_id: uuid.UUID, confirming: bool = False) -> None:
+    """Applies ``after_booking_change`` under the event row's lock (``FOR NO KEY UPDATE``: it
+    does not block the bookings' foreign keys to the event), in the transaction that changed
+    the inventory: a booking, a cancellation, or an organizer's block. A confirm also
+    re-checks that the event still takes bookings: a cancellation committed since the confirm's
+    first read refuses it (rolled back with the whole booking)."""
+    status = conn.execute(
+        select(Event.status).where(Event.id == event_id).with_for_update(key_share=True)
+    ).scalar_one()
+    if confirming and not accepts_bookings(status):
+        raise DomainError(ErrorCode.EVENT_NOT_ON_SALE, "event is not on sale", status=status)
+    seats_left = (
+        conn.execute(
+            select(EventSeat.seat_id)
+            .where(
+                EventSeat.event_id == event_id,
+                EventSeat.status == SeatStatus.AVAILABLE.value,
+            )
+            .limit(1)
+        ).first()
+        is not None
+    )
+    new_status = after_booking_change(status, seats_left)
+    if new_status != status:
+        conn.execute(
+            update(Event)
+            .where(Event.id == event_id, Event.status == status)
+            .values(status=new_status.value)
+        )
+
+
 class PostgresBookingStore:
     """``BookingStore`` on PostgreSQL (SQLAlchemy Core, psycopg 3), one transaction per call.
 
@@ -442,7 +473,7 @@ class PostgresBookingStore:
             if status in HOLDING_STATUSES:
                 self._give_back_seats(conn, row.id, row.event_id)
                 # Seats are back: a SOLD_OUT event is on sale again, atomically with them.
-                self._follow_inventory(conn, row.event_id)
+                follow_inventory(conn, row.event_id)
             new_status = status if status == BookingStatus.REFUNDED else target
             if new_status != status:
                 conn.execute(
@@ -505,38 +536,7 @@ class PostgresBookingStore:
             .with_for_update(read=True, key_share=True, skip_locked=True)
         ).first()
         if free is None:
-            self._follow_inventory(conn, event_id, confirming=True)
-
-    def _follow_inventory(
-        self, conn: Connection, event_id: uuid.UUID, confirming: bool = False
-    ) -> None:
-        """Applies ``after_booking_change`` under the event row's lock (``FOR NO KEY UPDATE``:
-        it does not block the bookings' foreign keys to the event). A confirm also
-        re-checks that the event still takes bookings: a cancellation committed since the
-        confirm's first read refuses it (rolled back with the whole booking)."""
-        status = conn.execute(
-            select(Event.status).where(Event.id == event_id).with_for_update(key_share=True)
-        ).scalar_one()
-        if confirming and not accepts_bookings(status):
-            raise DomainError(ErrorCode.EVENT_NOT_ON_SALE, "event is not on sale", status=status)
-        seats_left = (
-            conn.execute(
-                select(EventSeat.seat_id)
-                .where(
-                    EventSeat.event_id == event_id,
-                    EventSeat.status == SeatStatus.AVAILABLE.value,
-                )
-                .limit(1)
-            ).first()
-            is not None
-        )
-        new_status = after_booking_change(status, seats_left)
-        if new_status != status:
-            conn.execute(
-                update(Event)
-                .where(Event.id == event_id, Event.status == status)
-                .values(status=new_status.value)
-            )
+            follow_inventory(conn, event_id, confirming=True)
 
     def _load(self, conn: Connection, condition: ColumnElement[bool]) -> list[Booking]:
         rows = conn.execute(

@@ -23,6 +23,7 @@ import psycopg
 from sqlalchemy import Connection, Engine, delete, exists, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from adapters.bookings import follow_inventory
 from adapters.catalog import VenueInfo
 from adapters.orm import Event, EventSeat, Seat, Venue
 from domain.errors import DomainError, ErrorCode
@@ -285,6 +286,8 @@ class OrganizerStore:
                 .where(EventSeat.event_id == key, EventSeat.seat_id.in_(list(found)))
                 .values(status=SeatStatus.BLOCKED.value, block_reason=reason)
             )
+            # Blocking the last unsold seats sells the event out, as booking them would.
+            follow_inventory(conn, key)
         return _names([s for s, status in found.items() if status == SeatStatus.AVAILABLE.value])
 
     def unblock_seats(self, event_id: str, seat_ids: Sequence[str]) -> list[str]:
@@ -312,14 +315,17 @@ class OrganizerStore:
                     .where(EventSeat.event_id == key, EventSeat.seat_id.in_(blocked))
                     .values(status=SeatStatus.AVAILABLE.value, block_reason=None)
                 )
+                follow_inventory(conn, key)
         return _names(blocked)
 
     def _lock_inventory(
         self, conn: Connection, event_key: uuid.UUID, seat_ids: Sequence[str]
     ) -> dict[uuid.UUID, str]:
         """Row-locks the seats' inventory rows in seat order: seat -> status."""
+        # The event row in the mode ``follow_inventory`` takes it later in this transaction:
+        # two blocks of one event queue here instead of deadlocking on an upgrade.
         status = conn.execute(
-            select(Event.status).where(Event.id == event_key).with_for_update(read=True)
+            select(Event.status).where(Event.id == event_key).with_for_update(key_share=True)
         ).scalar_one_or_none()
         if status is None:
             raise DomainError(ErrorCode.NOT_FOUND, "event not found")

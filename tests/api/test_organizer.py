@@ -635,6 +635,29 @@ async def test_blocked_seats_leave_the_map_cannot_be_held_and_come_back_unblocke
 
 
 @pytest.mark.usefixtures("api_worker")
+async def test_blocking_every_unsold_seat_sells_the_event_out_and_unblocking_reopens_it(
+    gql: Any, make_organizer: Any, engine: Engine
+) -> None:
+    organizer = make_organizer()
+    event_id, seats = await _on_sale(gql, organizer, engine)
+    status = "SELECT status FROM events WHERE id = :e"
+
+    assert data_of(await gql(BLOCK, {"e": event_id, "s": seats[:-1], "r": "house"}, organizer))[
+        "blockSeats"
+    ]["success"]
+    assert scalar(engine, status, e=event_id) == "ON_SALE"  # one seat is still for sale
+    assert data_of(await gql(BLOCK, {"e": event_id, "s": seats[-1:], "r": "house"}, organizer))[
+        "blockSeats"
+    ]["success"]
+    assert scalar(engine, status, e=event_id) == "SOLD_OUT"
+
+    assert data_of(await gql(UNBLOCK, {"e": event_id, "s": seats[:1]}, organizer))["unblockSeats"][
+        "success"
+    ]
+    assert scalar(engine, status, e=event_id) == "ON_SALE"
+
+
+@pytest.mark.usefixtures("api_worker")
 async def test_blocking_is_all_or_none_and_refuses_booked_seats_and_other_venues(
     gql: Any, make_organizer: Any, make_buyer: Any, engine: Engine
 ) -> None:
