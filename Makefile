@@ -11,7 +11,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help install dev services test lint format seed migrate bench
+.PHONY: help install dev services test lint format seed migrate bench chaos
 
 help:
 	@echo "make dev       start the whole stack (services, migrations, demo data, API, worker)"
@@ -22,6 +22,7 @@ help:
 	@echo "make migrate   apply migrations (DATABASE_URL, or the running make dev)"
 	@echo "make seed      load the demo data (DATABASE_URL, or the running make dev)"
 	@echo "make bench     run the benchmark (python -m bench)"
+	@echo "make chaos     small sales under injected faults (python -m bench.chaos)"
 
 install: $(STAMP)
 
@@ -62,3 +63,8 @@ seed: install
 # Uses the running `make dev` (its .devstack/env) when there is one.
 bench: install
 	eval "$$($(BIN)/python -m devstack env)"; $(BIN)/python -m bench
+
+# Starts its own stack (never the running make dev): bench/results/chaos.json, non-zero on any
+# violation.
+chaos: install
+	$(BIN)/python -m bench.chaos
