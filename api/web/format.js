@@ -64,6 +64,22 @@ export function countdown(ms) {
   return `${minutes}:${String(total % 60).padStart(2, '0')}`;
 }
 
+// A wait as a buyer says it: rounded up, never to the second (the pace moves; a precise
+// number would promise more than the room knows).
+export function etaWords(seconds) {
+  if (seconds === null || seconds === undefined) return 'not known yet: the queue has only just started moving';
+  if (seconds < 60) return 'less than a minute';
+  const minutes = Math.ceil(seconds / 60);
+  if (minutes < 60) return minutes === 1 ? 'about a minute' : `about ${minutes} minutes`;
+  const hours = Math.floor(minutes / 60);
+  const rest = minutes % 60;
+  return `about ${hours} hour${hours > 1 ? 's' : ''}${rest ? ` ${rest} minute${rest > 1 ? 's' : ''}` : ''}`;
+}
+
+export function people(count) {
+  return count === 1 ? '1 person' : `${count} people`;
+}
+
 const REASONS = {
   PAYMENT_DECLINED: 'Your card was declined. Nothing was charged and your seats were released.',
   CAPTURE_FAILED:
@@ -81,6 +97,9 @@ const REASONS = {
   EVENT_NOT_ON_SALE: 'This event is not on sale right now.',
   EVENT_ALREADY_TOOK_PLACE: 'The event has already taken place.',
   CHECKOUT_CLOSED: 'This checkout is already closed.',
+  NOT_ADMITTED:
+    'This sale has a waiting room: join the queue, and hold seats when it is your turn. ' +
+    'Nothing was held.',
   TRY_AGAIN: 'We are very busy right now. Please try again in a moment.',
   UNAUTHENTICATED: 'Please sign in first.',
   RATE_LIMITED: 'Too many requests. Please wait a moment and try again.',

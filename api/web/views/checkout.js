@@ -9,10 +9,11 @@ const STATE = `id eventId status seatIds expiresAt extensionsUsed amount currenc
   bookingReference failureReason failureMessage`;
 const RESULT = `success message failureReason takenSeatIds`;
 // A refused hold may name a checkout whose workflow never started: only its id is asked for.
-const START = `mutation Start($e: ID!, $s: [ID!]!) {
-  startCheckout(eventId: $e, seatIds: $s) { ${RESULT} openCheckoutId checkout { id } } }`;
-const HOLD = `mutation Hold($c: ID!, $s: [ID!]!) {
-  holdSeats(checkoutId: $c, seatIds: $s) { ${RESULT} checkout { id } } }`;
+// `admission`: the buyer's turn in the event's waiting room (null when it has none).
+const START = `mutation Start($e: ID!, $s: [ID!]!, $a: String) {
+  startCheckout(eventId: $e, seatIds: $s, admission: $a) { ${RESULT} openCheckoutId checkout { id } } }`;
+const HOLD = `mutation Hold($c: ID!, $s: [ID!]!, $a: String) {
+  holdSeats(checkoutId: $c, seatIds: $s, admission: $a) { ${RESULT} checkout { id } } }`;
 const EXTEND = `mutation Extend($c: ID!) { extendHold(checkoutId: $c) { ${RESULT} checkout { ${STATE} } } }`;
 const PAY = `mutation Pay($c: ID!, $t: String) {
   submitPayment(checkoutId: $c, paymentToken: $t) { ${RESULT} checkout { ${STATE} } } }`;
@@ -93,18 +94,19 @@ export class Checkout {
     this.stop = null;
   }
 
-  // Holds the seats: a new checkout, or more seats for the open one. Answers the API's
-  // payload ({success, failureReason, takenSeatIds, message}).
-  async hold(seatIds) {
+  // Holds the seats: a new checkout, or more seats for the open one, with the waiting room's
+  // admission if the event has one. Answers the API's payload ({success, failureReason,
+  // takenSeatIds, message}).
+  async hold(seatIds, admission = null) {
     let result;
     if (this.open) {
-      result = (await gql(HOLD, { c: this.state.id, s: seatIds })).holdSeats;
+      result = (await gql(HOLD, { c: this.state.id, s: seatIds, a: admission })).holdSeats;
     } else {
-      result = (await gql(START, { e: this.eventId, s: seatIds })).startCheckout;
+      result = (await gql(START, { e: this.eventId, s: seatIds, a: admission })).startCheckout;
       if (result.failureReason === 'CHECKOUT_ALREADY_OPEN' && result.openCheckoutId) {
         // This buyer's checkout from another tab or an earlier visit: the seats go into it.
         await this.adopt(result.openCheckoutId);
-        if (this.open) return this.hold(seatIds);
+        if (this.open) return this.hold(seatIds, admission);
       }
     }
     if (result.success) {

@@ -1,5 +1,7 @@
 // An event's page: the live seat map, choosing seats (map, keyboard or best available), the
-// hold with its countdown, paying with a sandbox test card, and the outcome in words.
+// hold with its countdown, paying with a sandbox test card, and the outcome in words. An
+// event with a waiting room shows the queue first: seats can be chosen in the buyer's turn,
+// and every hold carries the turn's admission.
 
 import { gql } from '../gql.js';
 import { cents, countdown, money, reason, seatPlace, PROGRESS_WORDS, SEAT_TYPES, when } from '../format.js';
@@ -7,11 +9,13 @@ import { session } from '../session.js';
 import { h, replace, announce, showError, clearError, field } from '../ui.js';
 import { subscriptions } from '../ws.js';
 import { Checkout, TERMINAL } from './checkout.js';
+import { Queue } from './queue.js';
+import { QueuePanel, queueWords } from './queue_panel.js';
 import { SeatMap } from './seatmap.js';
 
 const EVENT = `query Event($e: ID!) { event(id: $e) {
   id name description eventDate status currency maxTicketsPerBuyer maxSeatsPerCheckout availableSeats
-  venue { name address } } }`;
+  onSaleAt waitingRoom venue { name address } } }`;
 const MAP = `query Map($e: ID!) { seatMap(eventId: $e) {
   width height seats { id section row number type price x y status } } }`;
 const BEST = `query Best($e: ID!, $n: Int!, $s: String) {
@@ -31,6 +35,7 @@ const KINDS = {
 // A live change newer than this before a seat-map read wins over that read: the map is
 // cached for up to the API's staleness bound (1 s by default).
 const STALE_MS = 2500;
+const TURN_TITLE = "It's your turn · ";
 
 export const TEST_CARDS = [
   ['tok_visa', 'Visa 4242: approved'],
@@ -48,6 +53,7 @@ class EventPage {
     this.busy = false;
     this.stops = [];
     this.checkout = new Checkout(eventId, (state) => this.checkoutChanged(state));
+    this.queue = null; // the waiting room, when the event has one
   }
 
   get selectionKey() {
@@ -80,6 +86,7 @@ class EventPage {
     this.event = event;
     this.map = new SeatMap({ currency: event.currency, onActivate: (seat) => this.toggle(seat) });
     this.draw();
+    if (event.waitingRoom) this.roomFound();
     this.applyMap(await mapRead, asked);
     this.selection = (JSON.parse(sessionStorage.getItem(this.selectionKey) || '[]'))
       .filter((id) => this.map.seat(id) && this.map.seat(id).status === 'AVAILABLE');
@@ -90,7 +97,9 @@ class EventPage {
   unmount() {
     for (const stop of this.stops) stop();
     this.checkout.close();
+    if (this.queue) this.queue.close();
     clearInterval(this.timer);
+    clearInterval(this.turnTimer);
   }
 
   draw() {
@@ -104,11 +113,14 @@ class EventPage {
     this.holdButton = h('button', { type: 'button', class: 'primary', onclick: () => this.hold() }, 'Hold seats');
     this.holdPanel = h('section', { class: 'hold card', 'aria-labelledby': 'hold-h', hidden: true });
     this.outcome = h('div', { class: 'outcome', hidden: true });
+    this.queueSlot = h('div', { class: 'queue-slot' });
     const sale = e.status === 'ON_SALE' ? '' : ` · ${e.status.replace('_', ' ').toLowerCase()}`;
     this.main.append(
       h('h1', {}, e.name),
       h('p', { class: 'meta' },
         h('time', { datetime: e.eventDate }, when(e.eventDate)), ` · ${e.venue.name}, ${e.venue.address}`, sale),
+      // Above the map, full width: on a phone the map would push it out of sight.
+      this.queueSlot,
       h('div', { class: 'event-layout' },
         h('section', { class: 'map-area', 'aria-labelledby': 'map-h' },
           h('h2', { id: 'map-h' }, 'Seat map'), this.mapStatus, legend(), this.map.el),
@@ -199,6 +211,103 @@ class EventPage {
     }
   }
 
+  // --- the waiting room ---
+
+  // The event has a waiting room: said by Event.waitingRoom, or learnt from a hold refused
+  // NOT_ADMITTED (the organizer turned the room on after this page was loaded).
+  roomFound() {
+    if (this.queue) return;
+    this.queue = new Queue(this.eventId, (status) => this.queueChanged(status));
+    this.queuePanel = new QueuePanel({ onJoin: () => this.join() });
+    this.queueSlot.append(this.queuePanel.el);
+    this.renderQueue();
+    this.renderSelection();
+    if (session.user) {
+      this.queue.read().catch((error) => showError(`Your place in the queue could not be read: ${error.message}`));
+    }
+  }
+
+  // Seats may be chosen (and held) without a room, or in the buyer's live turn.
+  mayChoose() {
+    if (!this.queue) return true;
+    if (this.queue.status && !this.queue.status.roomOn) return true; // the organizer turned it off
+    return Boolean(this.queue.admission);
+  }
+
+  notYet() {
+    const s = this.queue && this.queue.status;
+    if (s && s.state === 'ADMITTED') return 'Your turn has ended: no more seats can be held.';
+    if (s && ['TURN_EXPIRED', 'SOLD_OUT', 'CLOSED'].includes(s.state)) return 'Seats cannot be chosen: your turn in the queue is over.';
+    if (s && s.state !== 'NOT_QUEUED') return 'You can choose seats when it is your turn in the queue.';
+    return 'This sale has a waiting room: join the queue, and choose seats when it is your turn.';
+  }
+
+  async join() {
+    clearError();
+    this.joining = true;
+    this.renderQueue();
+    try {
+      const result = await this.queue.join();
+      if (!result.success) showError(reason(result.failureReason, result.message));
+    } catch (error) {
+      showError(reason(error.code, error.message));
+    } finally {
+      this.joining = false;
+      this.renderQueue();
+    }
+  }
+
+  queueChanged(status) {
+    // A turn that ran out with nothing held was lost; one that ended after a hold was used.
+    if (this.lastState === 'ADMITTED' && status.state === 'TURN_EXPIRED' && !this.heldInTurn) this.lost = true;
+    this.lastState = status.state;
+    clearInterval(this.turnTimer);
+    this.turnTimer = null;
+    if (status.state === 'ADMITTED') {
+      this.turnTimer = setInterval(() => this.turnTick(), 250);
+    }
+    this.renderQueue();
+    this.renderSelection();
+  }
+
+  turnTick() {
+    const left = this.queue.turnLeft();
+    this.queuePanel.tick(left);
+    if (left <= 0) {
+      // Over on the page's clock: choosing stops now; the room's TURN_EXPIRED follows.
+      clearInterval(this.turnTimer);
+      this.turnTimer = null;
+      if (!this.heldInTurn) this.lost = true;
+      this.renderSelection();
+    }
+  }
+
+  renderQueue() {
+    if (!this.queuePanel) return;
+    const status = this.queue.status;
+    if (status && !status.roomOn) {
+      this.queueSlot.hidden = true;
+      return;
+    }
+    this.queueSlot.hidden = false;
+    const holding = this.checkout.open;
+    if (holding && status && status.state === 'ADMITTED') this.heldInTurn = true;
+    const words = queueWords(this.event, {
+      signedIn: Boolean(session.user), status, holding, lost: this.lost && !this.heldInTurn,
+    });
+    if (this.bought && status && status.state === 'TURN_EXPIRED') {
+      words.title = 'You are through the queue';
+      words.lines = ['Your booking is confirmed: your tickets are under My tickets.'];
+      words.tone = 'turn';
+    }
+    this.queuePanel.render(words, this.joining);
+    if (words.timer) this.queuePanel.tick(this.queue.turnLeft());
+    // A buyer in another tab sees whose turn it is from the tab's title.
+    // (The router names the page after this first runs: the title is read each time.)
+    const base = document.title.replace(TURN_TITLE, '');
+    document.title = status && status.state === 'ADMITTED' && !holding ? `${TURN_TITLE}${base}` : base;
+  }
+
   // --- choosing ---
 
   toggle(seat) {
@@ -211,6 +320,9 @@ class EventPage {
       return;
     } else if (seat.status !== 'AVAILABLE') {
       showError(`${seatPlace(seat)} is ${seat.status.toLowerCase()}: choose an available seat.`);
+      return;
+    } else if (!this.mayChoose()) {
+      showError(this.notYet());
       return;
     } else if (this.selection.length + this.heldCount() >= this.event.maxSeatsPerCheckout) {
       showError(`You can choose at most ${this.event.maxSeatsPerCheckout} seats at once.`);
@@ -228,6 +340,10 @@ class EventPage {
 
   async best(count, section) {
     clearError();
+    if (!this.mayChoose()) {
+      showError(this.notYet());
+      return;
+    }
     try {
       const seats = (await gql(BEST, { e: this.eventId, n: count, s: section })).bestAvailable;
       if (!seats.length) {
@@ -248,14 +364,17 @@ class EventPage {
     sessionStorage.setItem(this.selectionKey, JSON.stringify(this.selection));
     this.map.setSelected(this.selection);
     const seats = this.selection.map((id) => this.map.seat(id));
+    const empty = this.mayChoose()
+      ? 'No seats chosen yet. Pick seats on the map or find the best available.'
+      : this.notYet();
     replace(this.selectionList, seats.length
       ? seats.map((s) => h('li', {},
         h('span', {}, `${seatPlace(s)} · ${SEAT_TYPES[s.type] || s.type} · ${money(s.price, this.event.currency)}`),
         h('button', { type: 'button', class: 'link', 'aria-label': `Remove ${seatPlace(s)}`, onclick: () => this.toggle(s) }, 'Remove')))
-      : h('li', { class: 'empty' }, 'No seats chosen yet. Pick seats on the map or find the best available.'));
+      : h('li', { class: 'empty' }, empty));
     const sum = seats.reduce((t, s) => t + cents(s.price), 0);
     this.total.textContent = seats.length ? `${seats.length} seat(s): ${money(sum, this.event.currency, true)}` : '';
-    this.holdButton.disabled = this.busy || !seats.length;
+    this.holdButton.disabled = this.busy || !seats.length || !this.mayChoose();
   }
 
   // --- the hold ---
@@ -273,8 +392,10 @@ class EventPage {
     const seatIds = [...this.selection];
     this.setBusy(true);
     try {
-      const result = await this.checkout.hold(seatIds);
+      const result = await this.checkout.hold(seatIds, this.queue ? this.queue.admission : null);
+      if (result.failureReason === 'NOT_ADMITTED') this.roomFound();
       if (result.success) {
+        if (this.queue) this.heldInTurn = true;
         this.selection = [];
         announce(`${seatIds.length} seat(s) held for you.`);
         this.focusLater = '#hold-h';
@@ -315,6 +436,8 @@ class EventPage {
     }
     this.track(state.status);
     this.renderHold();
+    if (state.status === 'CONFIRMED') this.bought = true;
+    this.renderQueue();
   }
 
   track(status) {
