@@ -6,9 +6,12 @@ Keys, under ``<prefix>wr:<event id>:``:
   ``ZADD NX``. Entries are never removed or moved, so a position never changes.
 - ``meta``: hash: ``admitted`` (the first that many positions have their turn), ``opened_ms``,
   the pace (``rate``, ``credit``, ``tick_ms``), the measured admission pace for ETAs
-  (``pace``, ``win_ms``, ``win_n``), and what the pace was derived from (operators read it).
+  (``pace``, ``win_ms``, ``win_n``), what the pace was derived from (operators read it), and
+  the latest forecast of the turns to come (``plan``, ``domain.waiting_room.Forecast``).
 - ``turns``: sorted set, buyer -> turn deadline (ms), for turns not used yet;
   ``granted``: hash, buyer -> deadline, every turn ever given (to re-issue the same admission);
+  ``given_at``: hash, buyer -> the moment (ms) its turn was given (one value per admission
+  batch: the batch is what fairness is measured by);
   ``used``: set, buyers who held within their turn; ``lost``: set, buyers whose turn ended
   unused (they lose it: one entry per account, no second turn).
 - ``lease``: the one API process that advances the cursor now (``SET NX PX``).
@@ -24,6 +27,7 @@ from dataclasses import dataclass
 
 import redis.asyncio as aredis
 
+from adapters.seat_claims import GRANT, claims_key
 from domain.waiting_room import ARRIVALS_START
 
 KEY_TTL_SECONDS = 7 * 86400  # an on-sale's room outlives its sale by a week, then goes
@@ -62,7 +66,7 @@ return {m, redis.call('ZCARD', q), redis.call('ZCARD', turns), redis.call('SCARD
 
 # Gives the next ARGV[2] positions their turn, if the cursor is still at ARGV[1].
 _ADMIT = """
-local q, turns, granted, meta = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local q, turns, granted, meta, given_at = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local admitted = tonumber(redis.call('HGET', meta, 'admitted') or '0')
 if admitted ~= tonumber(ARGV[1]) then return -1 end
 if not redis.call('HGET', meta, 'opened_ms') then redis.call('HSET', meta, 'opened_ms', ARGV[4]) end
@@ -72,6 +76,7 @@ if n > 0 then given = redis.call('ZRANGE', q, admitted, admitted + n - 1) end
 for _, buyer in ipairs(given) do
   redis.call('ZADD', turns, ARGV[3], buyer)
   redis.call('HSET', granted, buyer, ARGV[3])
+  redis.call('HSET', given_at, buyer, ARGV[4])
 end
 redis.call('HSET', meta, 'admitted', admitted + #given, 'tick_ms', ARGV[4], unpack(ARGV, 6))
 for _, k in ipairs(KEYS) do redis.call('EXPIRE', k, ARGV[5]) end
@@ -79,12 +84,13 @@ return #given
 """
 
 _STATUS = """
-local q, granted, used, lost, meta = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local q, granted, used, lost, meta, given_at = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local rank = redis.call('ZRANK', q, ARGV[1])
-local m = redis.call('HMGET', meta, 'admitted', 'opened_ms', 'pace', 'rate', 'capacity')
+local m = redis.call('HMGET', meta, 'admitted', 'opened_ms', 'pace', 'rate', 'capacity', 'plan')
 return {rank or -1, redis.call('HGET', granted, ARGV[1]) or '',
   redis.call('SISMEMBER', used, ARGV[1]), redis.call('SISMEMBER', lost, ARGV[1]),
-  m[1] or '0', m[2] or '', m[3] or '', m[4] or '', redis.call('ZCARD', q), m[5] or ''}
+  m[1] or '0', m[2] or '', m[3] or '', m[4] or '', redis.call('ZCARD', q), m[5] or '',
+  m[6] or '', redis.call('HGET', given_at, ARGV[1]) or ''}
 """
 
 _USED = """
@@ -134,6 +140,8 @@ class BuyerEntry:
     rate: float | None
     queued: int
     capacity: int | None  # buyers the available seats could serve at the last tick
+    plan: str | None  # the latest forecast, encoded (``Forecast.decode``)
+    given_at_ms: int | None  # when the buyer's turn was given
 
 
 class RedisWaitingRooms:
@@ -196,11 +204,11 @@ class RedisWaitingRooms:
         count: int,
         deadline_ms: int,
         now_ms: int,
-        fields: dict[str, float | int],
+        fields: dict[str, float | int | str],
     ) -> int:
         """Gives the next ``count`` positions their turn until ``deadline_ms`` and records
         ``fields`` in the room's meta; -1 (nothing done) if another process moved the cursor."""
-        keys = [self._k(event_id, n) for n in ("q", "turns", "granted", "meta")]
+        keys = [self._k(event_id, n) for n in ("q", "turns", "granted", "meta", "given_at")]
         flat: list[str | int | float] = []
         for name, value in fields.items():
             flat += [name, value]
@@ -212,9 +220,11 @@ class RedisWaitingRooms:
         )
 
     async def entry(self, event_id: str, user_id: str) -> BuyerEntry:
-        keys = [self._k(event_id, n) for n in ("q", "granted", "used", "lost", "meta")]
+        keys = [self._k(event_id, n) for n in ("q", "granted", "used", "lost", "meta", "given_at")]
         found = await self._status(keys=keys, args=[user_id])
-        rank, deadline, used, lost, admitted, opened, pace, rate, queued, capacity = found
+        rank, deadline, used, lost, admitted, opened, pace, rate, queued, capacity, plan, given = (
+            found
+        )
         return BuyerEntry(
             rank=None if int(rank) < 0 else int(rank),
             deadline_ms=None if deadline in (b"", "") else int(_num(deadline)),
@@ -226,6 +236,8 @@ class RedisWaitingRooms:
             rate=_opt(rate),
             queued=int(queued),
             capacity=None if capacity in (b"", "") else int(_num(capacity)),
+            plan=None if plan in (b"", "") else plan.decode(),
+            given_at_ms=None if given in (b"", "") else int(_num(given)),
         )
 
     async def turn_used(self, event_id: str, user_id: str) -> None:
@@ -234,6 +246,20 @@ class RedisWaitingRooms:
             keys=[self._k(event_id, "turns"), self._k(event_id, "used")],
             args=[user_id, KEY_TTL_SECONDS],
         )
+
+    async def held_expiries_ms(self, event_id: str, now_ms: int) -> list[int]:
+        """The expiry (epoch ms) of every live held seat of the event, one entry per seat, from
+        the grants the saga records beside the claims (``adapters/seat_claims.py``): the locks
+        DynamoDB granted, never a claim still on its way."""
+        raw = await self._redis.hgetall(claims_key(self._prefix, event_id))  # type: ignore[misc]
+        grant = GRANT.encode()
+        expiries = []
+        for name, value in raw.items():
+            if name.startswith(grant):
+                expires_ms = int(value.rpartition(b"|")[2]) * 1000
+                if expires_ms >= now_ms:
+                    expiries.append(expires_ms)
+        return expiries
 
     async def lease(self, event_id: str, ms: int) -> bool:
         """Whether this caller may advance the room's cursor for the next ``ms``."""
@@ -251,6 +277,7 @@ class RedisWaitingRooms:
         return [_opt(v) for v in values]
 
     async def admitted_order(self, event_id: str) -> list[tuple[str, int]]:
-        """(buyer, turn deadline ms) of every turn given: the operators' and the bench's view."""
-        raw = await self._redis.hgetall(self._k(event_id, "granted"))  # type: ignore[misc]
+        """(buyer, the moment ms its turn was given) of every turn given: the operators' and the
+        bench's view."""
+        raw = await self._redis.hgetall(self._k(event_id, "given_at"))  # type: ignore[misc]
         return [(k.decode(), int(v)) for k, v in raw.items()]

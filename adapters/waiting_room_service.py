@@ -10,11 +10,14 @@ flash sale saturates, and its decisions would still have to be copied to Redis f
 ``queueStatus``, ``queueUpdates``) may tick it, at most every ``TICK_SECONDS`` per API
 process, and only the process that takes the room's lease (``SET NX PX``) does. A tick ends
 unused turns past their deadline, then admits ``domain.waiting_room.admissions_now``: the
-pace's credit, within what the available seats can serve. The admission script applies it only
-if the cursor did not move meanwhile. Every ``waiting_room_measure_seconds`` one process
-measures the saga's pace: the event's checkouts that reached a terminal state (one count at
-Temporal's visibility) and its own hold latency (the saga step's histogram), giving the rate
-(``domain.waiting_room.next_rate``), within the operator's floor and ceiling.
+pace's credit, within what the seats can serve (the available ones, and the held ones likely
+to come back within a short lead, read from the saga's grants). The admission script applies
+it only if the cursor did not move meanwhile, together with the tick's forecast of the turns to
+come (``domain.waiting_room.forecast``), from which every buyer's poll reads its ETA.
+Every ``waiting_room_measure_seconds`` one process measures the saga's pace: the event's
+checkouts that reached a terminal state (one count at Temporal's visibility) and its own hold
+latency (the saga step's histogram), giving the rate (``domain.waiting_room.next_rate``),
+within the operator's floor and ceiling.
 
 **Recovery.** Everything is in Redis (AOF on the dev stack, a replicated ElastiCache in
 production) except the organizer's switch (PostgreSQL). An API process that dies loses
@@ -260,8 +263,8 @@ class WaitingRoom:
         )
         status = QueueStatus(event.id, True, state, queued=entry.queued)
         if state in (QueueState.WAITING, QueueState.ADMITTED) and entry.rank is not None:
-            pace = entry.pace or entry.rate or self._pace.floor
-            place = rules.place(entry.rank, entry.admitted, pace)
+            plan = rules.Forecast.decode(entry.plan)
+            place = rules.place(entry.rank, entry.admitted, plan, now_ms)
             status = QueueStatus(
                 event.id,
                 True,
@@ -283,7 +286,7 @@ class WaitingRoom:
                     **status.__dict__,
                     "admission": token,
                     "admission_expires_at": expires,
-                    "admitted_at_ms": entry.deadline_ms - turn_ms,
+                    "admitted_at_ms": entry.given_at_ms or entry.deadline_ms - turn_ms,
                     "seats_may_come_back": False,
                 }
             )
@@ -312,18 +315,37 @@ class WaitingRoom:
         rate = snap.rate if snap.rate is not None else self._pace.floor
         admitting = event.status == rules.ADMITTING_STATUS
         capacity, count, credit = 0, 0, 0.0
+        fields: dict[str, float | int | str] = {}
         if admitting:
             # The opening starts with one second's worth: the first buyers need not wait a tick.
             elapsed = 1.0 if snap.tick_ms is None else (now_ms - snap.tick_ms) / 1000
             credit = rules.accrue(snap.credit, rate, elapsed)
             available = await self._available(event.id)
-            capacity = rules.seat_capacity(available, self._settings.waiting_room_seats_per_buyer)
+            returns = rules.likely_returns(
+                await self._store.held_expiries_ms(event.id, now_ms),
+                now_ms,
+                self._settings.hold_seconds,
+                self._settings.hold_seconds * self._settings.waiting_room_unpaid_after_share,
+                self._settings.waiting_room_return_share,
+            )
+            lead_ms = int(self._settings.waiting_room_return_lead_seconds * 1000)
+            soon = rules.returning_within(returns, now_ms, lead_ms)
+            per_buyer = self._settings.waiting_room_seats_per_buyer
+            capacity = rules.seat_capacity(available + soon, per_buyer)
             count = rules.admissions_now(
                 credit, capacity, snap.outstanding, snap.queued - snap.admitted
             )
-        fields: dict[str, float | int] = {"credit": round(credit - count, 4), "capacity": capacity}
+            plan = rules.forecast(
+                now_ms, rate, available, snap.outstanding + count, returns, per_buyer
+            )
+            fields["plan"] = plan.encode()
+        else:
+            fields["plan"] = ""  # paused: no turn comes until the sale resumes
+        fields |= {"credit": round(credit - count, 4), "capacity": capacity}
         if snap.win_ms is None or now_ms - snap.win_ms >= PACE_WINDOW_MS:
-            if snap.win_ms is not None and snap.admitted > snap.win_n:
+            if snap.win_ms is not None:
+                # Windows without an admission count too: the pace the queue actually moves
+                # at includes the pauses while every seat is held.
                 sample = (snap.admitted - snap.win_n) / ((now_ms - snap.win_ms) / 1000)
                 fields["pace"] = round(rules.smoothed(snap.pace, sample), 3)
             fields["win_ms"], fields["win_n"] = now_ms, snap.admitted
@@ -382,7 +404,7 @@ class WaitingRoom:
         }
 
     async def admissions(self, event_id: str) -> list[tuple[str, int]]:
-        """(buyer, turn deadline ms) of every turn given so far."""
+        """(buyer, the moment ms its turn was given) of every turn given so far."""
         return await self._store.admitted_order(event_id)
 
 

@@ -135,8 +135,10 @@ class Settings(BaseSettings):
     reconciler_terminate_after_seconds: int = 3600
 
     # --- the waiting room (domain/waiting_room.py, api/resolvers/queue.py) ---
-    # An admitted buyer must hold within this, or loses the turn; an admission lives as long.
-    waiting_room_turn_seconds: int = 60
+    # An admitted buyer must hold within this, or loses the turn; an admission lives as long
+    # (the buyer is told when it ends). Short, because an unused turn keeps seats from the next
+    # buyers: 30 s is for choosing seats; paying has the hold's own time.
+    waiting_room_turn_seconds: int = 30
     # Admissions per second at the opening, before the saga's pace is measured, and never
     # fewer; the operator's ceiling: never more (an override when the measured pace is wrong).
     waiting_room_min_rate: float = 20.0
@@ -148,6 +150,14 @@ class Settings(BaseSettings):
     # Seats one admitted buyer is expected to take: no more unused turns than the available
     # seats can serve (a buyer admitted to an empty seat map would only be turned away).
     waiting_room_seats_per_buyer: float = 2.5
+    # Held seats expected back (domain/waiting_room.py, likely_returns): a seat still held this
+    # share of its hold's time after it began is counted as coming back at its expiry (buyers
+    # who pay do so within seconds); a younger hold counts for waiting_room_return_share of its
+    # seats. The seats expected back within waiting_room_return_lead_seconds admit buyers ahead
+    # of time, so they are there when the seats are; all of them make the ETAs.
+    waiting_room_unpaid_after_share: float = 0.5
+    waiting_room_return_share: float = 0.2
+    waiting_room_return_lead_seconds: float = 5.0
     # How often the pace is measured (one count of the event's finished checkouts at Temporal).
     waiting_room_measure_seconds: float = 2.0
 

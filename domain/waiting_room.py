@@ -9,8 +9,15 @@ A position never moves once the sale is open: nobody is ever inserted ahead of a
 Admission. The first ``admitted`` positions have their turn. How many more are admitted comes
 from two bounds, whichever is smaller: the pace (``next_rate``: what the saga completes per
 second, with feedback from hold latency, within the operator's floor and ceiling) and the seats
-(no more buyers with an unused turn than the seats still available can serve: a buyer admitted
-to an empty seat map would only be told to leave, while the seats held by others may come back).
+(no more buyers with an unused turn than the seats can serve: the seats available now, plus the
+seats of holds that are likely to come back within a short lead, ``likely_returns``, so the
+room does not idle while an abandoned hold runs out; a buyer admitted to an empty seat map
+would only wait out its turn).
+
+The ETA (``Forecast``) is when the buyer's turn comes at that pace and with those seats: the
+seats available now serve the next turns at the pace, and later turns wait for held seats to
+come back (each hold's seats at its expiry, with the chance ``likely_returns`` gives it). A
+buyer whose turn no seat in sight can serve is told no ETA (the seats may still come back).
 """
 
 from __future__ import annotations
@@ -60,21 +67,128 @@ class Place:
 
     position: int
     ahead: int
-    eta_seconds: int | None  # None: no pace measured yet (nothing to predict from)
+    eta_seconds: int | None  # None: no turn in sight (nothing measured, or no seat to serve it)
 
 
-def place(rank: int, admitted: int, admissions_per_s: float) -> Place:
+@dataclass(frozen=True)
+class Forecast:
+    """When the next turns come, as the controller saw the room at ``at_ms`` (epoch ms).
+
+    Turn ``j`` (1-based, counted from the cursor) comes no sooner than the pace allows,
+    ``j / rate`` seconds after ``at_ms``, nor before the seats can serve it: the first
+    ``steps`` entry whose turn count reaches ``j`` (epoch ms, turns the seats serve by then).
+    """
+
+    at_ms: int
+    rate: float
+    steps: tuple[tuple[int, int], ...]  # ascending in both; turns beyond the last: no ETA
+
+    def turn_ms(self, turn: int) -> int | None:
+        """When the ``turn``-th next turn comes (epoch ms), None when no seat in sight serves it."""
+        if self.rate <= 0:
+            return None
+        served = next((at for at, turns in self.steps if turns >= turn), None)
+        if served is None:
+            return None
+        return max(served, self.at_ms + math.ceil(turn / self.rate * 1000))
+
+    def encode(self) -> str:
+        """A compact text for one Redis field: ``at_ms rate ms:turns,ms:turns...``."""
+        steps = ",".join(f"{at}:{turns}" for at, turns in self.steps)
+        return f"{self.at_ms} {self.rate!r} {steps}"
+
+    @staticmethod
+    def decode(text: str | None) -> Forecast | None:
+        if not text:
+            return None
+        try:
+            at_ms, rate, steps = (text.split(" ") + [""])[:3]
+            pairs = [step.split(":") for step in steps.split(",") if step]
+            return Forecast(
+                int(at_ms), float(rate), tuple((int(at), int(turns)) for at, turns in pairs)
+            )
+        except ValueError:
+            return None  # written by another version: the next tick writes a new one
+
+
+# A forecast keeps at most this many steps (returns are grouped by second): turns further out
+# are told no ETA rather than making every buyer's poll read a long field.
+MAX_FORECAST_STEPS = 64
+
+
+def forecast(
+    now_ms: int,
+    rate: float,
+    available_seats: int,
+    outstanding: int,
+    returns: list[tuple[int, float]],
+    seats_per_buyer: float,
+) -> Forecast:
+    """The turns to come: the buyers with an unused turn (``outstanding``) are served first,
+    then each next turn needs ``seats_per_buyer`` more seats, from the ones available now and
+    then from ``returns`` (epoch ms, seats expected back then, as ``likely_returns`` gives)."""
+    per = max(seats_per_buyer, 1.0)
+    steps: list[tuple[int, int]] = []
+
+    def add(at_ms: int, seats: float) -> None:
+        turns = math.floor(seats / per + 1e-9) - outstanding
+        if turns <= 0 or (steps and turns <= steps[-1][1]):
+            return
+        if steps and steps[-1][0] // 1000 == at_ms // 1000:
+            steps[-1] = (steps[-1][0], turns)  # one step per second
+        elif len(steps) < MAX_FORECAST_STEPS:
+            steps.append((at_ms, turns))
+
+    seats = float(max(available_seats, 0))
+    add(now_ms, seats)
+    for at_ms, back in sorted(returns):
+        seats += back
+        add(max(at_ms, now_ms), seats)
+    return Forecast(now_ms, rate, tuple(steps))
+
+
+def place(rank: int, admitted: int, plan: Forecast | None, now_ms: int) -> Place:
     """The place of the buyer at 0-based ``rank`` when the first ``admitted`` have their turn.
 
-    The ETA is the people ahead of the buyer, plus the buyer, over the admission pace: when the
-    ``rank - admitted + 1``-th next admission happens at the current pace.
+    The ETA is when the buyer's own turn, the ``rank - admitted + 1``-th next one, comes in the
+    controller's latest forecast, from now, to the nearest second (at least one while waiting).
     """
     ahead = max(0, rank - admitted)
     if rank < admitted:
         return Place(rank + 1, 0, 0)
-    if admissions_per_s <= 0:
+    at = None if plan is None else plan.turn_ms(ahead + 1)
+    if at is None:
         return Place(rank + 1, ahead, None)
-    return Place(rank + 1, ahead, math.ceil((ahead + 1) / admissions_per_s))
+    return Place(rank + 1, ahead, max(1, round((at - now_ms) / 1000)))
+
+
+def likely_returns(
+    expiries_ms: list[int],
+    now_ms: int,
+    hold_seconds: float,
+    settled_after_s: float,
+    fresh_share: float,
+) -> list[tuple[int, float]]:
+    """Seats expected back from the live holds: (expiry in epoch ms, expected seats), one entry
+    per expiry. ``expiries_ms`` has one entry per held seat (its hold's expiry).
+
+    A buyer who means to pay does so within seconds of holding, and a booked seat leaves the
+    holds; so a seat still held ``settled_after_s`` after its hold began is counted as coming
+    back at its expiry (an abandoned hold lapses then). A younger hold may still be paid: it
+    counts for ``fresh_share`` of its seats (the share of holds that end unbooked).
+    """
+    by_expiry: dict[int, float] = {}
+    for expires_ms in expiries_ms:
+        age_s = hold_seconds - (expires_ms - now_ms) / 1000
+        chance = 1.0 if age_s >= settled_after_s else fresh_share
+        by_expiry[expires_ms] = by_expiry.get(expires_ms, 0.0) + chance
+    return sorted(by_expiry.items())
+
+
+def returning_within(returns: list[tuple[int, float]], now_ms: int, lead_ms: int) -> int:
+    """Whole seats expected back within ``lead_ms``: the controller admits buyers for them
+    ahead of time, so that they are there, seat map read, when the seats come back."""
+    return math.floor(sum(seats for at, seats in returns if at <= now_ms + lead_ms) + 1e-9)
 
 
 @dataclass(frozen=True)
@@ -129,7 +243,9 @@ def poll_after_ms(eta_seconds: int | None, floor_ms: int = 1000, ceiling_ms: int
     """When a waiting client should ask again: often near its turn, rarely far back, so a
     crowd of ten thousand costs the API a few hundred reads a second, not thousands."""
     if eta_seconds is None:
-        return floor_ms * 2
+        # No turn in sight: seats must come back first, and a buyer next in line is then
+        # told an ETA, so a third of the longest interval is often enough.
+        return ceiling_ms // 3
     return int(min(max(eta_seconds * 1000 / 4, floor_ms), ceiling_ms))
 
 

@@ -37,10 +37,52 @@ def test_keys_are_validated() -> None:
 
 
 def test_place_counts_people_ahead_and_the_eta_at_the_pace() -> None:
-    assert rules.place(rank=9, admitted=0, admissions_per_s=5) == rules.Place(10, 9, 2)
-    assert rules.place(rank=3, admitted=4, admissions_per_s=5) == rules.Place(4, 0, 0)
-    assert rules.place(rank=4, admitted=4, admissions_per_s=2) == rules.Place(5, 0, 1)
-    assert rules.place(rank=100, admitted=0, admissions_per_s=0).eta_seconds is None
+    now = 1_000_000
+    seats_for_all = rules.forecast(now, 5, 1000, 0, [], 1)  # seats for everyone: the pace
+    assert rules.place(9, 0, seats_for_all, now) == rules.Place(10, 9, 2)
+    assert rules.place(3, 4, seats_for_all, now) == rules.Place(4, 0, 0)  # admitted
+    assert rules.place(4, 4, rules.forecast(now, 2, 1000, 0, [], 1), now) == rules.Place(5, 0, 1)
+    # seen a second after the forecast: a second less to wait
+    assert rules.place(9, 0, seats_for_all, now + 1000).eta_seconds == 1
+    assert rules.place(100, 0, None, now).eta_seconds is None  # nothing forecast yet
+    assert rules.place(100, 0, rules.forecast(now, 0, 1000, 0, [], 1), now).eta_seconds is None
+
+
+def test_later_turns_wait_for_held_seats_to_come_back() -> None:
+    now = 1_000_000
+    # 7 seats free, 2 buyers with an unused turn, 2 seats a buyer: 3 seats free for 1 more
+    # turn; 4 seats expected back in 30 s and 4 more in 60 s: 2 turns each
+    plan = rules.forecast(now, 10, 7, 2, [(now + 60_000, 4.0), (now + 30_000, 4.0)], 2)
+    etas = [rules.place(rank, 0, plan, now).eta_seconds for rank in range(6)]
+    assert etas == [1, 30, 30, 60, 60, None]  # the first at the pace; beyond the seats: none
+    # nothing free and the unused turns take the first seats back
+    plan = rules.forecast(now, 10, 0, 3, [(now + 30_000, 4.0), (now + 40_000, 4.0)], 2)
+    assert [rules.place(r, 0, plan, now).eta_seconds for r in range(2)] == [40, None]
+    # the pace still bounds turns whose seats are there
+    slow = rules.forecast(now, 0.1, 100, 0, [], 1)
+    assert rules.place(4, 0, slow, now).eta_seconds == 50
+
+
+def test_a_forecast_survives_its_redis_field_and_stays_short() -> None:
+    now = 1_700_000_000_000
+    plan = rules.forecast(now, 12.5, 7, 1, [(now + 30_400, 3.0), (now + 30_900, 2.0)], 2)
+    assert rules.Forecast.decode(plan.encode()) == plan
+    assert plan.steps == ((now, 2), (now + 30_400, 5))  # returns within a second: one step
+    assert rules.Forecast.decode("") is None and rules.Forecast.decode("garbage") is None
+    many = [(now + 1000 * i, 1.0) for i in range(1, 500)]
+    assert len(rules.forecast(now, 1, 0, 0, many, 1).steps) == rules.MAX_FORECAST_STEPS
+
+
+def test_holds_unpaid_long_after_they_began_are_counted_as_coming_back() -> None:
+    now = 1_000_000
+    hold_s, settled_s = 30, 15
+    old = now + 5_000  # began 25 s ago, still held: abandoned, back at its expiry
+    young = now + 28_000  # began 2 s ago: may still be paid
+    returns = rules.likely_returns([old, old, young, young], now, hold_s, settled_s, 0.25)
+    assert returns == [(old, 2.0), (young, 0.5)]
+    assert rules.returning_within(returns, now, 5_000) == 2
+    assert rules.returning_within(returns, now, 4_999) == 0
+    assert rules.returning_within(returns, now, 30_000) == 2  # half a seat is no seat
 
 
 def test_rate_follows_completions_within_floor_and_ceiling() -> None:
@@ -81,6 +123,7 @@ def test_buyer_state() -> None:
 
 def test_poll_interval_grows_with_the_wait() -> None:
     assert rules.poll_after_ms(0) == 1000
+    assert rules.poll_after_ms(None) == 5000  # no turn in sight
     assert rules.poll_after_ms(20) == 5000
     assert rules.poll_after_ms(3600) == 15_000
 
