@@ -11,19 +11,24 @@ admission in the test follows from another buyer's hold, never from time passing
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from playwright.async_api import expect
 from sqlalchemy import Engine, text
 
+from bootstrap import build_services
 from domain.venue_layout import RowSpec, SectionSpec, VenueSpec
-from tests.browser.conftest import Buyer, signed_in_page
+from tests.browser.conftest import Buyer, _serve, signed_in_page
 from tests.browser.data import mapped_event
 
 # Waits (not measured times) for the room's ticks, the saga and the live updates.
 SAGA = 30_000
 ROOM = 15_000
+TURN_SECONDS = 3
 
 JOIN = "mutation($e: ID!) { joinQueue(eventId: $e) { success status { state admission } } }"
 STATUS = "query($e: ID!) { queueStatus(eventId: $e) { state admission } }"
@@ -211,3 +216,59 @@ async def test_a_buyer_without_an_admission_cannot_hold_and_the_page_explains(
     await shots(anonymous, "signed-out", "visitor")
     await page.context.close()
     await visitor.close()
+
+
+@pytest.fixture
+async def short_turns(browser_settings: Any, temporal_client: Any) -> AsyncIterator[str]:
+    """A server whose turns last TURN_SECONDS (the room's deadline is the ticking server's
+    setting: only this server is asked about the test's event)."""
+    settings = browser_settings.model_copy(update={"waiting_room_turn_seconds": TURN_SECONDS})
+    services = build_services(settings, temporal_client)
+    url, server, task = await _serve(settings, services)
+    yield url
+    server.should_exit = True
+    await task
+    await services.close()
+
+
+async def test_a_turn_that_runs_out_without_a_hold_is_lost_and_the_page_says_so(
+    browser: Any, short_turns: str, engine: Engine, new_buyer: Any, shots: Any
+) -> None:
+    event = mapped_event(engine, three_seats())
+    with engine.begin() as conn:  # read fresh by the new server: no copy to drop
+        conn.execute(text("UPDATE events SET waiting_room = true WHERE id = :e"), {"e": event.id})
+    page = await signed_in_page(browser, short_turns, new_buyer())
+    await page.goto(f"/events/{event.id}")
+    await page.get_by_role("button", name="Join the queue").click()
+    live = page.get_by_role("region", name="Waiting room").get_by_role("status")
+    await expect(live).to_contain_text("It's your turn", timeout=ROOM)
+    await expect(live).to_contain_text("Your turn has ended", timeout=ROOM)
+    await expect(live).to_contain_text("ran out before you held any seats")
+    await page.get_by_role("button", name="FLOOR row A seat 1, Regular, $48.00, available").click()
+    await expect(page.get_by_role("alert")).to_contain_text("your turn in the queue is over")
+    await expect(page.get_by_role("button", name="Hold seats")).to_be_disabled()
+    await shots(page, "turn-lost")
+    await page.context.close()
+
+
+async def test_before_the_opening_the_page_says_positions_are_drawn_at_the_opening(
+    browser: Any, site: Any, engine: Engine, browser_services: Any, new_buyer: Any, shots: Any
+) -> None:
+    event = mapped_event(engine, three_seats())
+    with engine.begin() as conn:  # a scheduled sale: its onSaleAt turns the room on
+        conn.execute(
+            text("UPDATE events SET status = 'SCHEDULED', on_sale_at = :t WHERE id = :e"),
+            {"t": datetime.now(UTC) + timedelta(hours=2), "e": event.id},
+        )
+    browser_services.waiting_room.forget(event.id)
+    page = await signed_in_page(browser, site.url, new_buyer())
+    await page.goto(f"/events/{event.id}")
+    queue = page.get_by_role("region", name="Waiting room")
+    await expect(queue).to_contain_text("Positions are drawn at random at the opening")
+    await page.get_by_role("button", name="Join the queue").click()
+    await expect(queue.get_by_role("status")).to_contain_text("You are in the queue")
+    await expect(queue.get_by_role("status")).to_contain_text(
+        "Positions are drawn at random when the sale opens"
+    )
+    await shots(page, "pre-queue")
+    await page.context.close()

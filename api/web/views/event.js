@@ -200,6 +200,10 @@ class EventPage {
     const mine = new Set(this.checkout.open ? this.checkout.state.seatIds : []);
     const lost = [];
     for (const id of change.seatIds) {
+      // A confirmed checkout releases its locks after booking: that "released" frees no
+      // booked seat (a booking undone says "cancelled" or "refunded" first).
+      const seat = this.map.seat(id);
+      if (change.kind === 'released' && seat && seat.status === 'BOOKED') continue;
       this.changedAt.set(id, { at: now, status });
       this.map.setStatus(id, status);
       if (status !== 'AVAILABLE' && this.selection.includes(id) && !mine.has(id) && !this.busy) lost.push(id);
@@ -237,7 +241,9 @@ class EventPage {
   notYet() {
     const s = this.queue && this.queue.status;
     if (s && s.state === 'ADMITTED') return 'Your turn has ended: no more seats can be held.';
-    if (s && ['TURN_EXPIRED', 'SOLD_OUT', 'CLOSED'].includes(s.state)) return 'Seats cannot be chosen: your turn in the queue is over.';
+    if (s && s.state === 'SOLD_OUT') return 'Sold out: every seat is booked.';
+    if (s && s.state === 'CLOSED') return 'This event is not selling tickets.';
+    if (s && s.state === 'TURN_EXPIRED') return 'Seats cannot be chosen: your turn in the queue is over.';
     if (s && s.state !== 'NOT_QUEUED') return 'You can choose seats when it is your turn in the queue.';
     return 'This sale has a waiting room: join the queue, and choose seats when it is your turn.';
   }

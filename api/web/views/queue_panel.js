@@ -22,7 +22,9 @@ export function queueWords(event, view) {
   if (view.holding && ['ADMITTED', 'TURN_EXPIRED'].includes(s.state)) {
     // Holding seats is what a turn is for: past it, only paying is left.
     return s.state === 'ADMITTED'
-      ? { title: "It's your turn", lines: ['Your seats are held. You can add seats until your turn ends, then pay before the hold runs out.'], timer: true, tone: 'turn' }
+      // The turn's clock only limits adding seats: it is drawn small, so the hold's own
+      // "Time left to pay" is the one clock the buyer reads as the deadline.
+      ? { title: "It's your turn", lines: ['Your seats are held: pay before the hold runs out. You can add seats until your turn ends.'], timer: 'Time left to add seats', tone: 'turn' }
       : { title: 'You are through the queue', lines: ['Your seats are held: pay before the hold runs out.'], tone: 'turn' };
   }
   switch (s.state) {
@@ -47,10 +49,12 @@ export function queueWords(event, view) {
     case 'WAITING': {
       const lines = [
         s.ahead ? `${people(s.ahead)} ahead of you.` : 'Nobody is ahead of you: you are next.',
-        `Your turn in ${etaWords(s.etaSeconds)}.`,
       ];
+      // With every seat held, the turn waits on seats coming back, which no pace predicts.
       if (s.seatsMayComeBack) {
-        lines.push('Every seat is held right now, but not every seat is sold: held seats may come back. Keep your place.');
+        lines.push('Every seat is held right now, but not every seat is sold: held seats may come back. Keep your place: your turn comes when they do.');
+      } else {
+        lines.push(`Your turn in ${etaWords(s.etaSeconds)}.`);
       }
       lines.push('Keep this page open: it updates by itself.');
       return { title: `You are number ${s.position} in the queue`, lines, tone: s.seatsMayComeBack ? 'comeback' : null };
@@ -59,7 +63,7 @@ export function queueWords(event, view) {
       return {
         title: "It's your turn",
         lines: ['Choose your seats and press Hold seats before your turn ends.'],
-        timer: true,
+        timer: 'Time left in your turn',
         tone: 'turn',
       };
     case 'TURN_EXPIRED':
@@ -105,6 +109,8 @@ export class QueuePanel {
       replace(this.lines, words.lines.map((line) => h('p', {}, line)));
     }
     this.timerEl.hidden = !words.timer;
+    this.timerLabel = words.timer;
+    this.timerEl.classList.toggle('minor', words.timer === 'Time left to add seats');
     const hadFocus = this.actions.contains(document.activeElement);
     if (words.join) {
       // One button, kept while it applies: replacing it would drop the keyboard's focus.
@@ -124,7 +130,7 @@ export class QueuePanel {
   }
 
   tick(leftMs) {
-    this.timerEl.textContent = `Time left in your turn: ${countdown(leftMs)}`;
+    this.timerEl.textContent = `${this.timerLabel || 'Time left in your turn'}: ${countdown(leftMs)}`;
     this.timerEl.classList.toggle('urgent', leftMs < 20000);
   }
 }
