@@ -274,7 +274,7 @@ class WaitingRoom:
                 eta_seconds=place.eta_seconds,
                 queued=entry.queued,
                 seats_may_come_back=entry.capacity == 0,
-                poll_after_ms=rules.poll_after_ms(place.eta_seconds),
+                poll_after_ms=rules.poll_after_ms(place.eta_seconds, place.ahead),
             )
         if state == QueueState.ADMITTED and entry.deadline_ms is not None:
             assert entry.rank is not None

@@ -239,13 +239,16 @@ def smoothed(previous: float | None, sample: float, weight: float = 0.5) -> floa
     return sample if previous is None else previous + weight * (sample - previous)
 
 
-def poll_after_ms(eta_seconds: int | None, floor_ms: int = 1000, ceiling_ms: int = 15_000) -> int:
+def poll_after_ms(
+    eta_seconds: int | None, ahead: int = 0, floor_ms: int = 1000, ceiling_ms: int = 15_000
+) -> int:
     """When a waiting client should ask again: often near its turn, rarely far back, so a
-    crowd of ten thousand costs the API a few hundred reads a second, not thousands."""
+    crowd of ten thousand costs the API a few hundred reads a second, not thousands. With no
+    turn in sight (seats must come back first) by how many are ahead: 50 ms each, so the
+    buyers next in line notice returned seats within seconds and the crowd behind them asks
+    rarely."""
     if eta_seconds is None:
-        # No turn in sight: seats must come back first, and a buyer next in line is then
-        # told an ETA, so a third of the longest interval is often enough.
-        return ceiling_ms // 3
+        return int(min(max(ahead * 50, floor_ms * 2), ceiling_ms))
     return int(min(max(eta_seconds * 1000 / 4, floor_ms), ceiling_ms))
 
 

@@ -123,7 +123,10 @@ def test_buyer_state() -> None:
 
 def test_poll_interval_grows_with_the_wait() -> None:
     assert rules.poll_after_ms(0) == 1000
-    assert rules.poll_after_ms(None) == 5000  # no turn in sight
+    # no turn in sight: by the people ahead
+    assert rules.poll_after_ms(None, ahead=3) == 2000
+    assert rules.poll_after_ms(None, ahead=100) == 5000
+    assert rules.poll_after_ms(None, ahead=5000) == 15_000
     assert rules.poll_after_ms(20) == 5000
     assert rules.poll_after_ms(3600) == 15_000
 
