@@ -4,15 +4,23 @@
 first ``early_share`` of that time is before the opening, so those buyers wait in the pre-queue.
 Each joins the room (``joinQueue``), asks ``queueStatus`` as often as the room suggests, and
 once admitted behaves as in the flash sale (``bench.buyer``: the same shares abandon and
-decline), its holds carrying the admission. One bot account runs ``bot_clients`` clients at
-once, each holding as many seats as it can (10 a checkout) and paying for them, for as long as
-its admission lasts. The event opens at a set time (the bench flips it ON_SALE as the lifecycle
-would) with ``maxTicketsPerBuyer`` set.
+decline), its holds carrying the admission. Unlike the flash sale's buyer, an admitted buyer who
+finds no seat it can hold does not leave while its turn lasts: the room tells it held seats may
+come back, so it looks again every second until its turn ends.
+
+One bot account joins at the very start (in the pre-queue, like anyone early) from
+``bot_clients`` clients at once. While it waits, its clients try to hold with no admission and
+with admissions other buyers were given (as if leaked); once admitted, every client holds as
+many seats as it can, 10 at a time and then fewer, paying at once, until its turn ends. It must
+never get more than ``maxTicketsPerBuyer`` seats, and no hold without its own admission.
+The event opens at a set time (the bench flips it ON_SALE as the lifecycle would) with
+``maxTicketsPerBuyer`` set.
 
 Measured: what sold (``seats_sold == seats`` is the goal: abandoned holds lapse and go to the
-next admitted buyers), the order of admissions against queue positions (Kendall's tau-b over
-the server's admission times), the ETA each buyer was first told after the opening against its
-actual wait, accounts admitted twice, the bot's seats, and the flash sale's invariants.
+next admitted buyers) and when the last seat sold; the order of admissions against queue
+positions (``kendall_tau``); the ETA each buyer was first told after the opening against its
+actual wait (``eta_errors_pct``); accounts admitted twice; the bot's seats and refusals; and the
+flash sale's invariants.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ import itertools
 import random
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -47,7 +55,7 @@ from bench.stats import percentile, summary_ms
 JOIN = """mutation Join($eventId: ID!) { joinQueue(eventId: $eventId) {
   success failureReason status { state } } }"""
 STATUS = """query Status($eventId: ID!) { queueStatus(eventId: $eventId) {
-  state position etaSeconds admission admittedAt pollAfterMs } }"""
+  state position etaSeconds admission admittedAt admissionExpiresAt pollAfterMs } }"""
 # The buyer's own hold, with the admission: a third variable the refusals' fast path accepts.
 HOLD_ADMITTED = """
 mutation Hold($eventId: ID!, $seatIds: [ID!]!, $admission: String) {
@@ -58,6 +66,9 @@ mutation Hold($eventId: ID!, $seatIds: [ID!]!, $admission: String) {
 PAY = """mutation Pay($checkoutId: ID!, $paymentToken: String) {
   submitPayment(checkoutId: $checkoutId, paymentToken: $paymentToken) { success } }"""
 DONE_STATES = frozenset({"SOLD_OUT", "CLOSED", "TURN_EXPIRED"})
+# An admitted buyer's results that mean "no seat to hold right now": it looks again in its turn.
+NOTHING_TO_HOLD = frozenset({"sold_out", "gave_up"})
+LOOK_AGAIN_SECONDS = 1.0
 
 
 class Pool:
@@ -101,9 +112,11 @@ class Visit:
     first_seen: tuple[float, int, int | None] | None = None  # (time, position, eta) after opening
     position: int | None = None
     admitted_at: float | None = None  # the server's admission time (epoch seconds)
+    turn_ends: float | None = None  # the admission's expiry (epoch seconds)
     admissions: set[str] = field(default_factory=set)
     final_state: str | None = None
-    outcome: Outcome | None = None
+    outcome: Outcome | None = None  # the last attempt's
+    attempts: list[Outcome] = field(default_factory=list)  # every attempt in the turn
     http_5xx: int = 0
 
 
@@ -140,6 +153,7 @@ async def wait_turn(pool: Pool, event_id: str, token: str, visit: Visit) -> str 
             visit.admissions.add(status["admission"])
             admitted = datetime.fromisoformat(status["admittedAt"])
             visit.admitted_at = admitted.timestamp()
+            visit.turn_ends = datetime.fromisoformat(status["admissionExpiresAt"]).timestamp()
             return str(status["admission"])
         if state in DONE_STATES:
             visit.final_state = state
@@ -153,73 +167,150 @@ async def run_buyer(
     admission = await wait_turn(pool, event_id, token, visit)
     if admission is None:
         return
+    while True:
+        outcome = await _attempt(pool, event_id, plan, token, rng, admission)
+        visit.attempts.append(outcome)
+        visit.outcome = outcome
+        visit.final_state = "bought" if outcome.result == "confirmed" else outcome.result
+        turn_ends = visit.turn_ends or 0.0
+        if outcome.result not in NOTHING_TO_HOLD or time.time() + LOOK_AGAIN_SECONDS >= turn_ends:
+            return
+        await asyncio.sleep(LOOK_AGAIN_SECONDS)
+
+
+async def _attempt(
+    pool: Pool, event_id: str, plan: Any, token: str, rng: random.Random, admission: str
+) -> Outcome:
+    """One run of the flash sale's buyer, its holds carrying the admission."""
     steps = buy(plan, event_id, token, rng)
     call = next(steps)
     while True:
-        if call.op == "hold":  # the same hold, carrying the admission
+        if call.op == "hold":
             call = Call("hold", HOLD_ADMITTED, {**call.variables, "admission": admission}, token)
         reply = await pool.call(call)
         try:
             call = steps.send(reply)
         except StopIteration as stop:
-            visit.outcome = stop.value
-            visit.final_state = "bought" if stop.value.result == "confirmed" else stop.value.result
-            return
+            outcome: Outcome = stop.value
+            return outcome
+
+
+BOT_PROBE_SECONDS = 2.0  # how often each waiting bot client tries a hold it has no right to
+
+
+async def _bot_hold(
+    pool: Pool, event_id: str, token: str, visit: Visit, size: int, admission: str | None
+) -> tuple[str, str | None]:
+    """One hold of up to ``size`` seats the map shows free: (what it was answered, checkout)."""
+    reply = await pool.call(Call("seat_map", SEAT_MAP, {"eventId": event_id}, token))
+    seats = _data(reply, "availableSeats", visit) or []
+    if not seats:
+        return "no_seats", None
+    chosen = [s["id"] for s in random.sample(seats, min(size, len(seats)))]
+    variables = {"eventId": event_id, "seatIds": chosen, "admission": admission}
+    held = _data(
+        await pool.call(Call("hold", HOLD_ADMITTED, variables, token)), "startCheckout", visit
+    )
+    if not held:
+        return "error", None
+    if not held["success"]:
+        return str(held["failureReason"]), None
+    return "held", held["checkout"]["id"]
 
 
 async def run_bot_client(
-    pool: Pool, event_id: str, token: str, visit: Visit, seats_each: int, deadline: float
+    pool: Pool,
+    event_id: str,
+    token: str,
+    visit: Visit,
+    stolen: Callable[[], str | None],
+    max_tickets: int,
 ) -> Counter[str]:
-    """One of the bot's clients: as many seats as it can, 10 at a time, paid at once."""
+    """One of the bot's clients (every one the same account). While the account waits, it
+    tries holds with no admission and with another buyer's; once admitted, it holds as many
+    seats as it can, 10 at a time, then the limit, 2 and 1, paying each at once, until the
+    turn ends. Answers are counted as ``<when>:<answer>``."""
     seen: Counter[str] = Counter()
-    admission = await wait_turn(pool, event_id, token, visit)
+    waiting = asyncio.create_task(wait_turn(pool, event_id, token, visit))
+    probes = itertools.cycle(("no_admission", "stolen_admission"))
+    while not waiting.done():
+        kind = next(probes)
+        admission = stolen() if kind == "stolen_admission" else None
+        if kind == "no_admission" or admission is not None:
+            answer, checkout_id = await _bot_hold(pool, event_id, token, visit, 4, admission)
+            seen[f"{kind}:{answer}"] += 1
+            if checkout_id is not None:  # a breach: paid for, so it shows in bot_max_seats
+                await pool.call(Call("pay", PAY, _pay(checkout_id), token))
+        await asyncio.wait({waiting}, timeout=BOT_PROBE_SECONDS)
+    admission = await waiting
     if admission is None:
         return seen
-    while time.time() < deadline:
-        reply = await pool.call(Call("seat_map", SEAT_MAP, {"eventId": event_id}, token))
-        seats = _data(reply, "availableSeats", visit) or []
-        if not seats:  # held seats may come back; a sold-out event ends the bot's run
+    sizes = itertools.cycle((10, max_tickets, 2, 1))
+    while time.time() < (visit.turn_ends or 0.0):
+        answer, checkout_id = await _bot_hold(pool, event_id, token, visit, next(sizes), admission)
+        seen[f"admitted:{answer}"] += 1
+        if checkout_id is not None:
+            await pool.call(Call("pay", PAY, _pay(checkout_id), token))
+        elif answer == "NOT_ADMITTED":
+            return seen  # the turn is over
+        elif answer == "no_seats":
             reply = await pool.call(Call("status", STATUS, {"eventId": event_id}, token))
             if (_data(reply, "queueStatus", visit) or {}).get("state") in DONE_STATES:
                 return seen
             await asyncio.sleep(0.5)
-            continue
-        chosen = [s["id"] for s in random.sample(seats, min(seats_each, len(seats)))]
-        variables = {"eventId": event_id, "seatIds": chosen, "admission": admission}
-        held = _data(
-            await pool.call(Call("hold", HOLD_ADMITTED, variables, token)), "startCheckout", visit
-        )
-        if not held:
-            continue
-        if not held["success"]:
-            seen[held["failureReason"]] += 1
-            if held["failureReason"] == "NOT_ADMITTED":
-                return seen  # the turn is over
+        else:
             await asyncio.sleep(0.05)
-            continue
-        seen["held"] += 1
-        pay = {"checkoutId": held["checkout"]["id"], "paymentToken": TOKEN_APPROVE}
-        await pool.call(Call("pay", PAY, pay, token))
     return seen
 
 
-def kendall_tau(xs: Sequence[float], ys: Sequence[float]) -> float | None:
-    """Kendall's tau between queue positions and admission times over the pairs admitted at
-    different moments, (concordant - discordant) / (concordant + discordant). Buyers admitted
-    in the same tick have no order between them: tau-b would count each such pair against the
-    room (0.74 for a perfectly ordered sale admitting in batches), so they are left out."""
-    concordant = discordant = 0
+def _pay(checkout_id: str) -> dict[str, str]:
+    return {"checkoutId": checkout_id, "paymentToken": TOKEN_APPROVE}
+
+
+def _pair_counts(xs: Sequence[float], ys: Sequence[float]) -> tuple[int, int, int, int, int]:
+    """(concordant, discordant, tied in x only, tied in y only, tied in both) over all pairs."""
+    concordant = discordant = tied_x = tied_y = tied_both = 0
     for i in range(len(xs)):
         for j in range(i + 1, len(xs)):
             dx, dy = xs[i] - xs[j], ys[i] - ys[j]
-            if dx == 0 or dy == 0:
-                continue
-            if (dx > 0) == (dy > 0):
+            if dx == 0 and dy == 0:
+                tied_both += 1
+            elif dx == 0:
+                tied_x += 1
+            elif dy == 0:
+                tied_y += 1
+            elif (dx > 0) == (dy > 0):
                 concordant += 1
             else:
                 discordant += 1
+    return concordant, discordant, tied_x, tied_y, tied_both
+
+
+def kendall_tau(positions: Sequence[float], admitted_at: Sequence[float]) -> float | None:
+    """How far admission order follows queue order: Kendall's tau over the pairs of admitted
+    buyers that the room ordered, (concordant - discordant) / (concordant + discordant).
+
+    ``positions`` are the buyers' queue positions after the opening's shuffle (a position never
+    moves once the sale is open); ``admitted_at`` is the moment the server gave each turn, exact
+    to the millisecond and the same for every buyer of one admission batch (one move of the
+    room's cursor, ``adapters/waiting_room.py``, which gives the next consecutive positions at
+    once). A pair admitted in the same batch has no order between them, so it is neither fair
+    nor unfair and is left out (with ties left out this is Goodman and Kruskal's gamma). A pair
+    admitted in different batches counts: concordant if the one ahead in the queue was
+    admitted first, discordant if the one behind was. 1.0 means nobody was ever admitted
+    before anyone ahead; ``discordant_pairs`` counts the exceptions. ``kendall_tau_b`` gives
+    the same pairs' tau-b, which counts every batch's own pairs against the room, beside it.
+    """
+    concordant, discordant, *_ = _pair_counts(positions, admitted_at)
     pairs = concordant + discordant
     return None if pairs == 0 else round((concordant - discordant) / pairs, 4)
+
+
+def kendall_tau_b(positions: Sequence[float], admitted_at: Sequence[float]) -> float | None:
+    """Kendall's tau-b: ties in either ranking shrink the figure (batches count as ties)."""
+    concordant, discordant, tied_x, tied_y, _ = _pair_counts(positions, admitted_at)
+    denominator = ((concordant + discordant + tied_x) * (concordant + discordant + tied_y)) ** 0.5
+    return None if denominator == 0 else round((concordant - discordant) / denominator, 4)
 
 
 def discordant_pairs(xs: Sequence[float], ys: Sequence[float]) -> int:
@@ -234,8 +325,10 @@ def discordant_pairs(xs: Sequence[float], ys: Sequence[float]) -> int:
 
 
 def eta_errors_pct(visits: Sequence[Visit]) -> list[float]:
-    """|predicted - actual wait| / actual, in %, for buyers told an ETA after the opening
-    (waits under a second are left out: their ETA is rounded to whole seconds)."""
+    """|predicted - actual wait| / actual, in %, for admitted buyers, from the first status each
+    was given after the opening (waits under a second are left out: ETAs are whole seconds).
+    A buyer first told no ETA (no seat in sight for its turn) predicted nothing and is left
+    out too; ``eta_missing`` counts them, so the figure cannot hide behind them."""
     errors = []
     for v in visits:
         if v.first_seen is None or v.admitted_at is None or v.first_seen[2] is None:
@@ -245,6 +338,29 @@ def eta_errors_pct(visits: Sequence[Visit]) -> list[float]:
         if actual >= 1.0:
             errors.append(abs(eta - actual) / actual * 100)
     return errors
+
+
+def eta_missing(visits: Sequence[Visit]) -> int:
+    """Admitted buyers whose first status after the opening gave no ETA."""
+    return sum(
+        1
+        for v in visits
+        if v.first_seen is not None and v.admitted_at is not None and v.first_seen[2] is None
+    )
+
+
+def seconds_sold(engine: Any, event_id: str, since: float) -> list[float]:
+    """When each seat sold (its booking's confirm), in seconds after ``since``, in order."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT extract(epoch FROM b.created_at) FROM booking_seats bs "
+                "JOIN bookings b ON b.id = bs.booking_id "
+                "WHERE b.event_id = :e AND bs.released_at IS NULL ORDER BY 1"
+            ),
+            {"e": event_id},
+        ).scalars()
+        return [round(float(at) - since, 2) for at in rows]
 
 
 def bot_seats(engine: Any, event_id: str, user_id: str) -> int:
@@ -325,16 +441,21 @@ async def run(
         await asyncio.sleep(max(0.0, began + opening - time.time()))
         await asyncio.to_thread(open_sale, bench.engine, event.event_id)
 
+    def stolen() -> str | None:
+        """An admission another buyer was given, as if it had leaked to the bot."""
+        given = [token for v in visits for token in v.admissions]
+        return random.choice(given) if given else None
+
     async with Pool(api_urls, clients) as pool:
-        tasks = [asyncio.create_task(buyer(i)) for i in range(buyers)]
-        opened = asyncio.create_task(opener())
-        bot_deadline = began + opening + 5 * turn_seconds
+        # The bot first: it joins at the very start, before any buyer.
         bots = [
             asyncio.create_task(
-                run_bot_client(pool, event.event_id, bot_token, v, 10, bot_deadline)
+                run_bot_client(pool, event.event_id, bot_token, v, stolen, max_tickets)
             )
             for v in bot_visits
         ]
+        tasks = [asyncio.create_task(buyer(i)) for i in range(buyers)]
+        opened = asyncio.create_task(opener())
         await opened
         opened_at = time.time()
         bot_seen = Counter[str]()
@@ -346,16 +467,20 @@ async def run(
     await asyncio.sleep(2)  # past the seat-map cache's staleness bound
     violations = await check_invariants(bench, client, [event.event_id], with_seat_map=True)
     sold = await asyncio.to_thread(seats_sold, bench.engine, event.event_id)
+    sold_at = await asyncio.to_thread(seconds_sold, bench.engine, event.event_id, opened_at)
     bot_max = await asyncio.to_thread(bot_seats, bench.engine, event.event_id, bot_id)
 
-    outcomes = [v.outcome for v in visits if v.outcome is not None]
+    outcomes = [v.outcome for v in visits if v.outcome is not None]  # each buyer's last
+    attempts = [o for v in visits for o in v.attempts]
     kinds = Counter(v.kind for v in violations)
     confirmed_seats = [s for o in outcomes if o.result == "confirmed" for s in o.seats]
     admitted = [v for v in visits if v.admitted_at is not None and v.position is not None]
-    tau = kendall_tau([v.position for v in admitted], [v.admitted_at for v in admitted])  # type: ignore[misc]
+    positions = [float(v.position or 0) for v in admitted]
+    moments = [v.admitted_at or 0.0 for v in admitted]
     errors = eta_errors_pct(visits)
-    hold = summary_ms([ms for o in outcomes for ms in o.hold_ms])
-    refusal = summary_ms([ms for o in outcomes for ms in o.refusal_ms])
+    hold = summary_ms([ms for o in attempts for ms in o.hold_ms])
+    refusal = summary_ms([ms for o in attempts for ms in o.refusal_ms])
+    bot_position = next((v.position for v in bot_visits if v.position is not None), None)
     accounts: dict[str, set[str]] = {}
     for v in [*visits, *bot_visits]:
         accounts.setdefault(v.user_id, set()).update(v.admissions)
@@ -370,16 +495,29 @@ async def run(
         "seats": seats,
         "seats_sold": sold,
         "sale_seconds": round(sale_seconds, 1),
-        "fairness_kendall_tau": tau,
-        "fairness_discordant_pairs": discordant_pairs(
-            [v.position for v in admitted],  # type: ignore[misc]
-            [v.admitted_at for v in admitted],  # type: ignore[misc]
-        ),
+        # when seats sold, from the opening: the last one is when the room's work was done;
+        # sale_seconds adds the time the last waiting buyers took to hear it was sold out
+        "last_seat_sold_s": sold_at[-1] if sold_at else None,
+        "half_seats_sold_s": sold_at[len(sold_at) // 2] if sold_at else None,
+        "seats_sold_at_s": sold_at,
+        "fairness_kendall_tau": kendall_tau(positions, moments),
+        "fairness_kendall_tau_b": kendall_tau_b(positions, moments),
+        "fairness_discordant_pairs": discordant_pairs(positions, moments),
+        "admission_batches": len(set(moments)),
         "eta_error_p90_pct": round(percentile(errors, 90), 1) if errors else None,
+        "eta_error_p50_pct": round(percentile(errors, 50), 1) if errors else None,
         "eta_error_samples": len(errors),
+        "eta_missing": eta_missing(visits),
         "admitted": len(admitted),
         "admitted_twice": sum(1 for tokens_seen in accounts.values() if len(tokens_seen) > 1),
+        "bot_position": bot_position,
+        "bot_admitted": any(v.admitted_at is not None for v in bot_visits),
         "bot_max_seats": bot_max,
+        "bot_held_without_own_admission": sum(
+            n
+            for answer, n in bot_seen.items()
+            if answer in ("no_admission:held", "stolen_admission:held")
+        ),
         "bot_replies": dict(bot_seen),
         "max_tickets_per_buyer": max_tickets,
         "double_sold": kinds["double_booked"]
@@ -390,11 +528,11 @@ async def run(
         "checkouts_still_running": still_running,
         "seconds_to_all_terminal": waited,
         "http_5xx": sum(v.http_5xx for v in [*visits, *bot_visits])
-        + sum(o.http_5xx for o in outcomes),
+        + sum(o.http_5xx for o in attempts),
         "final_states": dict(Counter(v.final_state for v in visits)),
         "outcomes": dict(Counter(o.result for o in outcomes)),
         "other_failures": dict(
-            Counter(f for o in outcomes for f in o.other_failures).most_common(10)
+            Counter(f for o in attempts for f in o.other_failures).most_common(10)
         ),
         "hold": hold,
         "refusal": refusal,

@@ -3,7 +3,8 @@
 200 buyers for 40 seats arrive over 3 s, a third before the opening; one bot account runs 10
 clients. Asserted: the invariants, that every seat is sold (abandoned holds lapse after 3 s and
 go to the next admitted buyers), that buyers were admitted in queue order (after the
-pre-queue's shuffle), no account admitted twice, and the bot within the per-buyer limit.
+pre-queue's shuffle), no account admitted twice, and the bot within the per-buyer limit and
+never holding without its own admission.
 Never timings.
 """
 
@@ -50,3 +51,6 @@ async def test_small_fair_sale_admits_in_queue_order_and_sells_every_seat(
     assert result["fairness_kendall_tau"] >= 0.95, result
     assert result["admitted_twice"] == 0
     assert result["bot_max_seats"] <= result["max_tickets_per_buyer"] == 4
+    # the bot tried holds with no admission and with other buyers' while it waited: none held
+    assert result["bot_replies"].get("no_admission:NOT_ADMITTED", 0) > 0, result["bot_replies"]
+    assert result["bot_held_without_own_admission"] == 0

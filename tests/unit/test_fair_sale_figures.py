@@ -1,15 +1,25 @@
-"""The fair sale's figures: order against queue position, ETA errors."""
+"""The fair sale's figures: order against queue position, ETA errors, the room's cost."""
 
 from __future__ import annotations
 
-from bench.fair_sale import Visit, discordant_pairs, eta_errors_pct, kendall_tau
+from bench.__main__ import room_cost
+from bench.fair_sale import (
+    Visit,
+    discordant_pairs,
+    eta_errors_pct,
+    eta_missing,
+    kendall_tau,
+    kendall_tau_b,
+)
 
 
 def test_batches_admitted_in_order_are_perfectly_fair() -> None:
     positions = [1, 2, 3, 4, 5, 6]
-    admitted_at = [10.0, 10.0, 10.0, 11.0, 11.0, 12.0]  # three ticks
+    admitted_at = [10.0, 10.0, 10.0, 11.0, 11.0, 12.0]  # three batches
     assert kendall_tau(positions, admitted_at) == 1.0
     assert discordant_pairs(positions, admitted_at) == 0
+    # tau-b counts the 4 pairs inside the batches as ties against the room
+    assert kendall_tau_b(positions, admitted_at) == round(11 / (15 * 11) ** 0.5, 4)
 
 
 def test_one_buyer_admitted_out_of_turn_shows() -> None:
@@ -20,9 +30,37 @@ def test_one_buyer_admitted_out_of_turn_shows() -> None:
     assert kendall_tau([1], [1.0]) is None
 
 
+def test_a_batch_that_skips_someone_ahead_is_unfair_though_its_own_pairs_are_ties() -> None:
+    # position 2 is admitted in the second batch, after 3 and 4 of the first
+    positions = [1, 3, 4, 2]
+    admitted_at = [10.0, 10.0, 10.0, 11.0]
+    assert discordant_pairs(positions, admitted_at) == 2
+    assert kendall_tau(positions, admitted_at) == round((1 - 2) / 3, 4)
+
+
 def test_eta_error_is_relative_to_the_actual_wait() -> None:
     on_time = Visit("a", first_seen=(100.0, 5, 10), admitted_at=110.0)
     late = Visit("b", first_seen=(100.0, 9, 10), admitted_at=120.0)
     instant = Visit("c", first_seen=(100.0, 1, 0), admitted_at=100.5)  # under a second: left out
     never = Visit("d", first_seen=(100.0, 900, 50))
-    assert eta_errors_pct([on_time, late, instant, never]) == [0.0, 50.0]
+    unknown = Visit("e", first_seen=(100.0, 300, None), admitted_at=140.0)  # told no ETA
+    visits = [on_time, late, instant, never, unknown]
+    assert eta_errors_pct(visits) == [0.0, 50.0]
+    assert eta_missing(visits) == 1  # left out of the errors, but counted
+
+
+def test_the_room_is_compared_like_for_like_with_the_sale_without_it() -> None:
+    fair = {"seats_sold_at_s": [1.0, 2.0, 3.0, 40.0]}
+    cost = room_cost(fair, {"seats_sold": 3, "sale_seconds": 12.5})
+    assert cost == {
+        "sale_seconds_without_room": 12.5,
+        "seats_sold_without_room": 3,
+        "seconds_to_sell_as_many_as_without_room": 3.0,
+    }
+    assert "seats_sold_at_s" not in fair  # the list itself is not reported
+    assert (
+        room_cost({}, {"seats_sold": 3, "sale_seconds": 1.0})[
+            "seconds_to_sell_as_many_as_without_room"
+        ]
+        is None
+    )
