@@ -60,6 +60,7 @@ PLANS: tuple[str | None, ...] = (
 )
 RETRYABLE = {"TRY_AGAIN", "SERVICE_UNAVAILABLE"}
 OUTAGE_SECONDS = 10.0
+SCENARIO_SECONDS = 420.0  # the sale, the fault, and the 300 s wait for terminal states
 TERMINAL = {"CONFIRMED", "FAILED", "EXPIRED", "CANCELLED"}
 
 
@@ -293,8 +294,13 @@ async def _all_terminal(
 
 
 async def run(
-    scenarios: list[str], checkouts: int = 50, outage: float = OUTAGE_SECONDS
+    scenarios: list[str],
+    checkouts: int = 50,
+    outage: float = OUTAGE_SECONDS,
+    measured: Callable[[list[Outcome]], None] | None = None,
 ) -> list[Outcome]:
+    """The scenarios, in order, on one stack; ``measured`` gets the outcomes so far after each
+    (``main`` writes them, so a stopped run keeps what it measured)."""
     work = Path(tempfile.mkdtemp(prefix="tb-chaos-"))
     redis = Stack()
     redis.start_redis(None, work / "redis", try_machine=False)
@@ -310,9 +316,16 @@ async def run(
         world = World(bench, redis, api, url, workers, client)
         results = []
         for name in scenarios:
-            outcome = await run_scenario(world, name, checkouts, outage)
+            try:
+                # A scenario that hangs is a failed one, reported, not a run that never ends.
+                async with asyncio.timeout(SCENARIO_SECONDS):
+                    outcome = await run_scenario(world, name, checkouts, outage)
+            except TimeoutError:
+                outcome = Outcome(name, invariant_violations=["scenario did not finish"])
             print(json.dumps(asdict(outcome)), flush=True)
             results.append(outcome)
+            if measured is not None:
+                measured(results)
         return results
     finally:
         if previous is None:
@@ -328,6 +341,19 @@ async def run(
         redis.stop()
 
 
+def write_results(outcomes: list[Outcome]) -> None:
+    scenarios = [
+        asdict(o)
+        | {
+            "invariant_violations": len(o.invariant_violations),
+            "violations": o.invariant_violations,
+        }
+        for o in outcomes
+    ]
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({"scenarios": scenarios}, indent=2) + "\n")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", action="append", choices=sorted(SCENARIOS))
@@ -335,18 +361,8 @@ def main() -> int:
     parser.add_argument("--outage-seconds", type=float, default=OUTAGE_SECONDS)
     args = parser.parse_args()
     outcomes = asyncio.run(
-        run(args.scenario or list(SCENARIOS), args.checkouts, args.outage_seconds)
+        run(args.scenario or list(SCENARIOS), args.checkouts, args.outage_seconds, write_results)
     )
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    scenarios = [
-        {k: v for k, v in asdict(o).items()}
-        | {
-            "invariant_violations": len(o.invariant_violations),
-            "violations": o.invariant_violations,
-        }
-        for o in outcomes
-    ]
-    RESULTS.write_text(json.dumps({"scenarios": scenarios}, indent=2) + "\n")
     failed = [o.name for o in outcomes if not o.ok]
     print(f"chaos: {len(outcomes) - len(failed)}/{len(outcomes)} scenarios clean; {RESULTS}")
     return 1 if failed else 0
