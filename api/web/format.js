@@ -67,7 +67,7 @@ export function countdown(ms) {
 // A wait as a buyer says it: rounded up, never to the second (the pace moves; a precise
 // number would promise more than the room knows).
 export function etaWords(seconds) {
-  if (seconds === null || seconds === undefined) return 'not known yet: the queue has only just started moving';
+  if (seconds === null || seconds === undefined) return 'a time not known yet';
   if (seconds < 60) return 'less than a minute';
   const minutes = Math.ceil(seconds / 60);
   if (minutes < 60) return minutes === 1 ? 'about a minute' : `about ${minutes} minutes`;

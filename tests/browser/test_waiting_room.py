@@ -31,7 +31,7 @@ ROOM = 15_000
 TURN_SECONDS = 3
 
 JOIN = "mutation($e: ID!) { joinQueue(eventId: $e) { success status { state admission } } }"
-STATUS = "query($e: ID!) { queueStatus(eventId: $e) { state admission } }"
+STATUS = "query($e: ID!) { queueStatus(eventId: $e) { state admission etaSeconds } }"
 START = """mutation($e: ID!, $s: [ID!]!, $a: String) {
   startCheckout(eventId: $e, seatIds: $s, admission: $a) {
     success failureReason checkout { id } } }"""
@@ -75,10 +75,13 @@ class OtherBuyer:
         assert joined["success"] is True, joined
         return joined["status"]["state"]  # type: ignore[no-any-return]
 
+    async def status(self) -> dict[str, Any]:
+        return (await self.ask(STATUS, {"e": self.event_id}))["queueStatus"]  # type: ignore[no-any-return]
+
     async def admission(self) -> str:
         """Asks until the room gives this buyer its turn (each ask may tick the room)."""
         for _ in range(100):
-            status = (await self.ask(STATUS, {"e": self.event_id}))["queueStatus"]
+            status = await self.status()
             if status["state"] == "ADMITTED":
                 return status["admission"]  # type: ignore[no-any-return]
             await asyncio.sleep(0.1)
@@ -114,7 +117,8 @@ async def test_a_buyer_queues_gets_a_turn_holds_with_it_and_ends_with_a_ticket(
     await first.admission()  # the only turn three seats allow at once
     assert await second.join() == "WAITING"
 
-    page = await signed_in_page(browser, site.url, new_buyer())
+    buyer = new_buyer()
+    page = await signed_in_page(browser, site.url, buyer)
     await page.goto(f"/events/{event.id}")
     await expect(page.locator("svg.seatmap")).to_have_attribute("data-ready", "3")
     queue = page.get_by_role("region", name="Waiting room")
@@ -134,7 +138,12 @@ async def test_a_buyer_queues_gets_a_turn_holds_with_it_and_ends_with_a_ticket(
     await expect(live).to_have_attribute("aria-live", "polite")
     await expect(live).to_contain_text("You are number 3 in the queue")
     await expect(live).to_contain_text("1 person ahead of you")
-    await expect(live).to_contain_text("Your turn in")
+    # The ETA in words, or that none is known (no seat in sight serves the turn yet): as the
+    # room answers this buyer (nothing changes between the two reads but the clock).
+    eta = (await OtherBuyer(site.url, buyer, event.id).status())["etaSeconds"]
+    await expect(live).to_contain_text(
+        "When your turn comes is not known yet" if eta is None else "Your turn in"
+    )
     await expect(page.locator("#queue-title")).to_be_focused()
     await shots(page, "waiting")
 

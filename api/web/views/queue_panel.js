@@ -54,7 +54,10 @@ export function queueWords(event, view) {
       if (s.seatsMayComeBack) {
         lines.push('Every seat is held right now, but not every seat is sold: held seats may come back. Keep your place: your turn comes when they do.');
       } else {
-        lines.push(`Your turn in ${etaWords(s.etaSeconds)}.`);
+        // No ETA: the room has no pace or no seat in sight for the turn yet.
+        lines.push(s.etaSeconds === null || s.etaSeconds === undefined
+          ? 'When your turn comes is not known yet.'
+          : `Your turn in ${etaWords(s.etaSeconds)}.`);
       }
       lines.push('Keep this page open: it updates by itself.');
       return { title: `You are number ${s.position} in the queue`, lines, tone: s.seatsMayComeBack ? 'comeback' : null };
