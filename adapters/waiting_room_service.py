@@ -145,6 +145,12 @@ class WaitingRoom:
             headroom=settings.waiting_room_headroom,
             latency_target_ms=settings.waiting_room_hold_latency_target_ms,
         )
+        self._returns = rules.Returns(
+            hold_seconds=settings.hold_seconds,
+            pay_seconds=settings.waiting_room_pay_seconds,
+            failed_share=settings.waiting_room_failed_share,
+            abandoned_share=settings.waiting_room_abandoned_share,
+        )
 
     # --- the event: this process's copy, at most EVENT_TTL_SECONDS old ---
 
@@ -321,13 +327,8 @@ class WaitingRoom:
             elapsed = 1.0 if snap.tick_ms is None else (now_ms - snap.tick_ms) / 1000
             credit = rules.accrue(snap.credit, rate, elapsed)
             available = await self._available(event.id)
-            returns = rules.likely_returns(
-                await self._store.held_expiries_ms(event.id, now_ms),
-                now_ms,
-                self._settings.hold_seconds,
-                self._settings.hold_seconds * self._settings.waiting_room_unpaid_after_share,
-                self._settings.waiting_room_return_share,
-            )
+            held = await self._store.held_expiries_ms(event.id, now_ms)
+            returns = rules.expected_returns(now_ms, available, held, self._returns)
             lead_ms = int(self._settings.waiting_room_return_lead_seconds * 1000)
             soon = rules.returning_within(returns, now_ms, lead_ms)
             per_buyer = self._settings.waiting_room_seats_per_buyer

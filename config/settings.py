@@ -150,13 +150,15 @@ class Settings(BaseSettings):
     # Seats one admitted buyer is expected to take: no more unused turns than the available
     # seats can serve (a buyer admitted to an empty seat map would only be turned away).
     waiting_room_seats_per_buyer: float = 2.5
-    # Held seats expected back (domain/waiting_room.py, likely_returns): a seat still held this
-    # share of its hold's time after it began is counted as coming back at its expiry (buyers
-    # who pay do so within seconds); a younger hold counts for waiting_room_return_share of its
-    # seats. The seats expected back within waiting_room_return_lead_seconds admit buyers ahead
-    # of time, so they are there when the seats are; all of them make the ETAs.
-    waiting_room_unpaid_after_share: float = 0.5
-    waiting_room_return_share: float = 0.2
+    # How held seats come back (domain/waiting_room.py, expected_returns), for the ETAs and
+    # for admitting ahead of returns: buyers who pay do so within waiting_room_pay_seconds of
+    # holding (a seat still held after that comes back at its hold's expiry); of the seats
+    # held, the failed share comes back then (the payment failed) and the abandoned share at
+    # the hold's expiry. The seats expected back within waiting_room_return_lead_seconds admit
+    # buyers ahead of time, so they are there, seat map read, when the seats are.
+    waiting_room_pay_seconds: float = 60.0
+    waiting_room_failed_share: float = 0.1
+    waiting_room_abandoned_share: float = 0.1
     waiting_room_return_lead_seconds: float = 5.0
     # How often the pace is measured (one count of the event's finished checkouts at Temporal).
     waiting_room_measure_seconds: float = 2.0

@@ -10,18 +10,19 @@ Admission. The first ``admitted`` positions have their turn. How many more are a
 from two bounds, whichever is smaller: the pace (``next_rate``: what the saga completes per
 second, with feedback from hold latency, within the operator's floor and ceiling) and the seats
 (no more buyers with an unused turn than the seats can serve: the seats available now, plus the
-seats of holds that are likely to come back within a short lead, ``likely_returns``, so the
-room does not idle while an abandoned hold runs out; a buyer admitted to an empty seat map
-would only wait out its turn).
+seats expected back within a short lead, ``expected_returns``, so the room does not idle while
+an abandoned hold runs out; a buyer admitted to an empty seat map would only wait out its turn).
 
 The ETA (``Forecast``) is when the buyer's turn comes at that pace and with those seats: the
-seats available now serve the next turns at the pace, and later turns wait for held seats to
-come back (each hold's seats at its expiry, with the chance ``likely_returns`` gives it). A
-buyer whose turn no seat in sight can serve is told no ETA (the seats may still come back).
+seats available now serve the next turns at the pace, and later turns wait for seats to come
+back (``expected_returns``: a failed payment's soon after its hold, an abandoned hold's at its
+expiry). A buyer whose turn no seat in sight can serve is told no ETA (seats may still come
+back).
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 from dataclasses import dataclass
 from enum import StrEnum
@@ -162,27 +163,70 @@ def place(rank: int, admitted: int, plan: Forecast | None, now_ms: int) -> Place
     return Place(rank + 1, ahead, max(1, round((at - now_ms) / 1000)))
 
 
-def likely_returns(
-    expiries_ms: list[int],
-    now_ms: int,
-    hold_seconds: float,
-    settled_after_s: float,
-    fresh_share: float,
-) -> list[tuple[int, float]]:
-    """Seats expected back from the live holds: (expiry in epoch ms, expected seats), one entry
-    per expiry. ``expiries_ms`` has one entry per held seat (its hold's expiry).
+@dataclass(frozen=True)
+class Returns:
+    """How held seats come back (config/settings.py's waiting-room block).
 
-    A buyer who means to pay does so within seconds of holding, and a booked seat leaves the
-    holds; so a seat still held ``settled_after_s`` after its hold began is counted as coming
-    back at its expiry (an abandoned hold lapses then). A younger hold may still be paid: it
-    counts for ``fresh_share`` of its seats (the share of holds that end unbooked).
+    A buyer who pays does so within ``pay_seconds`` of holding; ``failed_share`` of the seats
+    held come back then (the payment failed: the saga releases them at once), and
+    ``abandoned_share`` come back at the hold's expiry (the buyer walked away)."""
+
+    hold_seconds: float
+    pay_seconds: float
+    failed_share: float
+    abandoned_share: float
+
+
+# Returned seats are held again and may come back again: the forecast follows them this many
+# holds ahead, and drops amounts too small to serve anyone.
+RETURN_GENERATIONS = 3
+MIN_RETURN_SEATS = 0.05
+
+
+def expected_returns(
+    now_ms: int, available_seats: int, expiries_ms: list[int], how: Returns
+) -> list[tuple[int, float]]:
+    """Seats expected back, as (epoch ms, expected seats), soonest first.
+
+    ``expiries_ms`` has one entry per live held seat: its hold's expiry. A seat still held
+    ``pay_seconds`` after its hold began was not paid for: it comes back at its expiry. A
+    younger one may still be paid: the failed share comes back when its buyer has paid, the
+    abandoned share at its expiry. The seats available now are held by the next turns, now,
+    and come back in the same shares; so do the seats that come back, once held again.
     """
-    by_expiry: dict[int, float] = {}
+    hold_ms = int(how.hold_seconds * 1000)
+    pay_ms = min(int(how.pay_seconds * 1000), hold_ms)  # a hold ends at its expiry at the latest
+    lots: list[tuple[int, float, int]] = []  # a heap of (when, seats, generation)
+
+    def held_at(start_ms: int, seats: float, generation: int) -> None:
+        if generation > RETURN_GENERATIONS:
+            return
+        for at_ms, share in (
+            (start_ms + pay_ms, how.failed_share),
+            (start_ms + hold_ms, how.abandoned_share),
+        ):
+            if seats * share >= MIN_RETURN_SEATS:
+                heapq.heappush(lots, (at_ms, seats * share, generation))
+
+    unpaid: dict[int, float] = {}
+    fresh: dict[int, float] = {}
     for expires_ms in expiries_ms:
-        age_s = hold_seconds - (expires_ms - now_ms) / 1000
-        chance = 1.0 if age_s >= settled_after_s else fresh_share
-        by_expiry[expires_ms] = by_expiry.get(expires_ms, 0.0) + chance
-    return sorted(by_expiry.items())
+        began_ms = expires_ms - hold_ms
+        if now_ms - began_ms >= pay_ms:
+            unpaid[expires_ms] = unpaid.get(expires_ms, 0.0) + 1.0
+        else:
+            fresh[began_ms] = fresh.get(began_ms, 0.0) + 1.0
+    for at_ms, seats in unpaid.items():
+        heapq.heappush(lots, (at_ms, seats, 1))
+    for began_ms, seats in fresh.items():
+        held_at(began_ms, seats, 1)
+    held_at(now_ms, float(max(available_seats, 0)), 1)
+    returns: list[tuple[int, float]] = []
+    while lots:
+        at_ms, seats, generation = heapq.heappop(lots)
+        returns.append((max(at_ms, now_ms), seats))
+        held_at(max(at_ms, now_ms), seats, generation + 1)  # held again as soon as back
+    return returns
 
 
 def returning_within(returns: list[tuple[int, float]], now_ms: int, lead_ms: int) -> int:

@@ -73,16 +73,33 @@ def test_a_forecast_survives_its_redis_field_and_stays_short() -> None:
     assert len(rules.forecast(now, 1, 0, 0, many, 1).steps) == rules.MAX_FORECAST_STEPS
 
 
-def test_holds_unpaid_long_after_they_began_are_counted_as_coming_back() -> None:
+def test_seats_come_back_from_failed_payments_soon_and_abandoned_holds_at_expiry() -> None:
     now = 1_000_000
-    hold_s, settled_s = 30, 15
-    old = now + 5_000  # began 25 s ago, still held: abandoned, back at its expiry
-    young = now + 28_000  # began 2 s ago: may still be paid
-    returns = rules.likely_returns([old, old, young, young], now, hold_s, settled_s, 0.25)
-    assert returns == [(old, 2.0), (young, 0.5)]
-    assert rules.returning_within(returns, now, 5_000) == 2
-    assert rules.returning_within(returns, now, 4_999) == 0
-    assert rules.returning_within(returns, now, 30_000) == 2  # half a seat is no seat
+    how = rules.Returns(hold_seconds=30, pay_seconds=5, failed_share=0.25, abandoned_share=0.5)
+    unpaid = now + 20_000  # began 10 s ago, still held: not paid for, back at its expiry
+    fresh = now + 28_000  # began 2 s ago: may still be paid
+    returns = rules.expected_returns(now, 0, [unpaid, unpaid, fresh, fresh], how)
+    # the fresh ones: a quarter when paid (3 s from now; held again, a quarter of that 5 s
+    # later), half at their expiry; the two unpaid seats at their expiry (then held again:
+    # 0.5 back 5 s later, 1.0 at +30 s)
+    assert returns[:3] == [(now + 3_000, 0.5), (now + 8_000, 0.125), (unpaid, 2.0)]
+    assert (fresh, 1.0) in returns and (unpaid + 5_000, 0.5) in returns
+    assert all(at >= now for at, _ in returns) and returns == sorted(returns)
+    # the seats available now are held by the next turns and come back in the same shares
+    from_available = rules.expected_returns(now, 8, [], how)
+    assert from_available[0] == (now + 5_000, 2.0) and (now + 30_000, 4.0) in from_available
+    # nothing comes back when nobody fails nor abandons
+    none = rules.Returns(hold_seconds=30, pay_seconds=5, failed_share=0, abandoned_share=0)
+    assert rules.expected_returns(now, 8, [fresh], none) == []
+    assert rules.returning_within(returns, now, 3_000) == 0  # half a seat is no seat
+    assert rules.returning_within(returns, now, 20_000) == 2
+
+
+def test_returned_seats_are_followed_a_few_holds_ahead_and_no_further() -> None:
+    now = 1_000_000
+    how = rules.Returns(hold_seconds=10, pay_seconds=10, failed_share=0, abandoned_share=1.0)
+    returns = rules.expected_returns(now, 1, [], how)
+    assert returns == [(now + 10_000 * g, 1.0) for g in range(1, rules.RETURN_GENERATIONS + 1)]
 
 
 def test_rate_follows_completions_within_floor_and_ceiling() -> None:
