@@ -1,5 +1,5 @@
 """The organizer's figures (issue 23): a 5,000-seat event's ``seatMap`` and ``salesReport`` read
-while a flash sale runs on another event, and the cancellation of the sale's event afterwards
+while a flash sale runs on another event, and the cancellation of an event with 1,000 bookings
 (seconds until every booking is refunded).
 
 Everything goes through the API as an organizer would: the venue is laid out by ``createVenue``
@@ -37,6 +37,10 @@ CANCEL = """mutation($id: ID!, $reason: String!) { cancelEvent(eventId: $id, rea
   success failureReason message event { id status } } }"""
 PROGRESS = """query($id: ID!) { eventCancellation(eventId: $id) {
   toRefund refunded checkoutsCancelled done } }"""
+START = """mutation($e: ID!, $s: [ID!]!) { startCheckout(eventId: $e, seatIds: $s) {
+  success failureReason checkout { id } } }"""
+PAY = """mutation($c: ID!) { submitPayment(checkoutId: $c) {
+  success failureReason checkout { status } } }"""
 SEAT_MAP = """query($id: ID!) { seatMap(eventId: $id) {
   width height seats { id x y status price } } }"""
 SALES_REPORT = """query($id: ID!) { salesReport(eventId: $id) {
@@ -159,6 +163,35 @@ class Readers:
             "sales_report": summary_ms(self.latencies["sales_report"]),
             "errors": self.errors,
         }
+
+
+async def sell_one_seat_each(
+    url: str, event_id: str, seat_ids: list[str], tokens: list[str], concurrency: int = 40
+) -> int:
+    """One single-seat checkout per buyer through the saga, paid with the approving card: as
+    many bookings as seats. Returns the bookings confirmed."""
+    lanes = asyncio.Semaphore(concurrency)
+    confirmed = 0
+
+    async def buy(http: httpx.AsyncClient, seat_id: str, token: str) -> None:
+        nonlocal confirmed
+        auth = f"Bearer {token}"
+        async with lanes:
+            data, _ = await _call(http, url, auth, START, {"e": event_id, "s": [seat_id]})
+            started = data["startCheckout"]
+            if not started["success"]:
+                return
+            data, _ = await _call(http, url, auth, PAY, {"c": started["checkout"]["id"]})
+            if data["submitPayment"]["checkout"]["status"] == "CONFIRMED":
+                confirmed += 1
+
+    limits = httpx.Limits(max_connections=concurrency)
+    async with httpx.AsyncClient(timeout=120, limits=limits) as http:
+        await asyncio.gather(
+            *(buy(http, s, t) for s, t in zip(seat_ids, tokens, strict=True)),
+            return_exceptions=True,
+        )
+    return confirmed
 
 
 async def cancel_and_refund(
