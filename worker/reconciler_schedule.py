@@ -23,13 +23,18 @@ from temporalio.client import (
 
 from activities.reconciler import ReconcileInput
 from config.settings import Settings
+from workflows.contract import CheckoutInput
 from workflows.reconciler import RECONCILER_WORKFLOW
 
-SCHEDULE_ID = "reconciler"
 # The forward steps' bound per checkout (workflows/checkout.py): authorize, confirm and capture,
-# each at most STEP_DEADLINE (60 s), and the payment grace after the hold (CheckoutInput).
+# each at most STEP_DEADLINE (60 s).
 FORWARD_STEPS_SECONDS = 3 * 60
-PAYMENT_GRACE_SECONDS = 120
+
+
+def schedule_id(settings: Settings) -> str:
+    """One schedule per task queue: the checkouts it repairs are that queue's, and test runs
+    (each on a queue of its own) sharing a Temporal server keep out of each other's way."""
+    return f"reconciler-{settings.task_queue}"
 
 
 def reconcile_input(settings: Settings) -> ReconcileInput:
@@ -37,7 +42,7 @@ def reconcile_input(settings: Settings) -> ReconcileInput:
     ``1 + max_hold_extensions`` of them, then the payment grace and the forward steps."""
     longest_life = (
         settings.hold_seconds * (settings.max_hold_extensions + 2)
-        + PAYMENT_GRACE_SECONDS
+        + CheckoutInput.payment_grace_seconds
         + FORWARD_STEPS_SECONDS
     )
     return ReconcileInput(
@@ -53,7 +58,7 @@ def reconciler_schedule(settings: Settings) -> Schedule:
         action=ScheduleActionStartWorkflow(
             RECONCILER_WORKFLOW,
             reconcile_input(settings),
-            id=f"{SCHEDULE_ID}-run",
+            id=f"{schedule_id(settings)}-run",
             task_queue=settings.task_queue,
             execution_timeout=timedelta(minutes=30),
         ),
@@ -70,7 +75,7 @@ def reconciler_schedule(settings: Settings) -> Schedule:
 async def ensure_reconciler_schedule(client: Client, settings: Settings) -> bool:
     """Creates the schedule unless it exists; True if this call created it."""
     try:
-        await client.create_schedule(SCHEDULE_ID, reconciler_schedule(settings))
+        await client.create_schedule(schedule_id(settings), reconciler_schedule(settings))
     except ScheduleAlreadyRunningError:
         return False
     return True

@@ -29,7 +29,7 @@ from devstack.databases import create_database, drop_database
 from devstack.services import Stack
 from domain.model import BookingStatus, ConfirmRequest, PaymentStatus, SeatStatus
 from tests.factories import EventFixture, create_user, create_venue_event, seat_states
-from worker.reconciler_schedule import SCHEDULE_ID, ensure_reconciler_schedule
+from worker.reconciler_schedule import ensure_reconciler_schedule, schedule_id
 from workflows.contract import WORKFLOW_NAME, CheckoutInput, workflow_id
 from workflows.reconciler import ReconcilerWorkflow
 
@@ -242,7 +242,7 @@ async def test_a_checkout_stuck_too_long_is_terminated_and_compensated(world: Wo
 
 async def test_the_worker_creates_one_schedule_every_minute(world: World) -> None:
     created = [await ensure_reconciler_schedule(world.client, world.settings) for _ in range(2)]
-    handle = world.client.get_schedule_handle(SCHEDULE_ID)
+    handle = world.client.get_schedule_handle(schedule_id(world.settings))
     try:
         assert created == [True, False]  # the second start finds it and leaves it
         described = await handle.describe()
