@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -46,7 +47,22 @@ TOKEN_APPROVE = "tok_visa"  # also what a missing token means in the sandbox
 TOKEN_DECLINE = "tok_chargeDeclinedInsufficientFunds"
 TOKEN_TIMEOUT_ONCE = "tok_timeoutOnce"  # the first authorize attempt per key times out
 TOKEN_CAPTURE_FAILS = "tok_captureFails"  # authorizes, but every capture fails
-TEST_TOKENS = frozenset({TOKEN_APPROVE, TOKEN_DECLINE, TOKEN_TIMEOUT_ONCE, TOKEN_CAPTURE_FAILS})
+# Slow cards: the processor does the operation at once but answers SLOW_CARD_SECONDS later, so
+# a fault test (``make chaos``) can kill a worker while that saga step is in flight, after the
+# effect and before the saga records it (the retry must replay the recorded outcome).
+TOKEN_SLOW_AUTHORIZE = "tok_slowAuthorize"  # approves; every authorize answers late
+TOKEN_SLOW_CAPTURE = "tok_slowCapture"  # approves; every capture answers late
+TOKEN_CAPTURE_FAILS_SLOW_VOID = "tok_captureFailsSlowVoid"  # captures fail; voids answer late
+SLOW_CARD_SECONDS = 2.0  # well inside a forward step's 10 s attempt
+_CAPTURE_FAILS = frozenset({TOKEN_CAPTURE_FAILS, TOKEN_CAPTURE_FAILS_SLOW_VOID})
+_SLOW: dict[str, str] = {
+    TOKEN_SLOW_AUTHORIZE: "authorize",
+    TOKEN_SLOW_CAPTURE: "capture",
+    TOKEN_CAPTURE_FAILS_SLOW_VOID: "void",
+}
+TEST_TOKENS = frozenset(
+    {TOKEN_APPROVE, TOKEN_DECLINE, TOKEN_TIMEOUT_ONCE, TOKEN_CAPTURE_FAILS, *_SLOW}
+)
 
 DECLINE_CODE = "insufficient_funds"  # Stripe's decline_code, in the error details
 MAX_KEY_LENGTH = 200  # payment_operations.key
@@ -163,6 +179,13 @@ FIND_RANK = {
 }
 
 
+def answer_late(token: str | None, operation: str) -> None:
+    """A slow card's late answer (the effect is already committed, like a real processor's
+    reply lost or delayed on the way back)."""
+    if token is not None and _SLOW.get(token) == operation:
+        time.sleep(SLOW_CARD_SECONDS)
+
+
 def authorize_outcome(token: str, retried: bool) -> Outcome:
     """The sandbox's decision for an authorize attempt that has no final recorded outcome."""
     if token == TOKEN_DECLINE:
@@ -185,7 +208,7 @@ def plan_transition(
     """
     S = PaymentStatus
     if operation is Operation.CAPTURE and status is S.AUTHORIZED:
-        if token == TOKEN_CAPTURE_FAILS:
+        if token in _CAPTURE_FAILS:
             return status, Outcome.CAPTURE_FAILED
         return S.CAPTURED, Outcome.SUCCEEDED
     if operation is Operation.VOID:
@@ -342,6 +365,7 @@ class SandboxPayments:
                 self._record(conn, request.key, outcome, intent.id if intent else None)
                 error = outcome_error(outcome, intent.id if intent else None, request.key)
         # raised after the commit: a decline or a timeout is recorded, not rolled back
+        answer_late(request.token, Operation.AUTHORIZE)
         if error is not None:
             raise error
         assert intent is not None
@@ -376,6 +400,7 @@ class SandboxPayments:
                 self._record(conn, key, outcome, intent_id)
                 intent = self._load(conn, intent_id)
         error = outcome_error(outcome, intent_id, key)
+        answer_late(intent.token if intent is not None else None, operation)
         if error is not None:
             raise error
         assert intent is not None

@@ -16,8 +16,13 @@ Claims mirror the locks and never replace them:
   refuses. One stale in the strict direction (its holder crashed between claim and unclaim)
   refuses that seat until the claim's expiry, the hold length: a seat shown free is then
   refused for at most one hold, which is the price of answering refusals without DynamoDB.
-* A Redis outage fails open: ``claim`` lets every hold through to DynamoDB, ``unclaim`` and
-  ``record`` are skipped (logged), and the claims they leave lapse at their expiry.
+* The API's claim is pending: it lasts ``PENDING_CLAIM_SECONDS``, not the hold, until the
+  saga's ``record`` writes the hold's expiry over it. A claim whose checkout never reached
+  DynamoDB (the API died, or Redis froze between the claim and its drop) so refuses its seats
+  for at most that grace, not for a whole hold.
+* A Redis outage fails open: ``claim`` lets every hold through to DynamoDB, ``record`` is
+  skipped (logged), and an ``unclaim`` that fails is tried again every second in the
+  background (``adapters/claim_drops.py``) until Redis answers, or the claim has lapsed.
 * Every change is announced on the claims' feed (``claims_feed``) by the script that makes
   it, which keeps each API process's copy of the claims current (``adapters/claims_mirror.py``).
 
@@ -27,7 +32,9 @@ Times are epoch seconds, like the locks' ``expires_at``, and "live" means the sa
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -36,7 +43,17 @@ import redis
 import redis.asyncio as aredis
 from redis.exceptions import RedisError
 
+from adapters.claim_drops import Drop, PendingDrops
+
 log = logging.getLogger(__name__)
+
+# Long enough for a hold's admission wait and the saga's answer (the API answers within 5 s),
+# short enough that a claim left by a hold that never reached the saga frees its seats soon.
+PENDING_CLAIM_SECONDS = 30
+# How often failed drops are tried again while Redis is away.
+DROP_RETRY_SECONDS = 1.0
+# A recorded claim lasts its hold (and extensions): its failed drop is kept this long.
+RECORDED_DROP_KEEP_SECONDS = 1800.0
 
 # The hash outlives its newest claim by this much, so an event's claims vanish after the sale.
 _KEY_GRACE_SECONDS = 3600
@@ -184,21 +201,33 @@ class SeatClaims:
     """The claims of the API's hot path, on the event loop (``redis.asyncio``)."""
 
     def __init__(
-        self, client: aredis.Redis, prefix: str, clock: Callable[[], float] = time.time
+        self,
+        client: aredis.Redis,
+        prefix: str,
+        clock: Callable[[], float] = time.time,
+        pending_seconds: int = PENDING_CLAIM_SECONDS,
+        retry_seconds: float = DROP_RETRY_SECONDS,
     ) -> None:
         self._redis = client
         self._prefix = prefix
         self._clock = clock
+        self._pending_seconds = pending_seconds
+        self._retry_seconds = retry_seconds
         self._claim = client.register_script(_CLAIM)
         self._unclaim = client.register_script(_UNCLAIM)
+        self.undropped = PendingDrops()
+        self._retrying: asyncio.Task[None] | None = None
 
     async def claim(
         self, event_id: str, seat_ids: Sequence[str], holder: str, ttl_seconds: int
     ) -> Claim:
         """Claims the seats for ``holder`` unless another holder claims one of them live.
-        Fails open: with Redis unreachable every seat is let through, none recorded as fresh."""
+        Fails open: with Redis unreachable every seat is let through, none recorded as fresh.
+        The claim lasts the pending grace at most (the module doc): the saga's grant extends it.
+        """
         now = int(self._clock())
-        args = _claim_args(self._prefix, event_id, holder, seat_ids, now + ttl_seconds, now)
+        expires_at = now + min(ttl_seconds, self._pending_seconds)
+        args = _claim_args(self._prefix, event_id, holder, seat_ids, expires_at, now)
         try:
             reply = await self._claim(keys=[claims_key(self._prefix, event_id)], args=args)
         except RedisError as exc:
@@ -210,22 +239,45 @@ class SeatClaims:
         if not seat_ids:
             return
         try:
-            await self._unclaim(
-                keys=[claims_key(self._prefix, event_id)],
-                args=_unclaim_args(self._prefix, event_id, holder, seat_ids),
-            )
+            await self._drop(event_id, tuple(seat_ids), holder)
         except RedisError as exc:
-            log.warning("seat claims of %s not dropped (they lapse at expiry): %s", holder, exc)
+            log.warning("seat claims of %s not dropped (tried again): %s", holder, exc)
+            # The API drops only its own pending claims: they lapse within the grace.
+            self.undropped.add(event_id, holder, tuple(seat_ids), self._pending_seconds)
+            if self._retrying is None or self._retrying.done():
+                self._retrying = asyncio.get_running_loop().create_task(self._retry_drops())
+
+    async def _drop(self, event_id: str, seat_ids: Sequence[str], holder: str) -> None:
+        await self._unclaim(
+            keys=[claims_key(self._prefix, event_id)],
+            args=_unclaim_args(self._prefix, event_id, holder, seat_ids),
+        )
+
+    async def _retry_drops(self) -> None:
+        while len(self.undropped):
+            await asyncio.sleep(self._retry_seconds)
+            for drop in self.undropped.due():
+                try:
+                    await self._drop(drop.event_id, drop.seat_ids, drop.holder)
+                except RedisError:
+                    break  # still away: the rest wait for the next round
+                self.undropped.done(drop)
 
 
 class SeatClaimRecorder:
     """The claims' side that follows DynamoDB's decisions (sync, called from adapter threads)."""
 
-    def __init__(self, client: redis.Redis, prefix: str) -> None:
+    def __init__(
+        self, client: redis.Redis, prefix: str, retry_seconds: float = DROP_RETRY_SECONDS
+    ) -> None:
         self._redis = client
         self._prefix = prefix
+        self._retry_seconds = retry_seconds
         self._record = client.register_script(_RECORD)
         self._unclaim = client.register_script(_UNCLAIM)
+        self.undropped = PendingDrops()
+        self._retry_lock = threading.Lock()
+        self._retrying: threading.Thread | None = None
 
     def record(self, event_id: str, seat_ids: Sequence[str], holder: str, expires_at: int) -> None:
         """DynamoDB granted (or extended) ``holder`` these seats until ``expires_at``."""
@@ -267,12 +319,39 @@ class SeatClaimRecorder:
         return live
 
     def unclaim(self, event_id: str, seat_ids: Sequence[str], holder: str) -> None:
+        """Drops the holder's claims and grants (a release). Never raises: a release must not
+        wait on Redis; a failed drop is tried again in the background (a recorded claim left
+        behind would refuse its seats, and show them held, for the rest of the hold)."""
         if not seat_ids:
             return
         try:
-            self._unclaim(
-                keys=[claims_key(self._prefix, event_id)],
-                args=_unclaim_args(self._prefix, event_id, holder, seat_ids),
-            )
+            self._drop(Drop(event_id, holder, tuple(seat_ids), 0.0))
         except RedisError as exc:
-            log.warning("seat claims of %s not dropped (they lapse at expiry): %s", holder, exc)
+            log.warning("seat claims of %s not dropped (tried again): %s", holder, exc)
+            self.undropped.add(event_id, holder, tuple(seat_ids), RECORDED_DROP_KEEP_SECONDS)
+            with self._retry_lock:
+                if self._retrying is None:
+                    self._retrying = threading.Thread(
+                        target=self._retry_drops, name="claim-drops", daemon=True
+                    )
+                    self._retrying.start()
+
+    def _drop(self, drop: Drop) -> None:
+        self._unclaim(
+            keys=[claims_key(self._prefix, drop.event_id)],
+            args=_unclaim_args(self._prefix, drop.event_id, drop.holder, drop.seat_ids),
+        )
+
+    def _retry_drops(self) -> None:
+        while True:
+            with self._retry_lock:  # decided with unclaim's check, so no drop is left behind
+                if not len(self.undropped):
+                    self._retrying = None
+                    return
+            time.sleep(self._retry_seconds)
+            for drop in self.undropped.due():
+                try:
+                    self._drop(drop)
+                except RedisError:
+                    break  # still away: the rest wait for the next round
+                self.undropped.done(drop)

@@ -15,6 +15,7 @@ from sqlalchemy import Engine, text
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
+from adapters.seat_claims import PENDING_CLAIM_SECONDS
 from domain.checkout import CheckoutStatus, is_terminal
 from domain.ports import Payments, SeatLocks
 from workflows.contract import QUERY_STATE, WORKFLOW_NAME, CheckoutState, workflow_id
@@ -132,14 +133,26 @@ async def check_locks(
 
 
 async def check_claims(
-    client: Client, claims: LiveClaims, event_ids: Iterable[str], now: int
+    client: Client,
+    claims: LiveClaims,
+    event_ids: Iterable[str],
+    now: int,
+    pending_grace_seconds: int = PENDING_CLAIM_SECONDS,
 ) -> list[Violation]:
-    """Invariant 3 for the Redis seat claims (``adapters/seat_claims.py``): a live claim
-    belongs to a running checkout. One left by a finished checkout refuses its seats to every
-    buyer until it lapses, while the seat map shows them free."""
+    """Invariant 3 for the Redis seat claims (``adapters/seat_claims.py``): a claim still live
+    after the pending grace belongs to a running checkout. One left by a finished checkout
+    refuses its seats to every buyer until it lapses, while the seat map shows them free.
+
+    Invariant 3 asks that everything held be released by its saga or expire. A pending claim
+    (the API's, before the saga records the grant) lasts the grace at most, so one whose
+    checkout never started (its API died, or Redis froze before its drop) or already ended
+    expires within the rule and costs its seats that grace only: it is no violation. What
+    outlives the grace is a recorded claim, which only a release drops."""
     holders: dict[str, list[str]] = {}
     for event_id in event_ids:
-        for seat_id, holder in claims.live_claims(event_id, now=now).items():
+        for seat_id, holder in claims.live_claims(
+            event_id, now=now + pending_grace_seconds
+        ).items():
             holders.setdefault(holder, []).append(f"{event_id}#{seat_id}")
     return await _held_by_open_checkouts(client, holders, "claim")
 
