@@ -22,15 +22,15 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from decimal import Decimal
 
-import psycopg.errors
-from sqlalchemy import ColumnElement, Connection, Engine, func, insert, select, text, update
+from sqlalchemy import ColumnElement, Connection, Engine, func, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from adapters.db import transaction
 from adapters.orm import BookingRow, BookingSeat, Event, EventSeat, PaymentIntentRow, Seat
 from domain import pricing
 from domain.errors import DomainError, ErrorCode
@@ -342,26 +342,8 @@ class PostgresBookingStore:
 
     # --- plumbing -----------------------------------------------------------------------
 
-    @contextmanager
-    def _transaction(self) -> Iterator[Connection]:
-        try:
-            with self._engine.begin() as conn:
-                # SET LOCAL cannot take a bind parameter; set_config(..., true) is the same.
-                conn.execute(
-                    text("SELECT set_config('lock_timeout', :value, true)"),
-                    {"value": f"{self._lock_timeout_ms}ms"},
-                )
-                yield conn
-        except DBAPIError as exc:
-            if isinstance(
-                exc.orig, psycopg.errors.LockNotAvailable | psycopg.errors.DeadlockDetected
-            ):
-                raise DomainError(
-                    ErrorCode.LOCK_CONTENTION,
-                    "seats are busy; retry",
-                    lock_timeout_ms=self._lock_timeout_ms,
-                ) from exc
-            raise
+    def _transaction(self) -> AbstractContextManager[Connection]:
+        return transaction(self._engine, self._lock_timeout_ms)
 
     def _confirm_in(self, conn: Connection, req: CheckedRequest, reference: str) -> Booking:
         existing = self._load(conn, BookingRow.checkout_id == uuid.UUID(req.checkout_id))

@@ -1,9 +1,17 @@
-"""Engine construction: the one place a PostgreSQL URL becomes a pooled SQLAlchemy engine."""
+"""Engine construction (the one place a PostgreSQL URL becomes a pooled SQLAlchemy engine) and
+the transaction every writer of rows that others lock uses."""
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, create_engine
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg.errors
+from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+
+from domain.errors import DomainError, ErrorCode
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -49,3 +57,26 @@ def make_engine(
         hide_parameters=True,
         future=True,
     )
+
+
+@contextmanager
+def transaction(engine: Engine, lock_timeout_ms: int) -> Iterator[Connection]:
+    """One transaction whose row locks wait at most ``lock_timeout_ms``: a row another
+    transaction holds longer (or a deadlock) is LOCK_CONTENTION, which callers retry, instead
+    of a request stalled behind it."""
+    try:
+        with engine.begin() as conn:
+            # SET LOCAL cannot take a bind parameter; set_config(..., true) is the same.
+            conn.execute(
+                text("SELECT set_config('lock_timeout', :value, true)"),
+                {"value": f"{int(lock_timeout_ms)}ms"},
+            )
+            yield conn
+    except DBAPIError as exc:
+        if isinstance(exc.orig, psycopg.errors.LockNotAvailable | psycopg.errors.DeadlockDetected):
+            raise DomainError(
+                ErrorCode.LOCK_CONTENTION,
+                "the rows are busy with another change; retry",
+                lock_timeout_ms=lock_timeout_ms,
+            ) from exc
+        raise

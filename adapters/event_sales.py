@@ -13,8 +13,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, func, select, text, update
+from sqlalchemy import Connection, Engine, func, select, update
 
+from adapters.db import transaction
 from adapters.orm import BookingRow, Event, EventSeat
 from domain import event_lifecycle as rules
 from domain.errors import DomainError, ErrorCode
@@ -56,7 +57,7 @@ def _key(event_id: str) -> uuid.UUID:
 class EventSales:
     def __init__(self, engine: Engine, lock_timeout_ms: int = 2000) -> None:
         self._engine = engine
-        self._lock_timeout = f"{int(lock_timeout_ms)}ms"
+        self._lock_timeout_ms = lock_timeout_ms
 
     def get(self, event_id: str) -> EventRow | None:
         key = _key(event_id)
@@ -73,10 +74,7 @@ class EventSales:
             DomainError: NOT_FOUND, INVALID_STATE (the command is refused in this status).
         """
         key = _key(event_id)
-        with self._engine.begin() as conn:
-            conn.execute(
-                text("SELECT set_config('lock_timeout', :v, true)"), {"v": self._lock_timeout}
-            )
+        with transaction(self._engine, self._lock_timeout_ms) as conn:
             row = self._read(conn, key, lock=True)
             if row is None:
                 raise DomainError(ErrorCode.NOT_FOUND, "event not found", event_id=event_id)

@@ -19,12 +19,12 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-import psycopg
 from sqlalchemy import Connection, Engine, delete, exists, insert, select, text, update
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 
 from adapters.bookings import follow_inventory
 from adapters.catalog import VenueInfo
+from adapters.db import transaction
 from adapters.orm import Event, EventSeat, Seat, Venue
 from domain.errors import DomainError, ErrorCode
 from domain.event_lifecycle import is_editable
@@ -367,12 +367,7 @@ class OrganizerStore:
     @contextmanager
     def _transaction(self, venue_name: str | None = None) -> Iterator[Connection]:
         try:
-            with self._engine.begin() as conn:
-                # SET LOCAL cannot take a bind parameter; set_config(..., true) is the same.
-                conn.execute(
-                    text("SELECT set_config('lock_timeout', :value, true)"),
-                    {"value": f"{self._lock_timeout_ms}ms"},
-                )
+            with transaction(self._engine, self._lock_timeout_ms) as conn:
                 yield conn
         except IntegrityError as exc:
             constraint = getattr(getattr(exc.orig, "diag", None), "constraint_name", None)
@@ -382,14 +377,4 @@ class OrganizerStore:
                     f"you already have a venue named {venue_name!r}",
                     field="name",
                 ) from None
-            raise
-        except DBAPIError as exc:
-            if isinstance(
-                exc.orig, psycopg.errors.LockNotAvailable | psycopg.errors.DeadlockDetected
-            ):
-                raise DomainError(
-                    ErrorCode.LOCK_CONTENTION,
-                    "the event's seats are busy; retry",
-                    lock_timeout_ms=self._lock_timeout_ms,
-                ) from exc
             raise

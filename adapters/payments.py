@@ -22,16 +22,16 @@ import hashlib
 import re
 import secrets
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, case, exists, func, select, text, update
+from sqlalchemy import Connection, Engine, and_, case, exists, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from adapters.db import transaction
 from adapters.orm import BookingRow, PaymentIntentRow, PaymentOperation
 from domain.errors import DomainError, ErrorCode
 from domain.model import BookingStatus, PaymentIntent, PaymentStatus
@@ -290,16 +290,10 @@ class SandboxPayments:
 
     def __init__(self, engine: Engine, lock_timeout_ms: int = 2000) -> None:
         self._engine = engine
-        self._lock_timeout = f"{int(lock_timeout_ms)}ms"
+        self._lock_timeout_ms = lock_timeout_ms
 
-    @contextmanager
-    def _transaction(self) -> Iterator[Connection]:
-        with self._engine.begin() as conn:
-            conn.execute(
-                text("SELECT set_config('lock_timeout', :value, true)"),
-                {"value": self._lock_timeout},
-            )
-            yield conn
+    def _transaction(self) -> AbstractContextManager[Connection]:
+        return transaction(self._engine, self._lock_timeout_ms)
 
     def _claim(self, conn: Connection, key: str, operation: Operation, params: str) -> Any:
         """Records the key, or returns the committed record of an earlier call with it."""
