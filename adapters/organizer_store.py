@@ -63,7 +63,8 @@ def _key(value: str, what: str) -> uuid.UUID:
         raise DomainError(ErrorCode.NOT_FOUND, f"{what} not found") from None
 
 
-def _seat_rows(venue_id: uuid.UUID, layout: Layout) -> list[dict[str, Any]]:
+def seat_rows(venue_id: uuid.UUID, layout: Layout) -> list[dict[str, Any]]:
+    """The ``seats`` rows of a laid-out venue (new ids)."""
     return [
         {
             "id": uuid.uuid4(),
@@ -358,7 +359,7 @@ class OrganizerStore:
     def _insert_seats(conn: Connection, venue_id: uuid.UUID, layout: Layout) -> None:
         # One INSERT executed with many rows: SQLAlchemy sends it as multi-row VALUES batches
         # (insertmanyvalues), a handful of round trips for a 5,000-seat venue.
-        conn.execute(insert(Seat), _seat_rows(venue_id, layout))
+        conn.execute(insert(Seat), seat_rows(venue_id, layout))
 
     @staticmethod
     def _venue_in(conn: Connection, venue_id: uuid.UUID) -> VenueInfo:

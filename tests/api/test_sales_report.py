@@ -13,18 +13,13 @@ from sqlalchemy import Engine, text
 
 from api.services import Services
 from tests.api.conftest import data_of, error_codes
+from tests.api.purchases import CANCEL_BOOKING, START, buy
 
 pytestmark = pytest.mark.usefixtures("api_worker")
 
 REPORT = """query($e: ID!) { salesReport(eventId: $e) {
   eventId capacity sold held blocked available grossRevenue refunded currency bookings
   sections { section capacity sold revenue } } }"""
-START = """mutation($e: ID!, $s: [ID!]!) {
-  startCheckout(eventId: $e, seatIds: $s) { success checkout { id } } }"""
-PAY = """mutation($c: ID!) {
-  submitPayment(checkoutId: $c) { checkout { status bookingReference } } }"""
-CANCEL_BOOKING = """mutation($r: String!) {
-  cancelBooking(reference: $r) { success booking { status } } }"""
 
 
 def organized_by(engine: Engine, event_id: str, organizer_id: str) -> None:
@@ -41,14 +36,6 @@ def in_section(engine: Engine, seat_ids: list[str], section: str) -> None:
             text("UPDATE seats SET section = :s WHERE id = ANY(CAST(:ids AS uuid[]))"),
             {"s": section, "ids": seat_ids},
         )
-
-
-async def buy(gql: Any, buyer: Any, event_id: str, seats: list[str]) -> str:
-    started = data_of(await gql(START, {"e": event_id, "s": seats}, buyer))["startCheckout"]
-    assert started["success"], started
-    paid = data_of(await gql(PAY, {"c": started["checkout"]["id"]}, buyer))["submitPayment"]
-    assert paid["checkout"]["status"] == "CONFIRMED"
-    return paid["checkout"]["bookingReference"]  # type: ignore[no-any-return]
 
 
 @pytest.fixture

@@ -15,15 +15,10 @@ from api.resolvers.tickets import signer
 from api.services import Services
 from domain.tickets import TicketClaims
 from tests.api.conftest import data_of, error_codes
+from tests.api.purchases import CANCEL_BOOKING, buy
 
 pytestmark = pytest.mark.usefixtures("api_worker")
 
-START = """mutation($e: ID!, $s: [ID!]!) {
-  startCheckout(eventId: $e, seatIds: $s) { success checkout { id } } }"""
-PAY = """mutation($c: ID!) {
-  submitPayment(checkoutId: $c) { checkout { status bookingReference } } }"""
-CANCEL_BOOKING = """mutation($r: String!) {
-  cancelBooking(reference: $r) { success booking { status } } }"""
 TICKETS = """query($r: String!) { booking(reference: $r) {
   id eventId status tickets { seatId section row number token qrSvg valid } } }"""
 MY_TICKETS = "{ myBookings { bookingReference tickets { seatId token valid } } }"
@@ -43,14 +38,6 @@ def organized_by(engine: Engine, event_id: str, organizer_id: str) -> None:
             text("UPDATE events SET organizer_id = :o WHERE id = :e"),
             {"o": organizer_id, "e": event_id},
         )
-
-
-async def buy(gql: Any, buyer: Any, event_id: str, seats: list[str]) -> str:
-    started = data_of(await gql(START, {"e": event_id, "s": seats}, buyer))["startCheckout"]
-    assert started["success"], started
-    paid = data_of(await gql(PAY, {"c": started["checkout"]["id"]}, buyer))["submitPayment"]
-    assert paid["checkout"]["status"] == "CONFIRMED"
-    return paid["checkout"]["bookingReference"]  # type: ignore[no-any-return]
 
 
 async def tickets(gql: Any, buyer: Any, reference: str) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from sqlalchemy import Engine, insert
 
+from adapters.organizer_store import seat_rows
 from adapters.orm import Event, EventSeat, Seat, Venue
 from devstack.seed import VENUES, venue_layout
 from domain.venue_layout import RowSpec, SectionSpec, VenueSpec, lay_out
@@ -49,20 +50,7 @@ def mapped_event(
 ) -> MappedEvent:
     layout = lay_out(spec)
     venue_id, event_id = uuid.uuid4(), uuid.uuid4()
-    seat_rows = [
-        {
-            "id": uuid.uuid4(),
-            "venue_id": venue_id,
-            "section": s.section,
-            "row": s.row,
-            "number": s.number,
-            "type": s.type,
-            "price_modifier": s.price_modifier,
-            "x": s.x,
-            "y": s.y,
-        }
-        for s in layout.seats
-    ]
+    rows = seat_rows(venue_id, layout)
     name = f"Browser test {event_id.hex[:6]}"
     owner = uuid.UUID(organizer_id) if organizer_id else None
     with engine.begin() as conn:
@@ -71,13 +59,13 @@ def mapped_event(
                 id=venue_id,
                 name=f"{spec.name} {venue_id.hex[:6]}",
                 address=spec.address,
-                total_capacity=len(seat_rows),
+                total_capacity=len(rows),
                 width=layout.width,
                 height=layout.height,
                 owner_id=owner,
             )
         )
-        conn.execute(insert(Seat), seat_rows)
+        conn.execute(insert(Seat), rows)
         conn.execute(
             insert(Event).values(
                 id=event_id,
@@ -87,12 +75,10 @@ def mapped_event(
                 status="ON_SALE",
                 base_price=base_price,
                 currency="USD",
-                max_capacity=len(seat_rows),
+                max_capacity=len(rows),
                 organizer_id=owner,
             )
         )
-        conn.execute(
-            insert(EventSeat), [{"event_id": event_id, "seat_id": r["id"]} for r in seat_rows]
-        )
-    seats = {f"{r['section']} row {r['row']} seat {r['number']}": str(r["id"]) for r in seat_rows}
+        conn.execute(insert(EventSeat), [{"event_id": event_id, "seat_id": r["id"]} for r in rows])
+    seats = {f"{r['section']} row {r['row']} seat {r['number']}": str(r["id"]) for r in rows}
     return MappedEvent(str(event_id), name, seats)
