@@ -57,6 +57,8 @@ from adapters.waiting_room_service import HoldLatency, WaitingRoom
 from api.account_throttle import AccountThrottle
 from api.admission import HoldAdmission
 from api.auth import TokenService
+from api.backend_watch import CHECKOUT, PAYMENT, BackendWatch
+from api.health import checks as backend_checks
 from api.ratelimit import RateLimiter
 from api.response_cache import SeatMapResponseCache
 from api.services import Services, TemporalConnector, run_sync
@@ -258,6 +260,38 @@ def checkout_client(settings: Settings, client: Client, **overrides: Any) -> Che
     return CheckoutClient(client, settings.task_queue, **{**options, **overrides})
 
 
+def backend_watch(settings: Settings, services: Services) -> BackendWatch:
+    """The API's backend watch. Its probes use connections of their own (one each, no retry:
+    a probe is one try), so one never waits for a pool or a thread the requests hold; Temporal's
+    is the API's client (a gRPC channel does not queue a health check behind updates)."""
+    if not settings.database_url:
+        raise RuntimeError("DATABASE_URL is not set (start the stack with `make dev`)")
+    timeout = settings.health_check_seconds
+    engine = make_engine(
+        settings.database_url,
+        pool_size=1,
+        max_overflow=0,
+        connect_timeout_s=settings.db_connect_timeout_seconds,
+        statement_timeout_ms=settings.db_statement_timeout_ms,
+    )
+    cache = redis.Redis.from_url(
+        redis_url(settings), socket_connect_timeout=timeout, socket_timeout=timeout, retry=None
+    )
+    return BackendWatch(
+        backend_checks(
+            engine,
+            cache,
+            dynamodb(settings, max_pool_connections=1),
+            settings.seat_lock_table,
+            services.temporal,
+        ),
+        interval_seconds=settings.backend_watch_interval_seconds,
+        timeout_seconds=timeout,
+        down_after=settings.backend_down_after_failures,
+        on_stop=(engine.dispose, cache.close),
+    )
+
+
 def build_services(settings: Settings, temporal_client: Client | None = None) -> Services:
     """Everything the API talks to; connections open lazily on first use."""
     engine = database(settings)
@@ -282,7 +316,6 @@ def build_services(settings: Settings, temporal_client: Client | None = None) ->
         hold_admission=HoldAdmission(
             settings.hold_admission_limit,
             min(settings.hold_admission_wait_seconds, settings.hold_seconds),
-            settings.hold_admission_outage_wait_seconds,
         ),
         catalog=catalog,
         users=PostgresUsers(engine),
@@ -312,7 +345,14 @@ def build_services(settings: Settings, temporal_client: Client | None = None) ->
         temporal=TemporalConnector(
             temporal_address,
             settings.temporal_namespace,
-            lambda client: checkout_client(settings, client),
+            # Called on first use, once services.backends is set below: the checkout
+            # client's calls wait only while the backends they need answer.
+            lambda client: checkout_client(
+                settings,
+                client,
+                payment_guard=services.backends.guarding(PAYMENT),
+                call_guard=services.backends.guarding(CHECKOUT),
+            ),
             client=temporal_client,
             connect_options=temporal_connect_options(settings),
         ),
@@ -334,6 +374,7 @@ def build_services(settings: Settings, temporal_client: Client | None = None) ->
         default_payment_token=default_payment_token(settings),
     )
     services.waiting_room = waiting_room(settings, services)
+    services.backends = backend_watch(settings, services)
     return services
 
 

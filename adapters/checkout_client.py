@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import OrderedDict
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -54,6 +54,31 @@ from workflows.contract import (
 
 T = TypeVar("T")
 
+# Runs a call to the saga while the backends it needs answer (the API's backend watch,
+# api/backend_watch.py): raises DomainError TRY_AGAIN at once when one is down, and cancels
+# the call and raises it when one goes down while the call waits.
+Guard = Callable[[Awaitable[Any]], Awaitable[Any]]
+
+
+async def _unguarded(call: Awaitable[T]) -> T:
+    return await call
+
+
+async def _cancellation_kept(call: Awaitable[T]) -> T:
+    """``call``, with a cancellation of ours raised as the CancelledError it is.
+
+    The SDK turns the cancellation of an update's call into WorkflowUpdateRPCTimeoutOrCancelled
+    Error (from the CancelledError). Passed on as that, a deadline of ours or the backend
+    watch's cancel would reach the resolver as an error it does not know (an
+    INTERNAL_SERVER_ERROR) and skip the clean-up that cancellation gets (the checkout
+    abandoned, the caller's deadline noticing it expired)."""
+    try:
+        return await call
+    except WorkflowUpdateRPCTimeoutOrCancelledError as exc:
+        if isinstance(exc.__cause__, asyncio.CancelledError):
+            raise asyncio.CancelledError from exc
+        raise
+
 
 def as_domain_error(exc: BaseException) -> DomainError | None:
     """The DomainError a workflow or activity raised, from the ApplicationError that carried it
@@ -82,13 +107,22 @@ class CheckoutClient:
         retry_delays: tuple[float, ...] = (0.2, 0.4, 0.8, 1.6, 3.2),
         task_timeout: timedelta = timedelta(seconds=10),
         call_seconds: float | None = None,
+        payment_guard: Guard = _unguarded,
+        call_guard: Guard = _unguarded,
     ) -> None:
         """``call_seconds``: how long a hold, an update or a query may wait for Temporal in
         all (its retries included) before it is answered TRY_AGAIN; None: no bound (the
-        benchmark's and the tests' own drivers). A payment the server accepted is waited for
-        to its outcome (see ``submit_payment``)."""
+        benchmark's and the tests' own drivers). A backstop, far above a busy server's
+        answer: an outage is told by the guards. A payment the server accepted is waited for
+        to its outcome (see ``submit_payment``).
+
+        ``payment_guard`` runs a payment until the workflow accepted it, ``call_guard`` a
+        checkout's state, extension and cancel (see ``Guard``). Holds are guarded by their
+        caller (api/hold.py), whose guard covers the admission line as well."""
         self._client = client
         self._call_seconds = call_seconds
+        self._payment_guard = payment_guard
+        self._call_guard = call_guard
         # cancels of checkouts whose first hold was answered TRY_AGAIN (kept: tasks are weak)
         self._abandoning: set[asyncio.Task[None]] = set()
         self._retry_delays = retry_delays
@@ -121,23 +155,21 @@ class CheckoutClient:
             self._run_ids.popitem(last=False)
 
     async def _bounded(self, call: Awaitable[T]) -> T:
-        """``call`` within ``call_seconds``, else DomainError TRY_AGAIN: a Temporal that does
-        not answer (down, or a backend of the step it runs is) costs the caller seconds."""
-        if self._call_seconds is None:
-            return await call
+        """``call`` within ``call_seconds``, else DomainError TRY_AGAIN. So is an update
+        whose call the server cut short (its own deadline): the buyer sends it again."""
         deadline = asyncio.timeout(self._call_seconds)
         try:
             async with deadline:
-                return await call
-        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
-            # The SDK turns the cancellation of an update's call into its own error, so the
-            # deadline's own record says whether it was ours.
+                return await _cancellation_kept(call)
+        except TimeoutError:
             if not deadline.expired():
-                raise
-            raise DomainError(
-                ErrorCode.TRY_AGAIN,
-                "the checkout service did not answer in time; try again in a few seconds",
-            ) from None
+                raise  # a socket's, not ours
+        except WorkflowUpdateRPCTimeoutOrCancelledError:
+            pass
+        raise DomainError(
+            ErrorCode.TRY_AGAIN,
+            "the checkout service did not answer in time; try again in a few seconds",
+        ) from None
 
     async def _update(
         self,
@@ -155,15 +187,17 @@ class CheckoutClient:
         handle = self._handle(checkout_id)
         try:
             if not outcome_after_accepted:
-                return await self._bounded(
-                    handle.execute_update(name, arg, result_type=result_type)
+                return await self._call_guard(
+                    self._bounded(handle.execute_update(name, arg, result_type=result_type))
                 )
-            update = await self._bounded(
-                handle.start_update(
-                    name,
-                    arg,
-                    wait_for_stage=WorkflowUpdateStage.ACCEPTED,
-                    result_type=result_type,
+            update = await self._payment_guard(
+                self._bounded(
+                    handle.start_update(
+                        name,
+                        arg,
+                        wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+                        result_type=result_type,
+                    )
                 )
             )
             return await update.result()
@@ -219,6 +253,10 @@ class CheckoutClient:
                 # the checkout is cancelled, so nothing stays held by a hold refused here.
                 self._abandon(checkout_id)
             raise
+        except asyncio.CancelledError:
+            # Cut short by the caller (the backend watch, a request's cap): the same.
+            self._abandon(checkout_id)
+            raise
 
     def _abandon(self, checkout_id: str) -> None:
         task = asyncio.get_running_loop().create_task(self._cancel_abandoned(checkout_id))
@@ -237,8 +275,12 @@ class CheckoutClient:
         delay = 0.5
         while loop.time() < give_up:
             try:
-                await self._handle(checkout_id).execute_update(
-                    UPDATE_CANCEL, CancelRequest("the first hold was not answered in time")
+                # A cancellation of this task (the process shutting down) ends it; the SDK's
+                # own error for it would read as "the server is away: try again".
+                await _cancellation_kept(
+                    self._handle(checkout_id).execute_update(
+                        UPDATE_CANCEL, CancelRequest("the first hold was not answered in time")
+                    )
                 )
                 return
             except WorkflowUpdateFailedError:
@@ -270,7 +312,8 @@ class CheckoutClient:
                 )
             except WorkflowUpdateRPCTimeoutOrCancelledError as exc:
                 if not isinstance(exc.__cause__, RPCError):
-                    raise  # this call itself was cancelled: nobody waits for an answer
+                    # this call itself was cancelled: nobody waits for an answer
+                    raise asyncio.CancelledError from exc
                 failure: Exception = exc
             except RPCError as exc:
                 if not retryable_rpc(exc):
@@ -389,8 +432,10 @@ class CheckoutClient:
         refused as TRY_AGAIN, not passed on as an internal error: reading again is safe.
         """
         try:
-            return await self._bounded(
-                self._handle(checkout_id).query(QUERY_STATE, result_type=CheckoutState)
+            return await self._call_guard(
+                self._bounded(
+                    self._handle(checkout_id).query(QUERY_STATE, result_type=CheckoutState)
+                )
             )
         except RPCError as exc:
             if exc.status in _UNANSWERED:

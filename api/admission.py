@@ -10,10 +10,10 @@ that waits longer than ``max_wait_seconds`` is answered TRY_AGAIN and changes no
 
 Refusals never wait here: the claims answer them before admission.
 
-While the saga does not answer (the last call through a slot ended TRY_AGAIN: Temporal or a
-backend of the hold step is down), the line is no place to wait: every slot is held by a call
-that will time out too. A hold then waits at most ``outage_wait_seconds`` and is answered
-TRY_AGAIN, until a call through a slot is answered again.
+A long line is load, not an outage: the line does not guess from slow or failed calls that the
+saga is down. The backend watch says so (``api/backend_watch.py``), and the hold path
+(``api/hold.py``) cancels the holds waiting here, and refuses new ones, while a backend the
+hold needs is down.
 """
 
 from __future__ import annotations
@@ -28,33 +28,21 @@ from domain.errors import DomainError, ErrorCode
 
 
 class HoldAdmission:
-    def __init__(
-        self, limit: int, max_wait_seconds: float, outage_wait_seconds: float | None = None
-    ) -> None:
+    def __init__(self, limit: int, max_wait_seconds: float) -> None:
         """``limit`` <= 0 admits every hold at once (no bound)."""
         self._max_wait_seconds = max_wait_seconds
-        self._outage_wait_seconds = (
-            max_wait_seconds if outage_wait_seconds is None else outage_wait_seconds
-        )
         self._slots = asyncio.Semaphore(limit) if limit > 0 else None
-        self._unanswered = False  # the last call through a slot ended TRY_AGAIN
-
-    @property
-    def saga_unanswered(self) -> bool:
-        return self._unanswered
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
         """Waits for a slot (raises DomainError TRY_AGAIN past the wait bound), holds it
         for the body."""
         if self._slots is None:
-            async with self._watch():
-                yield
+            yield
             return
         started = time.monotonic()
-        wait = self._outage_wait_seconds if self._unanswered else self._max_wait_seconds
         try:
-            async with asyncio.timeout(wait):
+            async with asyncio.timeout(self._max_wait_seconds):
                 await self._slots.acquire()
         except TimeoutError:
             HOLDS_SHED.inc()
@@ -65,19 +53,7 @@ class HoldAdmission:
         HOLD_ADMISSION_WAIT.observe(time.monotonic() - started)
         HOLDS_IN_FLIGHT.inc()
         try:
-            async with self._watch():
-                yield
+            yield
         finally:
             HOLDS_IN_FLIGHT.dec()
             self._slots.release()
-
-    @asynccontextmanager
-    async def _watch(self) -> AsyncIterator[None]:
-        """Notes whether the saga answered the call in the body: TRY_AGAIN means it did not;
-        any other outcome, a refusal included, means it did."""
-        try:
-            yield
-        except DomainError as exc:
-            self._unanswered = exc.code == ErrorCode.TRY_AGAIN
-            raise
-        self._unanswered = False

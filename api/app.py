@@ -112,9 +112,12 @@ def create_app(
         app.state.services = services or build_services(settings, temporal_client)
         if owned:  # a server process, not a test's app over injected services
             tune_gc(settings.gc_gen0_threshold)
+        # Which backends answer, so an outage is answered at once (api/backend_watch.py).
+        app.state.services.backends.start()
         try:
             yield
         finally:
+            await app.state.services.backends.stop()
             if owned:
                 await app.state.services.close()
 

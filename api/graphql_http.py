@@ -20,6 +20,7 @@ from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from api.backend_watch import SEAT_MAP
 from api.errors import BAD_USER_INPUT, unavailable
 from api.hold_refusals import HoldRefusals
 from api.metrics import SEATMAP_READS
@@ -51,8 +52,12 @@ class HTTPHandler(GraphQLHTTPHandler):
         return JSONResponse(result, status_code=status)
 
     async def graphql_http_server(self, request: Request) -> Response:
-        """Answers within ``api_answer_seconds``, or SERVICE_UNAVAILABLE (503, retryable):
-        a buyer waits seconds, not minutes, whatever backend is down (config/settings.py)."""
+        """Answers within ``api_answer_seconds``, or SERVICE_UNAVAILABLE (503, retryable).
+
+        A backstop only, above the longest a queued hold legitimately waits (the settings
+        refuse less): an outage is answered within seconds by the backend watch
+        (``api/backend_watch.py``), and every call has its own timeout. The cap catches what
+        both miss, e.g. a backend that answers its probe but not the call."""
         services = getattr(request.app.state, "services", None)
         if services is None:
             return await self._serve(request)
@@ -60,11 +65,7 @@ class HTTPHandler(GraphQLHTTPHandler):
             async with asyncio.timeout(services.settings.api_answer_seconds):
                 return await self._serve(request)
         except TimeoutError:
-            error = unavailable()
-            body = {"data": None, "errors": [error.formatted]}
-            return JSONResponse(
-                body, status_code=HTTPStatus.SERVICE_UNAVAILABLE, headers={"Retry-After": "1"}
-            )
+            return _unavailable()
 
     async def _serve(self, request: Request) -> Response:
         """Serves a seat-map query from the response cache when it can (see
@@ -88,6 +89,8 @@ class HTTPHandler(GraphQLHTTPHandler):
         if cached.body is not None and cached.current:
             SEATMAP_READS.labels("response_cache").inc()
             return Response(cached.body, media_type="application/json")
+        if services.backends.down(SEAT_MAP):
+            return _unavailable()  # at once, not after the stores' timeouts
         return await cache.single_flight(
             event_id,
             data,
@@ -116,6 +119,13 @@ class HTTPHandler(GraphQLHTTPHandler):
 def _answered_cleanly(response: Response) -> bool:
     """graphql-core ran the query text without errors: the fast path may take it from now."""
     return response.status_code == HTTPStatus.OK and not json.loads(response.body).get("errors")
+
+
+def _unavailable() -> Response:
+    body = {"data": None, "errors": [unavailable().formatted]}
+    return JSONResponse(
+        body, status_code=HTTPStatus.SERVICE_UNAVAILABLE, headers={"Retry-After": "1"}
+    )
 
 
 def _bad_request(message: str) -> Response:

@@ -1,25 +1,77 @@
-"""Liveness, dependency health and readiness, as JSON with each dependency's state."""
+"""Liveness, dependency health and readiness, as JSON with each dependency's state.
+
+Each backend's check is defined here once; the backend watch (``api/backend_watch.py``) runs
+them in the background on connections of its own, and ``/health/ready`` reports the watch's
+state: the same verdict the holds, payments and seat-map reads are answered by.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
+import redis
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
-from api.services import Services, run_sync
+from api.backend_watch import CACHE, DATABASE, DYNAMODB, TEMPORAL, Check
+from api.services import Services, TemporalConnector, run_sync
 
 router = APIRouter()
+CACHE_FALLBACK = "seat maps are read from PostgreSQL and DynamoDB on every request"
 
 
-async def _probe(check: Callable[[], Awaitable[Any]], timeout_seconds: float) -> dict[str, Any]:
+def database_check(engine: Engine) -> Callable[[], None]:
+    def select_one() -> None:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    return select_one
+
+
+def cache_check(client: redis.Redis) -> Callable[[], object]:
+    return client.ping
+
+
+def dynamodb_check(client: Any, table: str) -> Callable[[], object]:
+    return functools.partial(client.describe_table, TableName=table)
+
+
+def temporal_check(connector: TemporalConnector) -> Callable[[float], Awaitable[None]]:
+    async def health(timeout_seconds: float) -> None:
+        # The deadline is the SDK core's (gRPC), not the event loop's: a busy loop delivers
+        # the answer late but cannot turn it into a timeout.
+        client = await connector.client()
+        await client.service_client.check_health(timeout=timedelta(seconds=timeout_seconds))
+
+    return health
+
+
+def checks(
+    engine: Engine,
+    cache: redis.Redis,
+    dynamodb: Any,
+    table: str,
+    temporal: TemporalConnector,
+) -> dict[str, Check]:
+    """The backend watch's probes, on the clients given (the watch's own)."""
+    return {
+        DATABASE: Check(database_check(engine), in_thread=True),
+        CACHE: Check(cache_check(cache), in_thread=True),
+        DYNAMODB: Check(dynamodb_check(dynamodb, table), in_thread=True),
+        TEMPORAL: Check(temporal_check(temporal), in_thread=False),
+    }
+
+
+async def _probe(check: Callable[[], object], timeout_seconds: float) -> dict[str, Any]:
     started = time.perf_counter()
     try:
-        await asyncio.wait_for(check(), timeout_seconds)
+        await asyncio.wait_for(run_sync(check), timeout_seconds)
     except Exception as exc:  # any failure is "down"; the type name helps, the text may leak
         return {"status": "down", "error": type(exc).__name__}
     return {"status": "ok", "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
@@ -30,36 +82,14 @@ def _services(request: Request) -> Services:
 
 
 async def check_db(services: Services) -> dict[str, Any]:
-    def select_one() -> None:
-        with services.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-
-    return await _probe(lambda: run_sync(select_one), services.settings.health_check_seconds)
+    return await _probe(database_check(services.engine), services.settings.health_check_seconds)
 
 
 async def check_cache(services: Services) -> dict[str, Any]:
-    result = await _probe(
-        lambda: run_sync(services.redis.ping), services.settings.health_check_seconds
-    )
+    result = await _probe(cache_check(services.redis), services.settings.health_check_seconds)
     if result["status"] != "ok":
-        result["fallback"] = "seat maps are read from PostgreSQL and DynamoDB on every request"
+        result["fallback"] = CACHE_FALLBACK
     return result
-
-
-async def check_dynamodb(services: Services) -> dict[str, Any]:
-    table = services.settings.seat_lock_table
-    return await _probe(
-        lambda: run_sync(services.dynamodb.describe_table, TableName=table),
-        services.settings.health_check_seconds,
-    )
-
-
-async def check_temporal(services: Services) -> dict[str, Any]:
-    async def health() -> None:
-        client = await services.temporal.client()
-        await client.service_client.check_health()
-
-    return await _probe(health, services.settings.health_check_seconds)
 
 
 @router.get("/health")
@@ -83,20 +113,17 @@ async def health_cache(request: Request) -> JSONResponse:
 
 @router.get("/health/ready")
 async def health_ready(request: Request) -> JSONResponse:
-    services = _services(request)
-    db, cache, dynamodb, temporal = await asyncio.gather(
-        check_db(services),
-        check_cache(services),
-        check_dynamodb(services),
-        check_temporal(services),
-    )
-    dependencies = {"database": db, "cache": cache, "dynamodb": dynamodb, "temporal": temporal}
-    required_ok = all(d["status"] == "ok" for d in (db, dynamodb, temporal))
+    watch = _services(request).backends
+    # The watch's state when it runs (the API's lifespan starts it); one probe each otherwise.
+    dependencies = watch.report() if watch.running else await watch.probe_once()
+    if dependencies[CACHE]["status"] != "ok":
+        dependencies[CACHE]["fallback"] = CACHE_FALLBACK
+    required_ok = all(dependencies[n]["status"] == "ok" for n in (DATABASE, DYNAMODB, TEMPORAL))
     if not required_ok:
         status = "down"
     else:
         # Without Redis the API still serves (seat maps from PostgreSQL), degraded.
-        status = "ok" if cache["status"] == "ok" else "degraded"
+        status = "ok" if dependencies[CACHE]["status"] == "ok" else "degraded"
     # Named, so an operator (and a load balancer's log) sees at once which backend is down.
     down = sorted(name for name, d in dependencies.items() if d["status"] != "ok")
     return JSONResponse(

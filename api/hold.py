@@ -19,6 +19,12 @@ A hold, from the resolver to the DynamoDB write (``docs/architecture.md`` draws 
    claims. The update answers held or refused.
 5. When the seats were not held, ``hold`` drops the claims it took.
 
+A hold needing a backend that is down (``api/backend_watch.py``: Temporal, DynamoDB,
+PostgreSQL) is answered TRY_AGAIN before step 2, claiming nothing; one waiting in steps 3-4
+when such a backend goes down is cancelled then and answered the same, its claims dropped
+and a new checkout cancelled in the background (``adapters/checkout_client.py``). Slow is
+not down: a hold waits as long as the line and a busy Temporal take.
+
 While the event's waiting room is on, each of the three first checks the caller's admission
 (``admitted``): a signature, no I/O but this process's copy of the event's switch, at most a
 second old. A hold without a live admission is refused NOT_ADMITTED before anything is
@@ -30,6 +36,7 @@ PostgreSQL's booking transaction is the final guard. Claims are only a fast filt
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -37,6 +44,7 @@ from typing import Any
 from ariadne import MutationType
 from graphql import GraphQLResolveInfo
 
+from api.backend_watch import HOLD
 from api.context import Context, ctx
 from api.errors import NOT_FOUND as NOT_FOUND_ERROR
 from api.errors import ApiError
@@ -92,15 +100,22 @@ async def hold(
     busy) or a NOT_FOUND error (an event or seat that does not exist).
     """
     services = context.services
+    services.backends.require(HOLD)  # before anything is claimed
     claims = services.claims
     claim = await claims.claim(event_id, seat_ids, checkout_id, services.settings.hold_seconds)
     SEAT_CLAIMS.labels("claimed" if claim.claimed else "refused").inc()
     if not claim.claimed:
         raise claimed_by_others(claim.taken)
-    try:
+
+    async def admitted_to_saga() -> HoldSeatsResult:
         async with services.hold_admission.slot():
             with HOLD_STEP.labels("saga").time():
-                result = await ask_saga()
+                return await ask_saga()
+
+    try:
+        # The line and the saga's answer, for as long as they take while the backends
+        # answer; cancelled (TRY_AGAIN) as soon as one the hold needs goes down.
+        result = await services.backends.guard(HOLD, admitted_to_saga())
     except BaseException:
         # Also after an unexpected error: a dropped claim only sends the next buyer of these
         # seats to DynamoDB, which refuses them if the saga holds them after all.
@@ -150,19 +165,27 @@ async def resolve_start_checkout(
         # After the claims and the admission: a refusal by the claims costs nothing more, and
         # the pointer is set right before the workflow it names starts.
         nonlocal opened
-        await claim_open_checkout(context, user_id, event, checkout_id)
+        # Set first: a hold cancelled while the pointer is being written still drops it
+        # (forgetting is a compare-and-delete of this checkout's id: harmless if unset).
         opened = True
+        await claim_open_checkout(context, user_id, event, checkout_id)
         return await client.start_and_hold(checkout_id, user_id, event, seats)
 
     try:
         result = await hold(context, checkout_id, event, seats, ask_saga)
     except DomainError as exc:
         if opened and (exc.code in _SELECTION_REFUSALS or exc.code == ErrorCode.TRY_AGAIN):
-            # The saga refused the first hold, or did not answer it in time (the checkout
-            # client then cancels the checkout): either way it ends holding nothing, and the
-            # buyer's next try must not be refused CHECKOUT_ALREADY_OPEN.
+            # The saga refused the first hold, or did not answer it (a backend down, or the
+            # call's backstop: the checkout client then cancels the checkout): either way it
+            # ends holding nothing, and the buyer's next try must not be refused
+            # CHECKOUT_ALREADY_OPEN.
             await forget_open_checkout(context, user_id, event, checkout_id)
         return _refused(exc, checkout=None)
+    except asyncio.CancelledError:
+        # The request's cap cut it: the checkout client cancels the checkout, so the same.
+        if opened:
+            await forget_open_checkout(context, user_id, event, checkout_id)
+        raise
     _count(result)
     if not result.held:
         await forget_open_checkout(context, user_id, event, checkout_id)

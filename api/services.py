@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import anyio
@@ -35,6 +35,7 @@ from adapters.waiting_room_service import WaitingRoom
 from api.account_throttle import AccountThrottle
 from api.admission import HoldAdmission
 from api.auth import TokenService
+from api.backend_watch import BackendWatch
 from api.ratelimit import RateLimiter
 from api.response_cache import SeatMapResponseCache
 from config.settings import Settings
@@ -116,6 +117,9 @@ class Services:
     default_payment_token: str | None
     # the waiting rooms (adapters/waiting_room_service.py); set by bootstrap.build_services
     waiting_room: WaitingRoom | None = None
+    # which backends answer (api/backend_watch.py); set by bootstrap.build_services, started
+    # by the app's lifespan
+    backends: BackendWatch = field(default_factory=lambda: BackendWatch({}, 1.0, 1.0, 2))
 
     async def checkouts(self) -> CheckoutClient:
         return await self.temporal.checkouts()

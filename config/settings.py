@@ -88,24 +88,32 @@ class Settings(BaseSettings):
     # Payments: the sandbox processor is PostgreSQL tables (adapters/payments.py), so its calls
     # carry the PostgreSQL timeouts above, db_lock_timeout_ms included; the saga's activity
     # retry policies bound its retries (workflows/checkout.py).
-    # The API's own waits, so a buyer is answered within api_answer_seconds whatever is down:
-    # - every GraphQL request over HTTP (api/graphql_http.py): past this it is answered
-    #   SERVICE_UNAVAILABLE (retryable), with whatever it claimed dropped; the backstop for
-    #   the waits below and for reads (seat maps) whose fallbacks are all slow at once;
-    api_answer_seconds: float = 5.0
-    # - one hold's (or payment's) call to Temporal, its RPC retries included
-    #   (adapters/checkout_client.py): past this the hold is answered TRY_AGAIN, its claims
-    #   dropped and its checkout cancelled in the background (a hold the server got may still
-    #   run once the backend is back). Below api_answer_seconds, leaving the claims and the
-    #   admission their share. A payment the server accepted is waited for to the end: its
-    #   answer is the checkout's outcome, bounded by the saga's own step deadlines;
-    api_temporal_call_seconds: float = 3.5
-    # - the wait in line for a slot at the saga (api/admission.py) right after a saga call was
-    #   left unanswered: nothing in line would fare better, so it is answered TRY_AGAIN at once
-    #   instead of after hold_admission_wait_seconds (the wait under load, below);
-    hold_admission_outage_wait_seconds: float = 0.5
-    # - the checks of /health/ready (api/health.py), each backend's in parallel.
-    health_check_seconds: float = 2.0
+    # The API tells an outage from load (api/backend_watch.py). A flash sale makes holds slow
+    # (the admission line, a busy Temporal: p50 ~5 s, p99 ~10-18 s on a busy box), and slow is
+    # not down, so no call is refused for taking long. Instead one task per API process probes
+    # each backend (api/health.py's checks, on connections of its own) every
+    # backend_watch_interval_seconds; a probe not answered within health_check_seconds fails,
+    # and backend_down_after_failures failures in a row mark the backend down (one answer marks
+    # it up). A hold, a payment or a seat-map read needing a backend that is down is answered
+    # TRY_AGAIN / SERVICE_UNAVAILABLE at once, and one already waiting is cancelled then: a
+    # frozen backend is answered within interval + failures x timeout (~3 s), a refused one
+    # within ~2 s. /health/ready reports the same state.
+    backend_watch_interval_seconds: float = 1.0
+    health_check_seconds: float = 1.0
+    backend_down_after_failures: int = 2
+    # Backstops for what the watch cannot see (a backend that answers its probe but not the
+    # call), so long that load never reaches them:
+    # - one hold's (or payment's, until accepted) call to Temporal once admitted, its retries
+    #   included (adapters/checkout_client.py): above a lost first workflow task's wait
+    #   (checkout_task_timeout_seconds) plus the update's re-sends (~6 s) plus a busy server's
+    #   answer. Past it: TRY_AGAIN, claims dropped, the new checkout cancelled in the background.
+    #   The admission line's wait (hold_admission_wait_seconds) comes before it, not in it;
+    api_temporal_call_seconds: float = 60.0
+    # - every GraphQL request over HTTP (api/graphql_http.py): past it SERVICE_UNAVAILABLE (503,
+    #   retryable). Above the admission wait plus the Temporal call (a validator holds it there),
+    #   so it never cuts a hold that is merely queued; it bounds what the watch and the calls'
+    #   own timeouts miss (a payment's outcome is waited for up to it, then read again).
+    api_answer_seconds: float = 150.0
 
     # --- checkout rules ---
     hold_seconds: int = 300
@@ -255,6 +263,19 @@ class Settings(BaseSettings):
         problem = jwt_secret_problem(self.environment, self.jwt_secret)
         if problem is not None:
             raise ValueError(problem)
+        return self
+
+    @model_validator(mode="after")
+    def _request_cap_above_a_queued_hold(self) -> Settings:
+        # A cap below a hold's longest legitimate wait would cut holds that are only queued:
+        # under a flash sale's load that is most of them (the bench's collapse at 5 s).
+        hold_wait = min(self.hold_admission_wait_seconds, self.hold_seconds)
+        if self.api_answer_seconds <= hold_wait + self.api_temporal_call_seconds:
+            raise ValueError(
+                "API_ANSWER_SECONDS must exceed the admission wait "
+                f"({hold_wait:g} s) plus API_TEMPORAL_CALL_SECONDS "
+                f"({self.api_temporal_call_seconds:g} s)"
+            )
         return self
 
 

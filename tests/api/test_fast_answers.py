@@ -1,9 +1,13 @@
 """A backend down answers fast: a hold is TRY_AGAIN (claims dropped, nothing left held) and
 /health/ready names the backend, with our own Temporal dev server stopped or our own
-moto_server frozen (SIGSTOP); the shared servers are never touched.
+moto_server frozen (SIGSTOP); the shared servers are never touched. The buyer's retry once
+the backend is back is held, not refused CHECKOUT_ALREADY_OPEN. And slow is not down: a hold
+that waits in line longer than any fixed deadline would allow, every backend answering, is
+held.
 
 No wall-clock bound is asserted here: each test asserts the answer's code and that it came
-while the backend was still down (the chaos suite records the times, bench/chaos.py).
+while the backend was still down (the chaos suite records the times, bench/chaos.py), or
+that it came only after the wait.
 """
 
 from __future__ import annotations
@@ -79,7 +83,9 @@ async def own_services(
     ensure_seat_lock_table(make_client(settings.dynamodb_endpoint), settings.seat_lock_table)
     client = await Client.connect(settings.temporal_address, data_converter=DATA_CONVERTER)
     services = build_services(settings, client)
+    services.backends.start()  # as the app's lifespan does (ASGITransport runs none)
     yield settings, services, client
+    await services.backends.stop()
     await services.close()
 
 
@@ -136,17 +142,52 @@ async def test_a_hold_with_dynamodb_frozen_is_try_again_and_its_checkout_ends_ho
             return not running and not locks.live_locks(event.id)
 
         deadline = time.monotonic() + 120
-        while not await settled():
+        while not await settled() or services.backends.down(["dynamodb"]):
             assert time.monotonic() < deadline, "the abandoned checkout did not end"
             await asyncio.sleep(0.5)
+        # The buyer tries again once DynamoDB is back: not refused CHECKOUT_ALREADY_OPEN.
+        retried = await _start(http, buyer, event, event.seat_ids)
 
     payload = response.json()["data"]["startCheckout"]
     assert (payload["success"], payload["failureReason"]) == (False, "TRY_AGAIN")
     assert still_frozen  # the answer came while DynamoDB was still down
     assert claims_while_down == {}
     assert ready.json()["down"] == ["dynamodb"]
+    again = retried.json()["data"]["startCheckout"]
+    assert (again["success"], again["failureReason"]) == (True, None)
 
 
 def _state(pid: int) -> str:
     """The process's state letter (T: stopped)."""
     return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
+async def test_a_hold_slow_in_the_admission_line_while_every_backend_answers_is_held(
+    api_settings: Settings, temporal_client: Client, api_worker: None, event_factory: Any
+) -> None:
+    """Slow is not down: a hold waits in line longer than the old fixed deadlines (5 s for the
+    request, 3.5 s for the saga call) while the watch runs, and is held, not TRY_AGAIN."""
+    settings = api_settings.model_copy(update={"hold_admission_limit": 1})
+    services = build_services(settings, temporal_client)
+    services.backends.start()
+    event = event_factory(seats=2)
+    buyer = make_user(services)
+    transport = httpx.ASGITransport(app=make_app(settings, services))
+    try:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://api", timeout=60
+        ) as http:
+            async with services.hold_admission.slot():  # the line's only slot, taken
+                hold = asyncio.create_task(_start(http, buyer, event, event.seat_ids))
+                await asyncio.sleep(6)  # a flash sale's wait in line
+                waited = not hold.done()
+                ready = await http.get("/health/ready")
+            response = await hold
+    finally:
+        await services.backends.stop()
+        await services.close()
+
+    assert waited  # still waiting when the slot came free: answered only after
+    assert ready.status_code == 200 and ready.json()["down"] == []
+    payload = response.json()["data"]["startCheckout"]
+    assert (payload["success"], payload["failureReason"]) == (True, None)

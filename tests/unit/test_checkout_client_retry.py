@@ -41,6 +41,7 @@ class ScriptedClient:
         self._script = list(script)
         self.update_ids: list[str] = []
         self.handles: list[tuple[str, str | None]] = []
+        self.cancelled: list[str] = []  # workflows a cancel update was sent to
 
     async def start_update_with_start_workflow(self, *_: Any, **kwargs: Any) -> Any:
         self.update_ids.append(kwargs["id"])
@@ -51,7 +52,10 @@ class ScriptedClient:
 
     def get_workflow_handle(self, workflow_id: str, run_id: str | None = None) -> Any:
         self.handles.append((workflow_id, run_id))
-        return UnansweredQuery(RPCError("Timeout expired", RPCStatusCode.CANCELLED, b""))
+        return UnansweredQuery(
+            RPCError("Timeout expired", RPCStatusCode.CANCELLED, b""),
+            on_update=lambda: self.cancelled.append(workflow_id),
+        )
 
 
 def aborted() -> RPCError:
@@ -119,22 +123,74 @@ async def test_a_cancelled_call_is_not_retried() -> None:
     client = ScriptedClient(cancelled, HELD)
     checkouts = CheckoutClient(client, "q", retry_delays=(0, 0))  # type: ignore[arg-type]
 
-    with pytest.raises(WorkflowUpdateRPCTimeoutOrCancelledError):
+    # Raised as the cancellation it is, not as the SDK's error (which the API would answer
+    # INTERNAL_SERVER_ERROR), and the checkout the start may have made is cancelled.
+    with pytest.raises(asyncio.CancelledError):
         await checkouts.start_and_hold("c1", "u1", "e1", ["s1"])
     assert len(client.update_ids) == 1
+    await _abandoned(client, "checkout-c1")
+
+
+class HangingClient(ScriptedClient):
+    """A Temporal that never answers the hold: cancelled inside the update's call, it raises
+    what the SDK raises (WorkflowUpdateRPCTimeoutOrCancelledError from the CancelledError)."""
+
+    async def start_update_with_start_workflow(self, *_: Any, **kwargs: Any) -> Any:
+        self.update_ids.append(kwargs["id"])
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError as exc:
+            raise WorkflowUpdateRPCTimeoutOrCancelledError() from exc
+        raise AssertionError("unreachable")
+
+
+async def _abandoned(client: ScriptedClient, workflow: str) -> None:
+    """Waits (bounded) for the background cancel of the checkout ``workflow``."""
+    async with asyncio.timeout(5):
+        while workflow not in client.cancelled:
+            await asyncio.sleep(0.01)
+
+
+async def test_a_hold_past_the_call_backstop_is_try_again_and_abandons_its_checkout() -> None:
+    client = HangingClient()
+    checkouts = CheckoutClient(client, "q", call_seconds=0.05)  # type: ignore[arg-type]
+
+    with pytest.raises(DomainError) as refused:
+        await checkouts.start_and_hold("c1", "u1", "e1", ["s1"])
+    assert refused.value.code == ErrorCode.TRY_AGAIN
+    await _abandoned(client, "checkout-c1")
+
+
+async def test_a_hold_cancelled_by_its_caller_is_cancelled_and_abandons_its_checkout() -> None:
+    client = HangingClient()
+    checkouts = CheckoutClient(client, "q", call_seconds=60)  # type: ignore[arg-type]
+    call = asyncio.create_task(checkouts.start_and_hold("c1", "u1", "e1", ["s1"]))
+    while not client.update_ids:
+        await asyncio.sleep(0)
+
+    call.cancel()  # as the backend watch does when Temporal goes down
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    assert call.cancelled()
+    await _abandoned(client, "checkout-c1")
 
 
 class UnansweredQuery:
     """A workflow handle whose query runs out of time, as on a server that lost the task."""
 
-    def __init__(self, error: RPCError) -> None:
+    def __init__(self, error: RPCError, on_update: Any = None) -> None:
         self._error = error
+        self._on_update = on_update
 
     def get_workflow_handle(self, *_: Any, **__: Any) -> UnansweredQuery:
         return self
 
     async def query(self, *_: Any, **__: Any) -> Any:
         raise self._error
+
+    async def execute_update(self, *_: Any, **__: Any) -> Any:
+        if self._on_update is not None:
+            self._on_update()
 
 
 @pytest.mark.parametrize(
