@@ -14,9 +14,7 @@ from tests.api.conftest import data_of
 
 pytestmark = pytest.mark.usefixtures("api_worker")
 
-PAYLOAD = (
-    "success message failureReason takenSeatIds openCheckoutId checkout { id status seatIds }"
-)
+PAYLOAD = "success message failureReason takenSeatIds openCheckoutId checkout { id status seatIds }"
 START = f"""mutation($e: ID!, $s: [ID!]!) {{
   startCheckout(eventId: $e, seatIds: $s) {{ {PAYLOAD} }} }}"""
 HOLD = f"""mutation($c: ID!, $s: [ID!]!) {{
