@@ -1,7 +1,7 @@
 """Tells an outage from load: which backends answer, watched in the background.
 
-A flash sale makes every call slow (a hold waits in the admission line and at a busy Temporal:
-p50 ~5 s, p99 ~10-18 s), and slow is not down: no call is refused for taking long. Instead,
+A flash sale makes every call slow (a hold waits seconds in the admission line and at a busy
+Temporal), and slow is not down: no call is refused for taking long. Instead,
 one task per backend and API process probes it every ``interval_seconds`` with a cheap call
 (``api/health.py``'s checks, on connections of the watch's own, so a probe never queues behind
 the requests it judges). A probe fails when it is refused, errs, or has not answered within
