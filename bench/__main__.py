@@ -136,7 +136,7 @@ async def run_sections(
     if "organizer" in chosen:
         print(
             "== organizer: a 5,000-seat event's seat map and sales report read during a flash "
-            "sale, then the sale's event cancelled",
+            "sale, then an event of 1,000 bookings cancelled",
             flush=True,
         )
         out["organizer"] = await _organizer(bench, urls, args)
