@@ -289,6 +289,7 @@ class DevStack:
         )
         api_up = "api" in self.apps and "api" not in self.notes
         rows = [
+            ("Page", f"{self.api_url}/" + ("" if api_up else "  (API not running)")),
             ("GraphQL", f"{self.api_url}/graphql" + ("" if api_up else "  (API not running)")),
             ("Metrics", f"{self.api_url}/metrics" + ("" if api_up else "  (API not running)")),
             ("API", self.app_status("api")),
