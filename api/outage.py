@@ -30,7 +30,11 @@ _UNANSWERED_RPC = frozenset(
 def is_outage(exc: BaseException) -> bool:
     """Whether ``exc`` (or what caused it) is a backend that did not answer."""
     cause: BaseException | None = exc
-    while cause is not None:
+    seen: set[int] = set()
+    # An exception chain can loop (an exception raised while handling one that it later
+    # becomes the context of): each link is looked at once.
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
         if isinstance(cause, _OUTAGES):
             return True
         if isinstance(cause, RPCError) and cause.status in _UNANSWERED_RPC:
