@@ -63,6 +63,17 @@ def _key(value: str, what: str) -> uuid.UUID:
         raise DomainError(ErrorCode.NOT_FOUND, f"{what} not found") from None
 
 
+def _venue_values(spec: VenueSpec, layout: Layout) -> dict[str, Any]:
+    """A venue row's fields that its layout decides (new venue or replaced layout alike)."""
+    return {
+        "name": spec.name,
+        "address": spec.address,
+        "total_capacity": len(layout.seats),
+        "width": layout.width,
+        "height": layout.height,
+    }
+
+
 def seat_rows(venue_id: uuid.UUID, layout: Layout) -> list[dict[str, Any]]:
     """The ``seats`` rows of a laid-out venue (new ids)."""
     return [
@@ -102,13 +113,7 @@ class OrganizerStore:
         with self._transaction(spec.name) as conn:
             conn.execute(
                 insert(Venue).values(
-                    id=venue_id,
-                    owner_id=_key(owner_id, "user"),
-                    name=spec.name,
-                    address=spec.address,
-                    total_capacity=len(layout.seats),
-                    width=layout.width,
-                    height=layout.height,
+                    id=venue_id, owner_id=_key(owner_id, "user"), **_venue_values(spec, layout)
                 )
             )
             self._insert_seats(conn, venue_id, layout)
@@ -133,17 +138,7 @@ class OrganizerStore:
                     "an event uses this venue: its layout can no longer change",
                 )
             conn.execute(delete(Seat).where(Seat.venue_id == key))
-            conn.execute(
-                update(Venue)
-                .where(Venue.id == key)
-                .values(
-                    name=spec.name,
-                    address=spec.address,
-                    total_capacity=len(layout.seats),
-                    width=layout.width,
-                    height=layout.height,
-                )
-            )
+            conn.execute(update(Venue).where(Venue.id == key).values(**_venue_values(spec, layout)))
             self._insert_seats(conn, key, layout)
             return self._venue_in(conn, key)
 
