@@ -269,14 +269,7 @@ class OrganizerStore:
         """
         key = _key(event_id, "event")
         with self._transaction() as conn:
-            found = self._lock_inventory(conn, key, seat_ids)
-            booked = [s for s, status in found.items() if status == SeatStatus.BOOKED.value]
-            if booked:
-                raise DomainError(
-                    ErrorCode.INVALID_STATE,
-                    f"booked seats cannot be blocked: {', '.join(_names(booked))}",
-                    seat_ids=_names(booked),
-                )
+            found = self._lock_inventory(conn, key, seat_ids, "booked seats cannot be blocked")
             conn.execute(
                 update(EventSeat)
                 .where(EventSeat.event_id == key, EventSeat.seat_id.in_(list(found)))
@@ -296,14 +289,7 @@ class OrganizerStore:
         """
         key = _key(event_id, "event")
         with self._transaction() as conn:
-            found = self._lock_inventory(conn, key, seat_ids)
-            booked = [s for s, status in found.items() if status == SeatStatus.BOOKED.value]
-            if booked:
-                raise DomainError(
-                    ErrorCode.INVALID_STATE,
-                    f"booked seats are not blocked: {', '.join(_names(booked))}",
-                    seat_ids=_names(booked),
-                )
+            found = self._lock_inventory(conn, key, seat_ids, "booked seats are not blocked")
             blocked = [s for s, status in found.items() if status == SeatStatus.BLOCKED.value]
             if blocked:
                 conn.execute(
@@ -315,9 +301,10 @@ class OrganizerStore:
         return _names(blocked)
 
     def _lock_inventory(
-        self, conn: Connection, event_key: uuid.UUID, seat_ids: Sequence[str]
+        self, conn: Connection, event_key: uuid.UUID, seat_ids: Sequence[str], if_booked: str
     ) -> dict[uuid.UUID, str]:
-        """Row-locks the seats' inventory rows in seat order: seat -> status."""
+        """Row-locks the seats' inventory rows in seat order: seat -> status. A booked seat is
+        neither blocked nor unblocked: refused INVALID_STATE with ``if_booked``."""
         # The event row in the mode ``follow_inventory`` takes it later in this transaction:
         # two blocks of one event queue here instead of deadlocking on an upgrade.
         status = conn.execute(
@@ -345,6 +332,13 @@ class OrganizerStore:
                 ErrorCode.NOT_FOUND,
                 f"seats not in this event: {', '.join(_names(missing))}",
                 seat_ids=_names(missing),
+            )
+        booked = [s for s, status in found.items() if status == SeatStatus.BOOKED.value]
+        if booked:
+            raise DomainError(
+                ErrorCode.INVALID_STATE,
+                f"{if_booked}: {', '.join(_names(booked))}",
+                seat_ids=_names(booked),
             )
         return found
 
