@@ -38,6 +38,12 @@ def acting_user(context: Context, user_id_arg: Any | None = None) -> str:
     return identity.user_id
 
 
+async def event_payload(services: Services, event_id: str) -> dict[str, Any]:
+    """An organizer operation's success: the event as it is now."""
+    event = await run_sync(services.catalog.get_event, event_id)
+    return {"success": True, "event": event}
+
+
 async def event_or_404(services: Services, event_id: str) -> EventInfo:
     event = await run_sync(services.catalog.get_event, event_id)
     if event is None:

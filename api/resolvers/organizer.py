@@ -19,7 +19,7 @@ from adapters.catalog import EventInfo, VenueInfo
 from adapters.organizer_store import OrganizerStore
 from api.context import Context, ctx
 from api.errors import from_domain
-from api.resolvers.common import failure
+from api.resolvers.common import event_payload, failure
 from api.resolvers.lifecycle import events_client
 from api.roles import managed_event, managed_venue, require_role
 from api.services import Services, run_sync
@@ -35,11 +35,6 @@ mutation = MutationType()
 def _store(services: Services) -> OrganizerStore:
     # Stateless over the shared engine: building one per call costs nothing.
     return OrganizerStore(services.engine, services.settings.db_lock_timeout_ms)
-
-
-async def _event(services: Services, event_id: str) -> dict[str, Any]:
-    event = await run_sync(services.catalog.get_event, event_id)
-    return {"success": True, "event": event}
 
 
 @mutation.field("grantRole")
@@ -109,7 +104,7 @@ async def resolve_create_event(
         )
     except DomainError as exc:
         return failure(exc, event=None)
-    return await _event(context.services, event_id)
+    return await event_payload(context.services, event_id)
 
 
 @mutation.field("updateEvent")
@@ -127,7 +122,7 @@ async def resolve_update_event(
         # Its lifecycle workflow holds a timer at the old onSaleAt. Sent even when nothing
         # changed, so a retry after this call failed still re-arms it.
         await (await events_client(context)).refresh(event.id)
-    return await _event(context.services, event.id)
+    return await event_payload(context.services, event.id)
 
 
 @mutation.field("blockSeats")
@@ -142,7 +137,7 @@ async def resolve_block_seats(
     except DomainError as exc:
         return failure(exc, event=None)
     await _announce(context.services, event.id, changed, "blocked")
-    return await _event(context.services, event.id)
+    return await event_payload(context.services, event.id)
 
 
 @mutation.field("unblockSeats")
@@ -157,7 +152,7 @@ async def resolve_unblock_seats(
     except DomainError as exc:
         return failure(exc, event=None)
     await _announce(context.services, event.id, changed, "unblocked")
-    return await _event(context.services, event.id)
+    return await event_payload(context.services, event.id)
 
 
 async def _announce(services: Services, event_id: str, seat_ids: list[str], kind: str) -> None:

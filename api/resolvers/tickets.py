@@ -22,7 +22,7 @@ from adapters.users import UserRecord
 from api.auth import Identity
 from api.context import Context, ctx
 from api.errors import from_domain
-from api.resolvers.common import failure, uuid_arg
+from api.resolvers.common import event_payload, failure, uuid_arg
 from api.roles import managed_event, may_manage
 from api.services import Services, run_sync
 from api.ticket_qr import qr_svg, ticket_label
@@ -143,11 +143,6 @@ async def _staff_member(context: Context, event_id: str, email: str) -> tuple[Id
     return identity, user.id
 
 
-async def _event_payload(services: Services, event_id: str) -> dict[str, Any]:
-    event = await run_sync(services.catalog.get_event, event_id)
-    return {"success": True, "event": event}
-
-
 @mutation.field("addEventStaff")
 async def resolve_add_event_staff(
     _: Any, info: GraphQLResolveInfo, event_id: str, email: str
@@ -159,7 +154,7 @@ async def resolve_add_event_staff(
         return failure(exc, event=None)
     staff = PostgresEventStaff(context.services.engine)
     await run_sync(staff.add, event_id, user_id, identity.user_id)
-    return await _event_payload(context.services, event_id)
+    return await event_payload(context.services, event_id)
 
 
 @mutation.field("removeEventStaff")
@@ -173,7 +168,7 @@ async def resolve_remove_event_staff(
         return failure(exc, event=None)
     # Removing someone who was not staff is still "they are not staff now": a success.
     await run_sync(PostgresEventStaff(context.services.engine).remove, event_id, user_id)
-    return await _event_payload(context.services, event_id)
+    return await event_payload(context.services, event_id)
 
 
 @query.field("eventStaff")
