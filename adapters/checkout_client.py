@@ -7,6 +7,7 @@ Translates Temporal's failures back into the domain's codes, so callers only eve
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -52,6 +53,8 @@ from workflows.contract import (
     workflow_id,
 )
 
+log = logging.getLogger(__name__)
+
 T = TypeVar("T")
 
 # Runs a call to the saga while the backends it needs answer (the API's backend watch,
@@ -80,9 +83,11 @@ async def _cancellation_kept(call: Awaitable[T]) -> T:
         raise
 
 
-def as_domain_error(exc: BaseException) -> DomainError | None:
-    """The DomainError a workflow or activity raised, from the ApplicationError that carried it
-    (the event client reads updates' refusals the same way)."""
+def update_refusal(exc: WorkflowUpdateFailedError) -> DomainError:
+    """What a failed update tells its caller: the DomainError a workflow or activity raised,
+    from the ApplicationError that carried it (the event client reads updates' refusals the
+    same way). Any other failure (the SDK failing a workflow task under load, say) did not
+    apply the update, so the caller may ask again: TRY_AGAIN, never an internal error."""
     cause: BaseException | None = exc
     while cause is not None:
         if isinstance(cause, ApplicationError) and cause.type in ErrorCode.__members__:
@@ -93,7 +98,8 @@ def as_domain_error(exc: BaseException) -> DomainError | None:
                 **(details if isinstance(details, dict) else {}),
             )
         cause = cause.__cause__
-    return None
+    log.warning("update failed without a refusal of ours; answered TRY_AGAIN", exc_info=exc)
+    return DomainError(ErrorCode.TRY_AGAIN, "the request could not be carried out now; try again")
 
 
 class CheckoutClient:
@@ -202,7 +208,7 @@ class CheckoutClient:
             )
             return await update.result()
         except WorkflowUpdateFailedError as exc:
-            raise as_domain_error(exc) or exc from exc
+            raise update_refusal(exc) from exc
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND and await self._exists(checkout_id, user_id):
                 raise DomainError(
@@ -375,7 +381,7 @@ class CheckoutClient:
             self._remember_run(checkout_id, handle.workflow_run_id)
             return await handle.result()
         except WorkflowUpdateFailedError as exc:
-            raise as_domain_error(exc) or exc from exc
+            raise update_refusal(exc) from exc
         except (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError):
             raise  # start_and_hold retries the transient ones
         except Exception as exc:  # WorkflowAlreadyStartedError on a closed id, among others

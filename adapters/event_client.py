@@ -27,7 +27,7 @@ from temporalio.common import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from adapters.checkout_client import as_domain_error, retryable_rpc
+from adapters.checkout_client import retryable_rpc, update_refusal
 from domain.errors import DomainError, ErrorCode
 from workflows.contract import SA_EVENT_ID
 from workflows.event_contract import (
@@ -153,7 +153,7 @@ class EventClient:
             result: EventSnapshot = await handle.result()
             return result
         except WorkflowUpdateFailedError as exc:
-            raise as_domain_error(exc) or exc from exc
+            raise update_refusal(exc) from exc
 
 
 def _attributes(event_id: str) -> TypedSearchAttributes:

@@ -11,10 +11,11 @@ import asyncio
 from typing import Any
 
 import pytest
-from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from adapters.checkout_client import CheckoutClient
+from adapters.checkout_client import CheckoutClient, update_refusal
 from domain.errors import DomainError, ErrorCode
 from workflows.contract import HoldSeatsResult
 
@@ -244,3 +245,21 @@ async def test_it_forgets_the_least_recent_runs_past_its_bound(
             await checkouts.state(checkout_id)
 
     assert client.handles == [("checkout-c1", None), ("checkout-c3", "run-3")]
+
+
+def test_a_failed_update_carrying_our_refusal_answers_that_refusal() -> None:
+    refusal = ApplicationError("seat taken", {"seat_ids": ["s1"]}, type="SEATS_UNAVAILABLE")
+
+    error = update_refusal(WorkflowUpdateFailedError(refusal))
+
+    assert error.code is ErrorCode.SEATS_UNAVAILABLE
+    assert error.details == {"seat_ids": ["s1"]}
+
+
+def test_a_failed_update_without_a_refusal_of_ours_answers_try_again() -> None:
+    # e.g. the SDK failing the workflow task under load: nothing was applied.
+    sdk_failure = ApplicationError("unprocessed protocol messages", type="WorkflowTaskFailed")
+
+    error = update_refusal(WorkflowUpdateFailedError(sdk_failure))
+
+    assert error.code is ErrorCode.TRY_AGAIN
