@@ -14,7 +14,6 @@ from datetime import timedelta
 from typing import Any
 
 import redis
-import redis.asyncio as aredis
 import redis.asyncio.retry
 import redis.retry
 from prometheus_client import REGISTRY
@@ -54,10 +53,20 @@ from adapters.users import PostgresUsers
 from adapters.waiting_room import RedisWaitingRooms
 from adapters.waiting_room_pace import finished_checkouts_query
 from adapters.waiting_room_service import HoldLatency, WaitingRoom
+from adapters.watched_redis import WatchedAsyncRedis, WatchedRedis, redis_down
 from api.account_throttle import AccountThrottle
 from api.admission import HoldAdmission
 from api.auth import TokenService
-from api.backend_watch import CHECKOUT, PAYMENT, BackendWatch
+from api.backend_watch import (
+    CACHE,
+    CHECKOUT,
+    PAYMENT,
+    REDIS_CALL,
+    BackendWatch,
+    Check,
+    payment_under_way,
+)
+from api.health import cache_check
 from api.health import checks as backend_checks
 from api.ratelimit import RateLimiter
 from api.response_cache import SeatMapResponseCache
@@ -77,12 +86,20 @@ def _redis_backoff(settings: Settings) -> ExponentialBackoff:
     return ExponentialBackoff(cap=base * 4, base=base)
 
 
+# What a Redis call is retried on: a dropped connection, which a new one rides out at once.
+# Not a timeout: a server that did not answer within the socket timeout (frozen, or
+# unreachable) would only be waited for once more, doubling the caller's stall.
+_REDIS_RETRIED_ON = (redis.exceptions.ConnectionError,)
+
+
 def redis_options(settings: Settings) -> dict[str, Any]:
     """A synchronous Redis client's timeouts and its bounded retry."""
     return {
         "socket_connect_timeout": settings.redis_connect_timeout_seconds,
         "socket_timeout": settings.redis_socket_timeout_seconds,
-        "retry": redis.retry.Retry(_redis_backoff(settings), settings.redis_retries),
+        "retry": redis.retry.Retry(
+            _redis_backoff(settings), settings.redis_retries, _REDIS_RETRIED_ON
+        ),
     }
 
 
@@ -90,7 +107,9 @@ def async_redis_options(settings: Settings) -> dict[str, Any]:
     """The same for an asyncio client (redis-py's asyncio clients take their own Retry)."""
     return {
         **redis_options(settings),
-        "retry": redis.asyncio.retry.Retry(_redis_backoff(settings), settings.redis_retries),
+        "retry": redis.asyncio.retry.Retry(
+            _redis_backoff(settings), settings.redis_retries, _REDIS_RETRIED_ON
+        ),
     }
 
 
@@ -204,7 +223,8 @@ def build_backends(settings: Settings) -> Backends:
     engine = database(settings)
     client = dynamodb(settings, max_pool_connections=activity_threads(settings))
     ensure_seat_lock_table(client, settings.seat_lock_table)
-    cache = redis.Redis.from_url(redis_url(settings), **redis_options(settings))
+    # Its calls fail at once while the worker's watch says Redis is down (watch_redis).
+    cache = WatchedRedis.from_url(redis_url(settings), **redis_options(settings))
     return Backends(
         settings=settings,
         engine=engine,
@@ -274,9 +294,7 @@ def backend_watch(settings: Settings, services: Services) -> BackendWatch:
         connect_timeout_s=settings.db_connect_timeout_seconds,
         statement_timeout_ms=settings.db_statement_timeout_ms,
     )
-    cache = redis.Redis.from_url(
-        redis_url(settings), socket_connect_timeout=timeout, socket_timeout=timeout, retry=None
-    )
+    cache = _probe_redis(settings)
     return BackendWatch(
         backend_checks(
             engine,
@@ -292,12 +310,40 @@ def backend_watch(settings: Settings, services: Services) -> BackendWatch:
     )
 
 
+def _probe_redis(settings: Settings) -> redis.Redis:
+    """A watch's own Redis connection: the probe's timeout, no retry (a probe is one try)."""
+    timeout = settings.health_check_seconds
+    return redis.Redis.from_url(
+        redis_url(settings), socket_connect_timeout=timeout, socket_timeout=timeout, retry=None
+    )
+
+
+def watch_redis(settings: Settings, cache: redis.Redis) -> BackendWatch:
+    """The worker's watch of Redis, by the API's rule (``api/backend_watch.py``): while it
+    says Redis is down, ``cache``'s calls (a WatchedRedis: the claims' records and drops,
+    the seat map's announcements, all with a fallback) fail at once instead of each waiting
+    out its socket timeout, which a hold step or a release made twice in a row. Start it on
+    the worker's loop; stop it at the end."""
+    probe = _probe_redis(settings)
+    watch = BackendWatch(
+        {CACHE: Check(cache_check(probe), in_thread=True)},
+        interval_seconds=settings.backend_watch_interval_seconds,
+        timeout_seconds=settings.health_check_seconds,
+        down_after=settings.backend_down_after_failures,
+        on_stop=(probe.close,),
+    )
+    if isinstance(cache, WatchedRedis):
+        cache.down_now = lambda: watch.down(REDIS_CALL)
+    return watch
+
+
 def build_services(settings: Settings, temporal_client: Client | None = None) -> Services:
     """Everything the API talks to; connections open lazily on first use."""
     engine = database(settings)
     url = redis_url(settings)
-    sync_redis = redis.Redis.from_url(url, max_connections=128, **redis_options(settings))
-    async_redis = aredis.Redis.from_url(url, **async_redis_options(settings))
+    # Their calls give up at once while the backend watch says Redis is down (set below).
+    sync_redis = WatchedRedis.from_url(url, max_connections=128, **redis_options(settings))
+    async_redis = WatchedAsyncRedis.from_url(url, **async_redis_options(settings))
     client = dynamodb(settings)
     locks = seat_locks(settings, client, sync_redis)
     catalog = EventCatalog(engine)
@@ -350,7 +396,7 @@ def build_services(settings: Settings, temporal_client: Client | None = None) ->
             lambda client: checkout_client(
                 settings,
                 client,
-                payment_guard=services.backends.guarding(PAYMENT),
+                payment_guard=services.backends.guarding(PAYMENT, payment_under_way),
                 call_guard=services.backends.guarding(CHECKOUT),
             ),
             client=temporal_client,
@@ -375,6 +421,9 @@ def build_services(settings: Settings, temporal_client: Client | None = None) ->
     )
     services.waiting_room = waiting_room(settings, services)
     services.backends = backend_watch(settings, services)
+    watch = services.backends
+    async_redis.guard = watch.guarding(REDIS_CALL, redis_down)
+    sync_redis.down_now = lambda: watch.down(REDIS_CALL)
     return services
 
 

@@ -122,9 +122,9 @@ class CheckoutClient:
         answer: an outage is told by the guards. A payment the server accepted is waited for
         to its outcome (see ``submit_payment``).
 
-        ``payment_guard`` runs a payment until the workflow accepted it, ``call_guard`` a
-        checkout's state, extension and cancel (see ``Guard``). Holds are guarded by their
-        caller (api/hold.py), whose guard covers the admission line as well."""
+        ``payment_guard`` runs a payment to its outcome, ``call_guard`` a checkout's state,
+        extension and cancel (see ``Guard``). Holds are guarded by their caller
+        (api/hold.py), whose guard covers the admission line as well."""
         self._client = client
         self._call_seconds = call_seconds
         self._payment_guard = payment_guard
@@ -189,15 +189,17 @@ class CheckoutClient:
         """Runs the update; with ``user_id``, a checkout of another user is NOT_FOUND.
 
         Bounded by ``call_seconds``; with ``outcome_after_accepted`` only until the workflow
-        accepted it, then its result is waited for however long the workflow takes."""
+        accepted it, then its result is waited for however long the workflow takes, all of
+        it while the backends its steps need answer (``payment_guard``)."""
         handle = self._handle(checkout_id)
         try:
             if not outcome_after_accepted:
                 return await self._call_guard(
                     self._bounded(handle.execute_update(name, arg, result_type=result_type))
                 )
-            update = await self._payment_guard(
-                self._bounded(
+
+            async def to_its_outcome() -> Any:
+                update = await self._bounded(
                     handle.start_update(
                         name,
                         arg,
@@ -205,8 +207,9 @@ class CheckoutClient:
                         result_type=result_type,
                     )
                 )
-            )
-            return await update.result()
+                return await _cancellation_kept(update.result())
+
+            return await self._payment_guard(to_its_outcome())
         except WorkflowUpdateFailedError as exc:
             raise update_refusal(exc) from exc
         except RPCError as exc:
@@ -407,7 +410,12 @@ class CheckoutClient:
         user_id: str | None = None,
     ) -> CheckoutState:
         """Pays and waits for the terminal state. With ``user_id``, the workflow itself checks
-        that the payer owns the checkout (NOT_FOUND otherwise), so no query is needed first."""
+        that the payer owns the checkout (NOT_FOUND otherwise), so no query is needed first.
+
+        A payment is waited for to its outcome, however slow, unless a backend the saga's
+        steps need is down or goes down meanwhile: then DomainError TRY_AGAIN says so
+        (api/backend_watch.py::payment_under_way) while the saga goes on with it if it took
+        it (a payment sent again meanwhile is refused CHECKOUT_CLOSED, naming its status)."""
         request = SubmitPaymentRequest(
             payment_token=payment_token, seat_ids=seat_ids, user_id=user_id
         )
@@ -417,8 +425,8 @@ class CheckoutClient:
             request,
             CheckoutState,
             user_id,
-            # Once accepted, the payment is under way: its answer is the outcome, not a
-            # TRY_AGAIN that would hide a charge (a second payment is refused meanwhile).
+            # Once accepted, the payment is under way: its answer is the outcome (or, in an
+            # outage, TRY_AGAIN "it may be under way": the checkout's state tells which).
             outcome_after_accepted=True,
         )
 

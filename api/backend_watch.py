@@ -13,6 +13,10 @@ it up again. Then:
 - a call already waiting when a backend it needs goes down is cancelled then (``guard``); the
   call's own clean-up runs (its admission slot freed, a new checkout cancelled in the
   background: ``adapters/checkout_client.py``) and it is answered TRY_AGAIN;
+- a call that fails open without a backend (Redis: the claims, the rate limiter, the response
+  cache) is failed the same way, at once or at detection: ``guard`` with the client's own
+  error as the refusal (``adapters/watched_redis.py``), so its fallback runs within seconds
+  instead of after its socket timeouts and retries;
 - ``/health/ready`` reports the same state.
 
 A probe's verdict does not depend on how busy the API's event loop is, so load never reads as
@@ -49,14 +53,20 @@ TEMPORAL = "temporal"
 # A hold: Temporal, and the hold step's PostgreSQL quote and DynamoDB locks. Not Redis: the
 # claims and the open-checkout pointer fail open (DynamoDB decides).
 HOLD = (TEMPORAL, DYNAMODB, DATABASE)
-# A payment, until the workflow accepted it: Temporal, and PostgreSQL (authorize, book). Once
-# accepted it is waited for to its outcome, whatever goes down: the answer is the charge's.
-PAYMENT = (TEMPORAL, DATABASE)
+# A payment, sent and waited for to its outcome: Temporal, and what the saga's steps need
+# (authorize, book and capture in PostgreSQL, the locks' release in DynamoDB; the workflow
+# reports the payment accepted only once its task's steps ran, so the whole wait is one).
+# Refused before it is sent, or its wait cut, answered ``payment_under_way``: the saga goes
+# on with a payment it took (adapters/checkout_client.py::submit_payment).
+PAYMENT = (TEMPORAL, DATABASE, DYNAMODB)
 # A seat-map read the response cache cannot answer: PostgreSQL (the event, the rows). Its
 # DynamoDB fallback is read only when Redis is down as well.
 SEAT_MAP = (DATABASE,)
 # Any other call to a checkout (its state, an extension, a cancel): Temporal.
 CHECKOUT = (TEMPORAL,)
+# Each Redis call of the API: it has a fallback (the claims and the rate limiter fail open,
+# the caches are read around), so with Redis down it fails at once into it, never TRY_AGAIN.
+REDIS_CALL = (CACHE,)
 
 
 @dataclass(frozen=True)
@@ -69,6 +79,14 @@ class Check:
     in_thread: bool
 
 
+@dataclass(eq=False)
+class _Waiter:
+    """A call ``guard`` runs, and the deadline that cuts it (none until a backend falls)."""
+
+    needs: frozenset[str]
+    cut: asyncio.Timeout
+
+
 @dataclass
 class _Backend:
     failures: int = 0
@@ -77,12 +95,30 @@ class _Backend:
     in_flight: concurrent.futures.Future[Any] | asyncio.Task[Any] | None = None
 
 
+# What a guarded call raises instead of its outcome, given the backends down.
+Refusal = Callable[[list[str]], BaseException]
+
+
 def try_again(names: Iterable[str]) -> DomainError:
     """The answer to a call whose backends are down: nothing was done, send it again later."""
     listed = ", ".join(names)
     return DomainError(
         ErrorCode.TRY_AGAIN,
         f"a service this needs is down ({listed}); try again in a few seconds",
+        down=listed,
+    )
+
+
+def payment_under_way(names: Iterable[str]) -> DomainError:
+    """The answer to a payment while a backend it needs is down. The saga may have taken it
+    (then it goes on: nothing is undone, and a second payment is refused while it runs), so
+    the buyer is pointed at the checkout's state, which ends CONFIRMED or FAILED."""
+    listed = ", ".join(names)
+    return DomainError(
+        ErrorCode.TRY_AGAIN,
+        f"a service this payment needs is down ({listed}); it may be under way: read the "
+        "checkout (checkout / checkoutProgress) in a few seconds for its outcome, and pay "
+        "again only if it is still HELD",
         down=listed,
     )
 
@@ -105,8 +141,8 @@ class BackendWatch:
         self._backends = {name: _Backend() for name in self._checks}
         self._tasks: list[asyncio.Task[None]] = []
         self._threads: concurrent.futures.ThreadPoolExecutor | None = None
-        # Resolved (and replaced) whenever a backend goes down: what ``guard`` waits on.
-        self._went_down: asyncio.Future[None] | None = None
+        # The calls ``guard`` runs now: each is cut when a backend it needs goes down.
+        self._waiting: set[_Waiter] = set()
 
     # --- what callers ask ---
 
@@ -124,42 +160,46 @@ class BackendWatch:
         if down:
             raise try_again(down)
 
-    async def guard(self, needs: tuple[str, ...], call: Awaitable[T]) -> T:
+    async def guard(
+        self, needs: tuple[str, ...], call: Awaitable[T], refusal: Refusal = try_again
+    ) -> T:
         """``call``'s outcome, unless a backend of ``needs`` is down first or goes down while
-        it waits: then the call is cancelled, its clean-up awaited, and DomainError TRY_AGAIN
-        raised. A call that finished anyway keeps its outcome."""
+        it waits: then the call is cancelled, its clean-up awaited, and ``refusal(down)``
+        raised (DomainError TRY_AGAIN unless told). A call that finished anyway keeps its
+        outcome."""
         down = self.down(needs)
         if down:
             if inspect.iscoroutine(call):
                 call.close()  # never started: nothing to clean up
-            raise try_again(down)
+            raise refusal(down)
         if not self.running:
             return await call
-        task = asyncio.ensure_future(call)
+        # The call runs in the caller's own task, cut by a deadline that only the watch sets
+        # (at a backend's fall): no task of its own, since every Redis call of the API comes
+        # through here. Its clean-up (the slot freed, the checkout abandoned) runs as the
+        # cancellation unwinds it; a cancellation of the caller (a request cap) reaches it
+        # the same way.
+        waiter = _Waiter(frozenset(needs), asyncio.timeout(None))
         try:
-            while True:
-                went_down = self._down_signal()
-                await asyncio.wait({task, went_down}, return_when=asyncio.FIRST_COMPLETED)
-                if task.done():
-                    return task.result()
-                down = self.down(needs)
-                if down:
-                    break
-        except BaseException:  # our caller was cancelled (a request cap): so is the call
-            task.cancel()
-            await asyncio.wait({task})
-            raise
-        task.cancel()
-        await asyncio.wait({task})  # its clean-up: the slot freed, the checkout abandoned
-        if not task.cancelled() and task.exception() is None:
-            return task.result()  # it had finished as the backend went down
-        raise try_again(down)
+            async with waiter.cut:
+                self._waiting.add(waiter)
+                try:
+                    return await call
+                finally:
+                    self._waiting.discard(waiter)
+        except TimeoutError:
+            if not waiter.cut.expired():
+                raise  # the call's own
+        raise refusal(self.down(needs) or list(needs))
 
-    def guarding(self, needs: tuple[str, ...]) -> Callable[[Awaitable[T]], Awaitable[T]]:
-        """``guard`` bound to ``needs``: what the checkout client runs its calls under."""
+    def guarding(
+        self, needs: tuple[str, ...], refusal: Refusal = try_again
+    ) -> Callable[[Awaitable[T]], Awaitable[T]]:
+        """``guard`` bound to ``needs``: what the checkout client and the API's Redis clients
+        run their calls under."""
 
         def guarded(call: Awaitable[T]) -> Awaitable[T]:
-            return self.guard(needs, call)
+            return self.guard(needs, call, refusal)
 
         return guarded
 
@@ -208,11 +248,6 @@ class BackendWatch:
                 max_workers=max(1, sync), thread_name_prefix="backend-watch"
             )
 
-    def _down_signal(self) -> asyncio.Future[None]:
-        if self._went_down is None or self._went_down.done():
-            self._went_down = asyncio.get_running_loop().create_future()
-        return self._went_down
-
     async def _watch(self, name: str) -> None:
         loop = asyncio.get_running_loop()
         while True:
@@ -238,8 +273,10 @@ class BackendWatch:
         if not backend.down and backend.failures >= self._down_after:
             backend.down = True
             log.warning("backend %s is down: %s", name, result.get("error"))
-            if self._went_down is not None and not self._went_down.done():
-                self._went_down.set_result(None)
+            now = asyncio.get_running_loop().time()
+            for waiter in [w for w in self._waiting if name in w.needs]:
+                self._waiting.discard(waiter)
+                waiter.cut.reschedule(now)  # cancels its task as soon as the loop turns
 
     async def _probe(self, name: str) -> dict[str, Any] | None:
         check = self._checks[name]
@@ -256,7 +293,12 @@ class BackendWatch:
             assert self._threads is not None
             future = self._threads.submit(_timed, check.run)
             backend.in_flight = future
-        await asyncio.wait({asyncio.wrap_future(future)}, timeout=self._timeout)
+        waited = asyncio.wrap_future(future)
+        # Judged below by the thread's own future: the loop's copy of a probe that outlived
+        # its timeout is never read, and would be logged "exception was never retrieved"
+        # from the garbage collector (each probe of a frozen backend, every second).
+        waited.add_done_callback(_read)
+        await asyncio.wait({waited}, timeout=self._timeout)
         if not future.done():  # the thread says so, however late the loop looked
             return {"status": "down", "error": "TimeoutError"}
         backend.in_flight = None
@@ -285,6 +327,11 @@ class BackendWatch:
         except Exception as exc:
             return {"status": "down", "error": type(exc).__name__}
         return {"status": "ok", "latency_ms": round(seconds * 1000, 1)}
+
+
+def _read(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def _timed(run: Callable[[], Any]) -> float:

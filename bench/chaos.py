@@ -85,7 +85,20 @@ ARRIVAL_GAP_SECONDS = 0.15
 PATIENCE_SECONDS = 90.0
 # The chaos stack's hold: a checkout whose buyer lost its answer ends by expiry in a minute.
 HOLD_SECONDS = 60
+# Answers kept per scenario in the results (the slowest): enough to name what waited.
+SLOWEST_KEPT = 8
+_OP = re.compile(r"\{\s*(\w+)")
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+@dataclass(frozen=True)
+class Answered:
+    """One request's answer, as the buyer saw it."""
+
+    op: str  # the GraphQL field asked (startCheckout, submitPayment, ...)
+    code: str  # OK, the failureReason or error code, the HTTP status, or "unanswered"
+    seconds: float  # from sending it to its answer
+    at: float  # when it was sent, in seconds since the sale began
 
 
 @dataclass
@@ -100,6 +113,14 @@ class Outcome:
     retryable_answers: int = 0
     unanswered: int = 0  # requests that failed without a clear answer (a dropped connection)
     gave_up: int = 0  # buyers whose retries ran out (no clear final answer in PATIENCE_SECONDS)
+    # The slowest answers (Answered, as dicts), slowest first: which request waited, and for what.
+    slowest: list[dict[str, Any]] = field(default_factory=list)
+
+    def answered(self, answer: Answered) -> None:
+        self.max_answer_s = max(self.max_answer_s, answer.seconds)
+        self.slowest = sorted(
+            [*self.slowest, asdict(answer)], key=lambda a: a["seconds"], reverse=True
+        )[:SLOWEST_KEPT]
 
     @property
     def ok(self) -> bool:
@@ -137,10 +158,12 @@ class Buyers:
         self._world = world
         self._outcome = outcome
         self._plans = plans
+        self._began = time.monotonic()
         self.checkout_ids: set[str] = set()
 
     async def ask(self, http: httpx.AsyncClient, token: str, query: str, **vars: Any) -> Answer:
         started = time.monotonic()
+        op = _OP.search(query)
         try:
             response = await http.post(
                 f"{self._world.api_url}/graphql",
@@ -151,17 +174,24 @@ class Buyers:
         except (httpx.HTTPError, ValueError):
             # Refused or reset: an API being replaced. A page tries again, like a load balancer.
             self._outcome.unanswered += 1
+            self._answered(op, "unanswered", started)
             return Answer({}, retryable=True)
-        finally:
-            elapsed = time.monotonic() - started
-            self._outcome.max_answer_s = max(self._outcome.max_answer_s, elapsed)
         codes = {e.get("extensions", {}).get("code") for e in body.get("errors") or []}
         payload = next(iter((body.get("data") or {}).values()), None) or {}
         retryable = bool(codes & RETRYABLE) or payload.get("failureReason") in RETRYABLE
         retryable = retryable or response.status_code in (429, 502, 503)
         if retryable:
             self._outcome.retryable_answers += 1
+        code = payload.get("failureReason") or next(iter(codes - {None}), None)
+        if code is None:
+            code = "OK" if response.status_code == 200 else str(response.status_code)
+        self._answered(op, code, started)
         return Answer(payload, retryable)
+
+    def _answered(self, op: re.Match[str] | None, code: str, started: float) -> None:
+        seconds = round(time.monotonic() - started, 2)
+        at = round(started - self._began, 2)
+        self._outcome.answered(Answered(op.group(1) if op else "?", code, seconds, at))
 
     async def until_answered(
         self, http: httpx.AsyncClient, token: str, query: str, **vars: Any

@@ -67,9 +67,13 @@ class Settings(BaseSettings):
     db_lock_timeout_ms: int = 2000
     # Redis: short, because every Redis read has a fallback (the seat map reads PostgreSQL,
     # the claims fail open to DynamoDB): a frozen Redis must not stall the caller. One retry
-    # after a short backoff rides out a dropped connection; redis-py's default (3 retries with
-    # up to 10 s backoff) turned "fail open" into multi-second stalls. The claims mirror's
-    # subscriber keeps its own connection that never retries (adapters/claims_mirror.py).
+    # after a short backoff rides out a dropped connection (only that: a timed-out call is
+    # not sent again, bootstrap.py); redis-py's default (3 retries with up to 10 s backoff)
+    # turned "fail open" into multi-second stalls. Not shorter: an asyncio client's timeout
+    # runs on the API's event loop, which a sale keeps busy. While the backend watch says
+    # Redis is down, the API's and the worker's calls fail at once (adapters/watched_redis.py).
+    # The claims mirror's subscriber keeps its own connection that never retries
+    # (adapters/claims_mirror.py).
     redis_connect_timeout_seconds: float = 0.5
     redis_socket_timeout_seconds: float = 2.0
     redis_retries: int = 1

@@ -13,7 +13,7 @@ from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 from adapters.temporal_converter import DATA_CONVERTER
-from bootstrap import build_backends, build_worker, temporal_connect_options
+from bootstrap import build_backends, build_worker, temporal_connect_options, watch_redis
 from config.gc_tuning import tune_gc
 from config.ports import port_is_free
 from config.production import refuse_unsafe
@@ -45,6 +45,7 @@ async def main() -> None:
         **({"runtime": runtime} if runtime else {}),
     )
     backends = build_backends(settings)
+    redis_watch = watch_redis(settings, backends.redis)
     worker = build_worker(
         settings,
         client,
@@ -58,9 +59,11 @@ async def main() -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     log.info("worker started", task_queue=settings.task_queue, metrics=runtime is not None)
+    redis_watch.start()
     async with worker:
         await stop.wait()
         log.info("worker stopping: finishing in-flight tasks")
+    await redis_watch.stop()
     backends.close()
     log.info("worker stopped")
 

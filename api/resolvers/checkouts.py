@@ -113,7 +113,11 @@ async def resolve_submit_payment(
     except DomainError as exc:
         if exc.code == ErrorCode.NOT_FOUND:
             raise not_found("checkout") from None
-        return failure(exc, checkout=_lazy_state(context, checkout), taken_seat_ids=[])
+        # TRY_AGAIN: a backend the payment's steps need is down, and the checkout's workflow
+        # is busy with the step that waits on it; a read of its state would wait as long
+        # (a query waits for the task), so the answer goes without it.
+        state = None if exc.code == ErrorCode.TRY_AGAIN else _lazy_state(context, checkout)
+        return failure(exc, checkout=state, taken_seat_ids=[])
     count_outcome(final)
     return state_payload(final, final.status == CheckoutStatus.CONFIRMED.value)
 

@@ -80,8 +80,11 @@ async def seat_map_changes_source(
 
 async def _changes(pubsub: PubSub) -> AsyncIterator[dict[str, Any]]:
     try:
-        async for message in pubsub.listen():
-            if message.get("type") != "message":
+        while True:
+            # Not listen(): it blocks on one read, which the client's socket timeout (short,
+            # so that a frozen Redis fails a call fast) would end while the map is quiet.
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+            if message is None or message.get("type") != "message":
                 continue
             data = json.loads(message["data"])
             yield {"event_id": data["eventId"], "kind": data["kind"], "seat_ids": data["seatIds"]}

@@ -93,6 +93,52 @@ async def test_checkout_progress_and_seat_map_changes(
         assert event.seat_ids[0] in change["seatIds"]
 
 
+async def _subscribe_to_seat_map(live_server: str, token: str, event_id: str) -> Any:
+    ws = await websockets.connect(
+        f"ws://{live_server}/graphql", subprotocols=["graphql-transport-ws"]
+    )
+    ws.pending = {}  # type: ignore[attr-defined]
+    init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}
+    await ws.send(json.dumps(init))
+    assert json.loads(await ws.recv())["type"] == "connection_ack"
+    payload = {"query": SEAT_MAP, "variables": {"e": event_id}}
+    await ws.send(json.dumps({"id": "map", "type": "subscribe", "payload": payload}))
+    return ws
+
+
+async def test_a_quiet_seat_map_subscription_outlives_the_redis_socket_timeout(
+    live_server: str, make_buyer: Any, event_factory: Any, services: Any
+) -> None:
+    # The socket timeout is kept short so that a frozen Redis fails a call fast; a map that
+    # nobody touches for longer must still hear the next change (a seat coming back after
+    # its hold expired, say).
+    event = event_factory(seats=2)
+    ws = await _subscribe_to_seat_map(live_server, make_buyer().token, event.id)
+    async with ws:
+        heard = None
+        for _ in range(100):  # the subscription starts listening asynchronously
+            services.seatmap_events.changed(event.id, [event.seat_ids[0]], "released")
+            try:
+                heard = await _next(ws, "map", timeout=0.2)
+                break
+            except TimeoutError:
+                continue
+        assert heard is not None and heard["type"] == "next"
+        while ws.pending.get("map"):  # drop the probes' echoes
+            ws.pending["map"].pop()
+
+        await asyncio.sleep(services.settings.redis_socket_timeout_seconds * 2)
+        services.seatmap_events.changed(event.id, [event.seat_ids[1]], "released")
+
+        message = await _next(ws, "map")
+        while (
+            message["type"] == "next"
+            and event.seat_ids[1] not in (message["payload"]["data"]["seatMapChanges"]["seatIds"])
+        ):
+            message = await _next(ws, "map")
+        assert message["type"] == "next", message
+
+
 async def test_someone_elses_checkout_cannot_be_watched(
     gql: Any, make_buyer: Any, event_factory: Any, schema: Any, services: Any
 ) -> None:

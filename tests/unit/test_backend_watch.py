@@ -178,3 +178,43 @@ async def test_a_thread_probe_still_running_at_its_timeout_fails_and_one_that_en
     finally:
         release.set()
         await watch.stop()
+
+
+async def test_a_cancelled_caller_cancels_its_call_and_is_not_answered_as_an_outage(
+    backends: tuple[BackendWatch, Backend, Backend],
+) -> None:
+    watch, _, _ = backends
+    events: list[str] = []
+    started = asyncio.Event()
+
+    async def call() -> None:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            events.append("clean-up")
+
+    guarded = asyncio.create_task(watch.guard(("temporal",), call()))
+    await started.wait()
+    guarded.cancel()  # a request's cap
+    with pytest.raises(asyncio.CancelledError):
+        await guarded
+    assert events == ["clean-up"]
+
+
+async def test_a_calls_own_timeout_is_its_own_and_a_refusal_can_be_the_callers_error(
+    backends: tuple[BackendWatch, Backend, Backend],
+) -> None:
+    watch, temporal, _ = backends
+
+    async def times_out() -> None:
+        async with asyncio.timeout(0):
+            await asyncio.Event().wait()
+
+    with pytest.raises(TimeoutError):
+        await watch.guard(("temporal",), times_out())
+
+    temporal.up = False
+    await _down(watch, "temporal")
+    with pytest.raises(LookupError, match="temporal"):
+        await watch.guard(("temporal",), asyncio.sleep(0), lambda down: LookupError(*down))

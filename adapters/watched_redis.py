@@ -1,0 +1,103 @@
+"""The API's Redis clients, whose calls give up as soon as the backend watch says Redis is down.
+
+Every Redis call of the API has a fallback: the seat claims and the open-checkout pointer fail
+open to DynamoDB, the rate limiter lets the request through, the seat-map caches are read
+around. A frozen Redis, though, reaches the fallback only after the client's socket timeout,
+times its retries (``config/settings.py``'s timeouts), and a request that makes several such
+calls in a row (the rate limiter's lease, the claims, the pointer) stacked them into a 10 s
+answer. Shorter timeouts would trip under load (an asyncio client's timeout runs on the busy
+event loop), and slow is not down. So the outage is told where it always is, by the watch
+(``api/backend_watch.py``): while Redis is down a call fails at once, and one waiting when
+it goes down is cut then (the asyncio client's; a thread's blocking call cannot be cut and
+keeps its own timeouts). Either way it raises the ``ConnectionError`` that its caller already
+turns into its fallback, so no caller changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import redis
+import redis.asyncio as aredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+# Runs a call while Redis answers; raises ``redis_down`` otherwise (BackendWatch.guarding).
+AsyncGuard = Callable[[Awaitable[Any]], Awaitable[Any]]
+# The backends of Redis's needs that are down (BackendWatch.down, bound).
+DownNow = Callable[[], list[str]]
+
+
+def redis_down(names: list[str]) -> RedisConnectionError:
+    """What a call refused by the watch raises: the error its caller's fallback handles."""
+    return RedisConnectionError(f"redis is down (backend watch: {', '.join(names)})")
+
+
+async def _unguarded(call: Awaitable[Any]) -> Any:
+    return await call
+
+
+class WatchedAsyncRedis(aredis.Redis):
+    """``redis.asyncio.Redis`` whose commands (scripts included: EVALSHA is one) and pipelines
+    run under ``guard``. Set ``guard`` once the watch exists (bootstrap.build_services)."""
+
+    guard: AsyncGuard = staticmethod(_unguarded)  # type: ignore[assignment]
+
+    async def execute_command(self, *args: Any, **options: Any) -> Any:
+        return await self.guard(super().execute_command(*args, **options))
+
+    def pipeline(
+        self, transaction: bool = True, shard_hint: str | None = None
+    ) -> aredis.client.Pipeline:
+        # A pipeline's commands are buffered, then sent by its own ``execute``: guarded there.
+        pipe = _WatchedPipeline(
+            self.connection_pool, self.response_callbacks, transaction, shard_hint
+        )
+        pipe.guard = self.guard
+        return pipe
+
+
+class _WatchedPipeline(aredis.client.Pipeline):
+    guard: AsyncGuard = staticmethod(_unguarded)  # type: ignore[assignment]
+
+    async def execute(self, raise_on_error: bool = True) -> list[Any]:
+        return await self.guard(super().execute(raise_on_error))  # type: ignore[no-any-return]
+
+
+def _nothing_down() -> list[str]:
+    return []
+
+
+class WatchedRedis(redis.Redis):
+    """``redis.Redis`` (called from threads) whose commands and pipelines fail at once while
+    ``down_now()`` names a backend: a blocking call cannot be cut, but none starts into a
+    known outage."""
+
+    down_now: DownNow = staticmethod(_nothing_down)  # type: ignore[assignment]
+
+    def execute_command(self, *args: Any, **options: Any) -> Any:
+        _refuse_if_down(self.down_now)
+        return super().execute_command(*args, **options)
+
+    def pipeline(
+        self, transaction: bool = True, shard_hint: str | None = None
+    ) -> redis.client.Pipeline:
+        pipe = _WatchedSyncPipeline(
+            self.connection_pool, self.response_callbacks, transaction, shard_hint
+        )
+        pipe.down_now = self.down_now
+        return pipe
+
+
+class _WatchedSyncPipeline(redis.client.Pipeline):
+    down_now: DownNow = staticmethod(_nothing_down)  # type: ignore[assignment]
+
+    def execute(self, raise_on_error: bool = True) -> list[Any]:
+        _refuse_if_down(self.down_now)
+        return super().execute(raise_on_error)  # type: ignore[no-any-return]
+
+
+def _refuse_if_down(down_now: DownNow) -> None:
+    down = down_now()
+    if down:
+        raise redis_down(down)
