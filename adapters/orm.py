@@ -159,6 +159,8 @@ class BookingRow(Base):
         Index("ix_bookings_user_id_created_at", "user_id", "created_at"),
         # an event's bookings by status: its sales report, its cancellation's refunds
         Index("ix_bookings_event_id_status", "event_id", "status"),
+        # the platform's latest orders: the waiting room's first estimate of a turn's seats
+        Index("ix_bookings_created_at", "created_at"),
         CheckConstraint("total_price >= 0", name="non_negative_total"),
         CheckConstraint("status IN ('PENDING','CONFIRMED','CANCELLED','REFUNDED')", name="status"),
     )

@@ -7,7 +7,9 @@ Keys, under ``<prefix>wr:<event id>:``:
 - ``meta``: hash: ``admitted`` (the first that many positions have their turn), ``opened_ms``,
   the pace (``rate``, ``credit``, ``tick_ms``), the measured admission pace for ETAs
   (``pace``, ``win_ms``, ``win_n``), what the pace was derived from (operators read it), and
-  the latest forecast of the turns to come (``plan``, ``domain.waiting_room.Forecast``).
+  the latest forecast of the turns to come (``plan``, ``domain.waiting_room.Forecast``), and
+  what turns take (``turns_used``, ``turn_seats``: seats held within them; ``order_size``: the
+  platform's recent orders, read once for the room's first estimate).
 - ``turns``: sorted set, buyer -> turn deadline (ms), for turns not used yet;
   ``granted``: hash, buyer -> deadline, every turn ever given (to re-issue the same admission);
   ``given_at``: hash, buyer -> the moment (ms) its turn was given (one value per admission
@@ -60,7 +62,8 @@ for _, buyer in ipairs(expired) do
 end
 if #expired > 0 then redis.call('HINCRBY', meta, 'lost', #expired) end
 local m = redis.call('HMGET', meta, 'admitted', 'credit', 'tick_ms', 'opened_ms', 'pace',
-  'win_ms', 'win_n', 'rate', 'lost', 'completions_per_s', 'hold_ms', 'capacity')
+  'win_ms', 'win_n', 'rate', 'lost', 'completions_per_s', 'hold_ms', 'capacity', 'turns_used',
+  'turn_seats', 'order_size')
 return {m, redis.call('ZCARD', q), redis.call('ZCARD', turns), redis.call('SCARD', lost)}
 """
 
@@ -93,9 +96,13 @@ return {rank or -1, redis.call('HGET', granted, ARGV[1]) or '',
   m[6] or '', redis.call('HGET', given_at, ARGV[1]) or ''}
 """
 
+# Marks the buyer's turn used and counts what it took: a turn once, its seats at every hold.
 _USED = """
 redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('SADD', KEYS[2], ARGV[1])
+if redis.call('SADD', KEYS[2], ARGV[1]) == 1 then
+  redis.call('HINCRBY', KEYS[3], 'turns_used', 1)
+end
+redis.call('HINCRBY', KEYS[3], 'turn_seats', ARGV[3])
 redis.call('EXPIRE', KEYS[2], ARGV[2])
 """
 
@@ -126,6 +133,9 @@ class RoomSnapshot:
     completions_per_s: float | None
     hold_ms: float | None
     capacity: int | None
+    turns_used: int = 0  # turns in which the buyer held
+    turn_seats: int = 0  # seats held within them
+    order_size: float | None = None  # seats per order in the platform's recent sales
 
 
 @dataclass(frozen=True)
@@ -179,7 +189,8 @@ class RedisWaitingRooms:
     async def snapshot(self, event_id: str, now_ms: int) -> RoomSnapshot:
         keys = [self._k(event_id, n) for n in ("q", "turns", "lost", "meta")]
         meta, queued, outstanding, lost_now = await self._snapshot(keys=keys, args=[now_ms])
-        (admitted, credit, tick, opened, pace, win_ms, win_n, rate, lost, done, hold, cap) = meta
+        *room, turns_used, turn_seats, order_size = meta
+        (admitted, credit, tick, opened, pace, win_ms, win_n, rate, lost, done, hold, cap) = room
         return RoomSnapshot(
             admitted=int(_num(admitted)),
             credit=_num(credit),
@@ -195,6 +206,9 @@ class RedisWaitingRooms:
             completions_per_s=_opt(done),
             hold_ms=_opt(hold),
             capacity=None if cap is None else int(_num(cap)),
+            turns_used=int(_num(turns_used)),
+            turn_seats=int(_num(turn_seats)),
+            order_size=_opt(order_size),
         )
 
     async def admit(
@@ -240,11 +254,12 @@ class RedisWaitingRooms:
             given_at_ms=None if given in (b"", "") else int(_num(given)),
         )
 
-    async def turn_used(self, event_id: str, user_id: str) -> None:
-        """The buyer held within its turn: it no longer waits to be used (nor is lost)."""
+    async def turn_used(self, event_id: str, user_id: str, seats: int) -> None:
+        """The buyer held ``seats`` within its turn: it no longer waits to be used (nor is
+        lost), and what it took counts toward what a turn takes."""
         await self._used(
-            keys=[self._k(event_id, "turns"), self._k(event_id, "used")],
-            args=[user_id, KEY_TTL_SECONDS],
+            keys=[self._k(event_id, "turns"), self._k(event_id, "used"), self._k(event_id, "meta")],
+            args=[user_id, KEY_TTL_SECONDS, seats],
         )
 
     async def held_expiries_ms(self, event_id: str, now_ms: int) -> list[int]:

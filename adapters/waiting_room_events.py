@@ -6,9 +6,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, func, select, update
 
-from adapters.orm import Event
+from adapters.orm import BookingRow, BookingSeat, Event
+from domain.model import BookingStatus
 
 
 @dataclass(frozen=True)
@@ -48,3 +49,22 @@ def switch_waiting_room(engine: Engine, event_id: str, enabled: bool) -> None:
         conn.execute(
             update(Event).where(Event.id == uuid.UUID(event_id)).values(waiting_room=enabled)
         )
+
+
+def recent_order_size(engine: Engine, orders: int = 1000) -> float | None:
+    """Seats per order over the platform's last ``orders`` confirmed bookings (None before
+    the first): how many seats a buyer's turn takes, before a sale has measured its own."""
+    recent = (
+        select(BookingRow.id)
+        .where(BookingRow.status == BookingStatus.CONFIRMED.value)
+        .order_by(BookingRow.created_at.desc())
+        .limit(orders)
+        .subquery()
+    )
+    with engine.connect() as conn:
+        count, seats = conn.execute(
+            select(
+                func.count(func.distinct(recent.c.id)), func.count(BookingSeat.seat_id)
+            ).select_from(recent.join(BookingSeat, BookingSeat.booking_id == recent.c.id))
+        ).one()
+    return seats / count if count else None

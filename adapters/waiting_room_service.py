@@ -42,8 +42,13 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from adapters.waiting_room import RedisWaitingRooms
-from adapters.waiting_room_events import RoomEvent, room_event, switch_waiting_room
+from adapters.waiting_room import RedisWaitingRooms, RoomSnapshot
+from adapters.waiting_room_events import (
+    RoomEvent,
+    recent_order_size,
+    room_event,
+    switch_waiting_room,
+)
 from config.settings import Settings
 from domain import waiting_room as rules
 from domain.errors import DomainError, ErrorCode
@@ -212,11 +217,11 @@ class WaitingRoom:
             raise not_admitted()
         return True
 
-    async def turn_used(self, user_id: str, event_id: str) -> None:
-        """The buyer held within its turn. Best effort: a turn not marked used is counted lost
-        at its deadline, which only lets the next buyer in a little sooner."""
+    async def turn_used(self, user_id: str, event_id: str, seats: int) -> None:
+        """The buyer held ``seats`` within its turn. Best effort: a turn not marked used is
+        counted lost at its deadline, which only lets the next buyer in a little sooner."""
         try:
-            await self._store.turn_used(event_id, user_id)
+            await self._store.turn_used(event_id, user_id, seats)
         except Exception as exc:  # noqa: BLE001 - never fail a hold that succeeded
             log.warning("turn of %s for %s not marked used: %s", user_id, event_id, exc)
 
@@ -305,17 +310,19 @@ class WaitingRoom:
 
     async def _tick(self, event: RoomEvent) -> None:
         """Advances the room's cursor, if this process's turn to (see the module doc)."""
-        if event.status not in rules.OPENED_STATUSES:
-            return  # the pre-queue waits for the opening; its keys decide the order then
         now = time.monotonic()
         if now - self._ticked.get(event.id, 0.0) < TICK_SECONDS:
             return
         self._ticked[event.id] = now
         if not await self._store.lease(event.id, LEASE_MS):
             return
+        opened = event.status in rules.OPENED_STATUSES
         if now - self._measured.get(event.id, 0.0) >= self._settings.waiting_room_measure_seconds:
             self._measured[event.id] = now
-            self._spawn(self._measure(event.id))
+            # Before the opening too: the first forecast's estimate of a turn's seats.
+            self._spawn(self._measure(event.id, opened))
+        if not opened:
+            return  # the pre-queue waits for the opening; its keys decide the order then
         now_ms = self._now_ms()
         snap = await self._store.snapshot(event.id, now_ms)
         rate = snap.rate if snap.rate is not None else self._pace.floor
@@ -331,7 +338,7 @@ class WaitingRoom:
             returns = rules.expected_returns(now_ms, available, held, self._returns)
             lead_ms = int(self._settings.waiting_room_return_lead_seconds * 1000)
             soon = rules.returning_within(returns, now_ms, lead_ms)
-            per_buyer = self._settings.waiting_room_seats_per_buyer
+            per_buyer = self._seats_per_turn(snap)
             capacity = rules.seat_capacity(available + soon, per_buyer)
             count = rules.admissions_now(
                 credit, capacity, snap.outstanding, snap.queued - snap.admitted
@@ -354,30 +361,48 @@ class WaitingRoom:
         deadline = (now_ms // 1000 + self._settings.waiting_room_turn_seconds) * 1000
         await self._store.admit(event.id, snap.admitted, count, deadline, now_ms, fields)
 
-    async def _measure(self, event_id: str) -> None:
-        """The saga's pace: checkouts finished per second, and this process's hold latency."""
+    def _seats_per_turn(self, snap: RoomSnapshot) -> float:
+        prior = snap.order_size or self._settings.waiting_room_seats_per_buyer
+        return rules.seats_per_turn(snap.turn_seats, snap.turns_used, prior)
+
+    async def _measure(self, event_id: str, opened: bool) -> None:
+        """The saga's pace: checkouts finished per second, and this process's hold latency;
+        and, once per room, the seats per order of the platform's recent sales."""
         try:
             period_ms = int(self._settings.waiting_room_measure_seconds * 1000)
             if not await self._store.measure_lease(event_id, period_ms):
                 return
-            finished = await self._finished(event_id)
-            now_ms = self._now_ms()
-            last_n, last_ms, last_rate = await self._store.meta(
-                event_id, "finished", "finished_ms", "completions_per_s"
-            )
-            fields: dict[str, float | int] = {"finished": finished, "finished_ms": now_ms}
-            completions = last_rate or 0.0
-            if last_n is not None and last_ms is not None and now_ms > last_ms:
-                sample = max(0.0, finished - last_n) / ((now_ms - last_ms) / 1000)
-                completions = rules.smoothed(last_rate, sample)
-            latency = self._latency.sample()
-            fields["completions_per_s"] = round(completions, 3)
-            if latency is not None:
-                fields["hold_ms"] = round(latency, 1)
-            fields["rate"] = rules.next_rate(completions, latency, self._pace)
-            await self._store.record(event_id, fields)
+            fields: dict[str, float | int] = {}
+            (order_size,) = await self._store.meta(event_id, "order_size")
+            sample = self._settings.waiting_room_order_size_sample
+            if order_size is None and sample > 0:
+                recent = await self._run_sync(recent_order_size, self._engine, sample)
+                if recent is not None:
+                    fields["order_size"] = round(recent, 3)
+            if opened:
+                fields |= await self._pace_fields(event_id)
+            if fields:
+                await self._store.record(event_id, fields)
         except Exception as exc:  # noqa: BLE001 - the last rate stands until the next try
             log.warning("waiting room pace of %s not measured: %s", event_id, exc)
+
+    async def _pace_fields(self, event_id: str) -> dict[str, float | int]:
+        finished = await self._finished(event_id)
+        now_ms = self._now_ms()
+        last_n, last_ms, last_rate = await self._store.meta(
+            event_id, "finished", "finished_ms", "completions_per_s"
+        )
+        fields: dict[str, float | int] = {"finished": finished, "finished_ms": now_ms}
+        completions = last_rate or 0.0
+        if last_n is not None and last_ms is not None and now_ms > last_ms:
+            sample = max(0.0, finished - last_n) / ((now_ms - last_ms) / 1000)
+            completions = rules.smoothed(last_rate, sample)
+        latency = self._latency.sample()
+        fields["completions_per_s"] = round(completions, 3)
+        if latency is not None:
+            fields["hold_ms"] = round(latency, 1)
+        fields["rate"] = rules.next_rate(completions, latency, self._pace)
+        return fields
 
     # --- operators ---
 
@@ -400,6 +425,7 @@ class WaitingRoom:
             "completions_per_second": snap.completions_per_s,
             "hold_latency_ms": snap.hold_ms,
             "seat_capacity": snap.capacity,
+            "seats_per_turn": round(self._seats_per_turn(snap), 2),
             "max_rate": self._pace.ceiling,
             "turn_seconds": self._settings.waiting_room_turn_seconds,
         }

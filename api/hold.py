@@ -76,9 +76,11 @@ async def admitted(context: Context, user_id: str, event_id: str, admission: Any
     return room is not None and await room.require_admission(user_id, event_id, admission)
 
 
-async def turn_used(context: Context, room_on: bool, user_id: str, event_id: str) -> None:
+async def turn_used(
+    context: Context, room_on: bool, user_id: str, event_id: str, seats: int
+) -> None:
     if room_on and context.services.waiting_room is not None:
-        await context.services.waiting_room.turn_used(user_id, event_id)
+        await context.services.waiting_room.turn_used(user_id, event_id, seats)
 
 
 def claimed_by_others(taken: Sequence[str]) -> DomainError:
@@ -190,7 +192,7 @@ async def resolve_start_checkout(
     if not result.held:
         await forget_open_checkout(context, user_id, event, checkout_id)
     else:
-        await turn_used(context, room_on, user_id, event)
+        await turn_used(context, room_on, user_id, event, len(seats))
     return hold_payload(context, checkout_id, result)
 
 
@@ -216,7 +218,7 @@ async def resolve_hold_seats(
         return _refused(exc, checkout=state)
     _count(result)
     if result.held:
-        await turn_used(context, room_on, state.user_id, state.event_id)
+        await turn_used(context, room_on, state.user_id, state.event_id, len(seats))
     return hold_payload(context, checkout, result)
 
 
@@ -290,7 +292,7 @@ async def resolve_lock_seat(
         return failure(exc, taken_seat_ids=exc.details.get("seat_ids"))
     _count(result)
     if result.held:
-        await turn_used(context, room_on, user, event)
+        await turn_used(context, room_on, user, event, 1)
     if not result.held:
         message = result.message or "seat not held"
         if result.taken:

@@ -187,6 +187,15 @@ async def _fair_section(
     procs += await asyncio.to_thread(bench.start_workers, args.workers, **env)
     urls = [url for _, url in apis]
     try:
+        if "flash" in out:
+            plain, plain_from = out["flash"], "the flash section"
+        else:
+            # The same sale without the room (its event has no onSaleAt), on the same
+            # processes, and first, as in a full run: the room then starts from its orders.
+            plain = await flash_sale.run(
+                bench, urls, args.buyers, args.seats, args.clients, args.hold_seconds, seed=25
+            )
+            plain_from = "a flash sale run for the comparison"
         fair = await fair_sale.run(
             bench,
             urls,
@@ -196,15 +205,7 @@ async def _fair_section(
             args.hold_seconds,
             turn_seconds=Settings().waiting_room_turn_seconds,
         )
-        if "flash" in out:
-            plain = out["flash"]
-            fair["sale_without_room_from"] = "the flash section"
-        else:
-            # The same sale without the room (its event has no onSaleAt), on the same processes.
-            plain = await flash_sale.run(
-                bench, urls, args.buyers, args.seats, args.clients, args.hold_seconds, seed=25
-            )
-            fair["sale_without_room_from"] = "a flash sale run for the comparison"
+        fair["sale_without_room_from"] = plain_from
         fair.update(room_cost(fair, plain))
         out["fair"] = fair
     finally:

@@ -340,6 +340,31 @@ def eta_errors_pct(visits: Sequence[Visit]) -> list[float]:
     return errors
 
 
+def eta_by_position(visits: Sequence[Visit], groups: int = 5) -> list[dict[str, Any]]:
+    """The ETA's error by where buyers stood when first told one (fifths of the queue): the
+    predicted and actual waits' medians and the error's p90, so a miss shows its place."""
+    told = sorted(
+        (v.first_seen[1], float(v.first_seen[2]), v.admitted_at - v.first_seen[0])
+        for v in visits
+        if v.first_seen is not None and v.admitted_at is not None and v.first_seen[2] is not None
+    )
+    rows = []
+    for g in range(groups):
+        part = told[g * len(told) // groups : (g + 1) * len(told) // groups]
+        if not part:
+            continue
+        errors = [abs(eta - actual) / actual * 100 for _, eta, actual in part if actual >= 1.0]
+        rows.append(
+            {
+                "positions": f"{part[0][0]}-{part[-1][0]}",
+                "predicted_p50_s": round(percentile([eta for _, eta, _ in part], 50), 1),
+                "actual_p50_s": round(percentile([actual for _, _, actual in part], 50), 1),
+                "error_p90_pct": round(percentile(errors, 90), 1) if errors else None,
+            }
+        )
+    return rows
+
+
 def eta_missing(visits: Sequence[Visit]) -> int:
     """Admitted buyers whose first status after the opening gave no ETA."""
     return sum(
@@ -508,6 +533,7 @@ async def run(
         "eta_error_p50_pct": round(percentile(errors, 50), 1) if errors else None,
         "eta_error_samples": len(errors),
         "eta_missing": eta_missing(visits),
+        "eta_by_position": eta_by_position(visits),
         "admitted": len(admitted),
         "admitted_twice": sum(1 for tokens_seen in accounts.values() if len(tokens_seen) > 1),
         "bot_position": bot_position,

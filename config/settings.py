@@ -160,8 +160,12 @@ class Settings(BaseSettings):
     waiting_room_headroom: float = 1.5
     waiting_room_hold_latency_target_ms: int = 2000
     # Seats one admitted buyer is expected to take: no more unused turns than the available
-    # seats can serve (a buyer admitted to an empty seat map would only be turned away).
+    # seats can serve (a buyer admitted to an empty seat map would only be turned away). Only
+    # a first guess: the room starts from the platform's recent orders when it has any, and
+    # follows what its own turns take (domain/waiting_room.py, seats_per_turn).
     waiting_room_seats_per_buyer: float = 2.5
+    # How many of the platform's latest confirmed orders that start is read from (0: none).
+    waiting_room_order_size_sample: int = 1000
     # How held seats come back (domain/waiting_room.py, expected_returns), for the ETAs and
     # for admitting ahead of returns: buyers who pay do so within waiting_room_pay_seconds of
     # holding (a seat still held after that comes back at its hold's expiry); of the seats

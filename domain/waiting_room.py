@@ -258,6 +258,19 @@ def next_rate(completions_per_s: float, hold_latency_ms: float | None, pace: Pac
     return round(min(max(rate, min(pace.floor, pace.ceiling) / 4), pace.ceiling), 3)
 
 
+# What the first estimate of a turn's seats weighs, in turns: the sale's own turns replace it
+# as they come, without the first few swinging it.
+PRIOR_TURNS = 20
+
+
+def seats_per_turn(turn_seats: int, turns_used: int, prior: float) -> float:
+    """Seats a turn takes: the mean over the sale's turns that held so far, starting from
+    ``prior`` (the platform's recent orders, or the configured guess) counted as
+    ``PRIOR_TURNS`` turns. A turn that ends unused is not counted: it takes nothing, and
+    counting it would admit more buyers the fewer seats they find."""
+    return (turn_seats + prior * PRIOR_TURNS) / (max(turns_used, 0) + PRIOR_TURNS)
+
+
 def seat_capacity(available_seats: int, seats_per_buyer: float) -> int:
     """How many buyers with an unused turn the available seats can serve (at least one while
     any seat is available: a lone seat still sells)."""

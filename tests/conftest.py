@@ -75,6 +75,8 @@ def settings(stack: Stack, database_url: str) -> Settings:
         redis_prefix=f"test-{RUN_ID}:",
         # stricter than production (config/settings.py): restricted calls in workflows fail
         worker_workflow_sandbox=True,
+        # rooms start from the configured seats per buyer, not from other tests' orders
+        waiting_room_order_size_sample=0,
         _env_file=None,  # type: ignore[call-arg]
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -10,8 +11,10 @@ import httpx
 import pytest
 from sqlalchemy import Engine, text
 
+from adapters.waiting_room_events import recent_order_size
 from api.services import Services
 from bootstrap import waiting_room
+from domain.waiting_room import PRIOR_TURNS
 from tests.api.conftest import data_of
 
 pytestmark = pytest.mark.usefixtures("api_worker")
@@ -177,6 +180,86 @@ async def test_the_pre_queue_is_shuffled_at_the_opening_and_later_arrivals_queue
     assert sorted(places) == list(range(1, 26))
     assert places != list(range(1, 26))  # 1 in 25! to fail by chance
     assert late_places == [26, 27, 28]
+
+
+HOLD_MORE = """mutation($c: ID!, $s: [ID!]!, $a: String) {
+  holdSeats(checkoutId: $c, seatIds: $s, admission: $a) { success failureReason } }"""
+SEATS_PER_TURN = "query($e: ID!) { waitingRoom(eventId: $e) { seatsPerTurn } }"
+
+
+async def test_what_a_turn_takes_is_measured_from_the_holds_made_in_it(
+    gql: Any, make_buyer: Any, make_admin: Any, event_factory: Any
+) -> None:
+    event = event_factory(seats=8)
+    admin = make_admin()
+    await room_on(gql, event.id, admin)
+    before = data_of(await gql(SEATS_PER_TURN, {"e": event.id}, admin))["waitingRoom"]
+    assert before["seatsPerTurn"] == 2.5  # the configured guess: nothing measured yet
+
+    buyer = make_buyer()
+    await join(gql, event.id, buyer)
+    token = (await status(gql, event.id, buyer))["admission"]
+    assert token
+    started = data_of(
+        await gql(START, {"e": event.id, "s": event.seat_ids[:3], "a": token}, buyer)
+    )["startCheckout"]
+    assert started["success"] is True, started
+    more = data_of(
+        await gql(
+            HOLD_MORE,
+            {"c": started["checkout"]["id"], "s": event.seat_ids[3:4], "a": token},
+            buyer,
+        )
+    )["holdSeats"]
+    assert more["success"] is True, more
+
+    # one turn that took 4 seats, beside the guess counted as PRIOR_TURNS turns of 2.5
+    after = data_of(await gql(SEATS_PER_TURN, {"e": event.id}, admin))["waitingRoom"]
+    assert after["seatsPerTurn"] == round((4 + 2.5 * PRIOR_TURNS) / (1 + PRIOR_TURNS), 2)
+
+
+async def test_a_room_starts_from_the_platforms_latest_orders(
+    engine: Engine, make_buyer: Any, event_factory: Any
+) -> None:
+    event = event_factory(seats=6)
+    buyer = make_buyer()
+    # Three orders newer than any other test's (a day ahead), in turn: 1, 2 and 3 seats.
+    with engine.begin() as conn:
+        seat = iter(event.seat_ids)
+        for n in (1, 2, 3):
+            booking = uuid.uuid4()
+            conn.execute(
+                text(
+                    "INSERT INTO bookings (id, reference, checkout_id, user_id, event_id,"
+                    " total_price, currency, status, created_at, updated_at) VALUES (:id, :ref,"
+                    " :c, :u, :e, 0, 'USD', 'CONFIRMED',"
+                    " now() + interval '1 day' + :n * interval '1 second', now())"
+                ),
+                {
+                    "id": booking,
+                    "ref": booking.hex[:12],
+                    "c": uuid.uuid4(),
+                    "u": buyer.id,
+                    "e": event.id,
+                    "n": n,
+                },
+            )
+            for _ in range(n):
+                conn.execute(
+                    text(
+                        "INSERT INTO booking_seats (booking_id, seat_id, event_id, price)"
+                        " VALUES (:b, :s, :e, 0)"
+                    ),
+                    {"b": booking, "s": next(seat), "e": event.id},
+                )
+
+    try:
+        assert recent_order_size(engine, 3) == 2.0
+        assert recent_order_size(engine, 1) == 3.0
+    finally:  # unpaid orders would be the reconciler's to repair once past its grace
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM booking_seats WHERE event_id = :e"), {"e": event.id})
+            conn.execute(text("DELETE FROM bookings WHERE event_id = :e"), {"e": event.id})
 
 
 async def asyncio_sleep(seconds: float) -> None:

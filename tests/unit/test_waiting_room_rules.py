@@ -168,3 +168,11 @@ def test_an_admission_is_not_a_ticket_nor_a_ticket_an_admission() -> None:
     user, event = str(uuid.uuid4()), str(uuid.uuid4())
     token = signer.issue(Admission(user, event, 1, int(time.time()) + 60))
     assert ticket.read(token) is None
+
+
+def test_a_turns_seats_start_at_the_prior_and_follow_the_sales_own_turns() -> None:
+    assert rules.seats_per_turn(0, 0, 2.5) == 2.5
+    few = rules.seats_per_turn(2 * 3, 3, 2.5)  # three turns of two seats barely move it
+    assert 2.0 < few < 2.5 and few > 2.4
+    many = rules.seats_per_turn(2 * 500, 500, 2.5)  # five hundred make it theirs
+    assert 2.0 < many < 2.02
