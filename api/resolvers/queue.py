@@ -102,7 +102,15 @@ async def queue_updates_source(
 
 
 def _fingerprint(status: QueueStatus) -> tuple[Any, ...]:
-    return (status.state, status.position, status.ahead, status.eta_seconds, status.admission)
+    """What the buyer is shown: a change in any of it is sent."""
+    return (
+        status.state,
+        status.position,
+        status.ahead,
+        status.eta_seconds,
+        status.admission,
+        status.seats_may_come_back,
+    )
 
 
 async def _updates(

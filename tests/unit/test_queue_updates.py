@@ -1,0 +1,58 @@
+"""queueUpdates sends every change of what the buyer is shown, and stops at a final state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from adapters.waiting_room_service import QueueStatus
+from api.resolvers.queue import _updates
+from domain.waiting_room import QueueState
+
+EVENT = "e1"
+
+
+def waiting(ahead: int, may_come_back: bool = False) -> QueueStatus:
+    return QueueStatus(
+        EVENT,
+        True,
+        QueueState.WAITING,
+        position=ahead + 1,
+        ahead=ahead,
+        eta_seconds=None,
+        seats_may_come_back=may_come_back,
+        poll_after_ms=1,
+    )
+
+
+class ScriptedRoom:
+    def __init__(self, answers: list[QueueStatus]) -> None:
+        self._answers = answers
+
+    async def status(self, user_id: str, event_id: str) -> QueueStatus:
+        return self._answers.pop(0)
+
+
+async def test_each_change_is_sent_once_until_the_turn_comes() -> None:
+    admitted = QueueStatus(EVENT, True, QueueState.ADMITTED, admission="t", poll_after_ms=1)
+    expired = QueueStatus(EVENT, True, QueueState.TURN_EXPIRED, poll_after_ms=1)
+    room: Any = ScriptedRoom(
+        [
+            waiting(3),
+            waiting(3, may_come_back=True),
+            waiting(3, True),
+            waiting(1, True),
+            admitted,
+            admitted,
+            expired,
+        ]
+    )
+
+    sent = [s async for s in _updates(room, "u1", EVENT, waiting(3))]
+
+    assert [(s.state, s.ahead, s.seats_may_come_back) for s in sent] == [
+        (QueueState.WAITING, 3, False),
+        (QueueState.WAITING, 3, True),  # "held seats may come back" is news on its own
+        (QueueState.WAITING, 1, True),
+        (QueueState.ADMITTED, None, False),
+        (QueueState.TURN_EXPIRED, None, False),
+    ]
