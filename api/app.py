@@ -121,7 +121,16 @@ def create_app(
             if owned:
                 await app.state.services.close()
 
-    app = FastAPI(title="Ticket booking API", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="Ticket booking API",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        # The API reports through Prometheus (/metrics) and structlog, not OpenTelemetry.
+        # Left on, FastAPI's native telemetry asks OpenTelemetry's global providers (reading
+        # the environment) on every request, only to find none configured.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+    )
     app.include_router(health_router)
     app.include_router(reports_csv_router)
     app.include_router(web_router)  # the buyer's page at /
