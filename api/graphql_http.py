@@ -23,7 +23,7 @@ from starlette.responses import JSONResponse, Response
 from api.backend_watch import SEAT_MAP
 from api.errors import BAD_USER_INPUT, unavailable
 from api.hold_refusals import HoldRefusals
-from api.metrics import SEATMAP_READS
+from api.metrics import SEATMAP_READS, labelled
 from api.request_limits import data_refusal
 from domain.errors import DomainError
 
@@ -87,7 +87,7 @@ class HTTPHandler(GraphQLHTTPHandler):
         except RedisError:
             return await super().graphql_http_server(request)
         if cached.body is not None and cached.current:
-            SEATMAP_READS.labels("response_cache").inc()
+            labelled(SEATMAP_READS, "response_cache").inc()
             return Response(cached.body, media_type="application/json")
         if services.backends.down(SEAT_MAP):
             return _unavailable()  # at once, not after the stores' timeouts

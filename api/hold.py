@@ -48,7 +48,7 @@ from api.backend_watch import HOLD
 from api.context import Context, ctx
 from api.errors import NOT_FOUND as NOT_FOUND_ERROR
 from api.errors import ApiError
-from api.metrics import HOLD_STEP, LOCK_ACQUISITIONS, SEAT_CLAIMS
+from api.metrics import HOLD_STEP, LOCK_ACQUISITIONS, SEAT_CLAIMS, labelled
 from api.open_checkout import claim_open_checkout, forget_open_checkout
 from api.resolvers.checkouts import hold_payload
 from api.resolvers.common import acting_user, failure, owned_checkout, seats_arg, uuid_arg
@@ -105,7 +105,7 @@ async def hold(
     services.backends.require(HOLD)  # before anything is claimed
     claims = services.claims
     claim = await claims.claim(event_id, seat_ids, checkout_id, services.settings.hold_seconds)
-    SEAT_CLAIMS.labels("claimed" if claim.claimed else "refused").inc()
+    labelled(SEAT_CLAIMS, "claimed" if claim.claimed else "refused").inc()
     if not claim.claimed:
         raise claimed_by_others(claim.taken)
 
@@ -135,11 +135,11 @@ async def hold(
 
 
 def _count(result: HoldSeatsResult) -> None:
-    LOCK_ACQUISITIONS.labels("acquired" if result.held else "refused").inc()
+    labelled(LOCK_ACQUISITIONS, "acquired" if result.held else "refused").inc()
 
 
 def _refused(exc: DomainError, **extra: Any) -> dict[str, Any]:
-    LOCK_ACQUISITIONS.labels("refused").inc()
+    labelled(LOCK_ACQUISITIONS, "refused").inc()
     return failure(exc, taken_seat_ids=exc.details.get("seat_ids", []), **extra)
 
 
@@ -288,7 +288,7 @@ async def resolve_lock_seat(
         room_on = await admitted(context, user, event, admission)
         result, checkout_id = await hold_in_open_checkout(context, user, event, [seat])
     except DomainError as exc:
-        LOCK_ACQUISITIONS.labels("refused").inc()
+        labelled(LOCK_ACQUISITIONS, "refused").inc()
         return failure(exc, taken_seat_ids=exc.details.get("seat_ids"))
     _count(result)
     if result.held:

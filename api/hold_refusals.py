@@ -33,7 +33,7 @@ from adapters.waiting_room_service import not_admitted
 from api.context import Context
 from api.hold import claimed_by_others
 from api.json_bytes import json_bytes
-from api.metrics import LOCK_ACQUISITIONS, SEAT_CLAIMS
+from api.metrics import LOCK_ACQUISITIONS, SEAT_CLAIMS, labelled
 from api.proven_queries import ProvenQueries, lone_root_field
 from api.resolvers.common import seats_arg, uuid_arg
 from domain.errors import DomainError
@@ -134,14 +134,14 @@ class HoldRefusals:
             token = variables.get(plan.admission_variable) if plan.admission_variable else None
             if event is not None and event.room_on:
                 if not room.admits(token, context.identity.user_id, event_id):
-                    LOCK_ACQUISITIONS.labels("refused").inc()
+                    labelled(LOCK_ACQUISITIONS, "refused").inc()
                     return _body(plan, not_admitted(), [])
         # A new checkout: every live claim is another checkout's.
         taken = services.claims_mirror.taken(event_id, seat_ids)
         if not taken:
             return None
-        SEAT_CLAIMS.labels("refused_by_copy").inc()
-        LOCK_ACQUISITIONS.labels("refused").inc()
+        labelled(SEAT_CLAIMS, "refused_by_copy").inc()
+        labelled(LOCK_ACQUISITIONS, "refused").inc()
         return _body(plan, claimed_by_others(taken), list(taken))
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+from typing import Any
+
 from prometheus_client import Counter, Gauge, Histogram
 
 REQUEST_LATENCY = Histogram(
@@ -58,3 +61,11 @@ SEATMAP_RENDER_STEP = Histogram(
 HOLDS_SHED = Counter(
     "api_holds_shed_total", "Holds answered TRY_AGAIN after waiting too long for admission"
 )
+
+
+@lru_cache(maxsize=1024)
+def labelled(metric: Any, *values: str) -> Any:
+    """``metric.labels(*values)``, looked up once: ``labels`` validates and locks on every
+    call, and the fast paths (cached seat maps, refused holds) count on every request. The
+    child is the registry's own, so it is the same series either way."""
+    return metric.labels(*values)

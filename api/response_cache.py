@@ -45,7 +45,7 @@ from redis.exceptions import RedisError
 from starlette.responses import Response
 
 from adapters.seatmap_cache import seatmap_key
-from api.metrics import SEATMAP_READS, SEATMAP_RENDER_STEP
+from api.metrics import SEATMAP_READS, SEATMAP_RENDER_STEP, labelled
 from api.proven_queries import lone_root_field
 
 # Public, identity-free reads of one event's seats, invalidated by its seat-map version:
@@ -94,6 +94,36 @@ def _plain_fields(field: FieldNode) -> bool:
         if not _plain_fields(selection):
             return False
     return True
+
+
+def _request_digest(data: dict[str, Any]) -> str:
+    """The entry's name for this request: a digest of its query text, variables and operation
+    name. Every seat-map read asks it, most of them with the same few texts and flat string
+    variables, so those are digested once (``_flat_request_digest``)."""
+    query, variables, operation_name = (
+        data["query"],
+        data.get("variables"),
+        data.get("operationName"),
+    )
+    if variables is None or (
+        isinstance(variables, dict) and all(type(v) is str for v in variables.values())
+    ):
+        if operation_name is None or type(operation_name) is str:
+            flat = None if variables is None else tuple(variables.items())
+            return _flat_request_digest(query, flat, operation_name)
+    return _digest(query, variables, operation_name)
+
+
+@lru_cache(maxsize=1024)
+def _flat_request_digest(
+    query: str, variables: tuple[tuple[str, str], ...] | None, operation_name: str | None
+) -> str:
+    return _digest(query, None if variables is None else dict(variables), operation_name)
+
+
+def _digest(query: str, variables: Any, operation_name: Any) -> str:
+    request = json.dumps([query, variables, operation_name], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(request.encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True)
@@ -176,14 +206,8 @@ class SeatMapResponseCache:
         return event_id if isinstance(event_id, str) else None
 
     def _keys(self, event_id: str, data: dict[str, Any]) -> tuple[str, str]:
-        request = json.dumps(
-            [data["query"], data.get("variables"), data.get("operationName")],
-            sort_keys=True,
-            separators=(",", ":"),
-        )
-        digest = hashlib.sha256(request.encode()).hexdigest()[:32]
         base = seatmap_key(self._prefix, event_id)
-        return f"{base}:version", f"{base}:response:{digest}"
+        return f"{base}:version", f"{base}:response:{_request_digest(data)}"
 
     async def lookup(self, event_id: str, data: dict[str, Any]) -> Cached:
         """The entry (current, stale or none) and the version it was checked against (pass it
@@ -229,10 +253,10 @@ class SeatMapResponseCache:
         _, response_key = self._keys(event_id, data)
         leader = self._in_flight.get(response_key)
         if leader is not None and stale is not None:
-            SEATMAP_READS.labels("response_cache_stale").inc()
+            labelled(SEATMAP_READS, "response_cache_stale").inc()
             return Response(stale, media_type=JSON)
         if leader is not None:
-            SEATMAP_READS.labels("response_cache_follower").inc()
+            labelled(SEATMAP_READS, "response_cache_follower").inc()
             shared = await asyncio.shield(leader)
             return Response(shared.body, status_code=shared.status_code, media_type=JSON)
         future: asyncio.Future[Response] = asyncio.get_running_loop().create_future()

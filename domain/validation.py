@@ -22,6 +22,8 @@ MAX_AMOUNT = Decimal("9999999999.99")
 MAX_TOKEN_LENGTH = 64
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_\-]+")
 _CURRENCY_RE = re.compile(r"[A-Z]{3}")
+# A UUID already in the canonical form ``str(uuid.UUID(...))`` gives, as clients send ids back.
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def _invalid(field: str, message: str, **details: object) -> DomainError:
@@ -36,6 +38,8 @@ def parse_uuid(value: str, field: str) -> str:
     """
     if not isinstance(value, str):
         raise _invalid(field, f"{field} must be a UUID string")
+    if _CANONICAL_UUID.fullmatch(value):
+        return value  # its own canonical form, without building a UUID on every request
     try:
         return str(uuid.UUID(value.strip()))
     except ValueError:
@@ -61,8 +65,8 @@ def validate_seat_selection(seat_ids: Sequence[str], max_seats: int = 10) -> tup
     canonical = [parse_uuid(seat_id, "seat_ids") for seat_id in seat_ids]
     if not canonical:
         raise _invalid("seat_ids", "select at least one seat")
-    duplicates = sorted(seat for seat, count in Counter(canonical).items() if count > 1)
-    if duplicates:
+    if len(set(canonical)) < len(canonical):
+        duplicates = sorted(seat for seat, count in Counter(canonical).items() if count > 1)
         raise DomainError(
             ErrorCode.DUPLICATE_SEATS, "a seat is selected more than once", seat_ids=duplicates
         )
