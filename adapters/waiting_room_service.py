@@ -335,16 +335,21 @@ class WaitingRoom:
             credit = rules.accrue(snap.credit, rate, elapsed)
             available = await self._available(event.id)
             held = await self._store.held_expiries_ms(event.id, now_ms)
-            returns = rules.expected_returns(now_ms, available, held, self._returns)
+            # A turn that holds takes per_holder seats; the turns given take per_turn on
+            # average, since some end unused (see rules.seats_per_turn).
+            per_holder = self._seats_per_turn(snap)
+            per_turn = self._seats_per_turn(snap, snap.lost)
+            returns = rules.expected_returns(
+                now_ms, available, held, self._returns, rate * per_turn
+            )
             lead_ms = int(self._settings.waiting_room_return_lead_seconds * 1000)
             soon = rules.returning_within(returns, now_ms, lead_ms)
-            per_buyer = self._seats_per_turn(snap)
-            capacity = rules.seat_capacity(available + soon, per_buyer)
+            capacity = rules.seat_capacity(available + soon, per_holder)
             count = rules.admissions_now(
                 credit, capacity, snap.outstanding, snap.queued - snap.admitted
             )
             plan = rules.forecast(
-                now_ms, rate, available, snap.outstanding + count, returns, per_buyer
+                now_ms, rate, available, snap.outstanding + count, returns, per_turn
             )
             fields["plan"] = plan.encode()
         else:
@@ -361,9 +366,9 @@ class WaitingRoom:
         deadline = (now_ms // 1000 + self._settings.waiting_room_turn_seconds) * 1000
         await self._store.admit(event.id, snap.admitted, count, deadline, now_ms, fields)
 
-    def _seats_per_turn(self, snap: RoomSnapshot) -> float:
+    def _seats_per_turn(self, snap: RoomSnapshot, lost_turns: int = 0) -> float:
         prior = snap.order_size or self._settings.waiting_room_seats_per_buyer
-        return rules.seats_per_turn(snap.turn_seats, snap.turns_used, prior)
+        return rules.seats_per_turn(snap.turn_seats, snap.turns_used + lost_turns, prior)
 
     async def _measure(self, event_id: str, opened: bool) -> None:
         """The saga's pace: checkouts finished per second, and this process's hold latency;

@@ -534,6 +534,17 @@ async def run(
         "eta_error_samples": len(errors),
         "eta_missing": eta_missing(visits),
         "eta_by_position": eta_by_position(visits),
+        # each admitted buyer's first status after the opening: where the ETA's misses are
+        "eta_told": [
+            {
+                "position": v.first_seen[1],
+                "seen_s": round(v.first_seen[0] - opened_at, 1),
+                "eta_s": v.first_seen[2],
+                "waited_s": round(v.admitted_at - v.first_seen[0], 1),
+            }
+            for v in sorted(admitted, key=lambda v: v.position or 0)
+            if v.first_seen is not None and v.admitted_at is not None
+        ],
         "admitted": len(admitted),
         "admitted_twice": sum(1 for tokens_seen in accounts.values() if len(tokens_seen) > 1),
         "bot_position": bot_position,

@@ -16,8 +16,8 @@ an abandoned hold runs out; a buyer admitted to an empty seat map would only wai
 The ETA (``Forecast``) is when the buyer's turn comes at that pace and with those seats: the
 seats available now serve the next turns at the pace, and later turns wait for seats to come
 back (``expected_returns``: a failed payment's soon after its hold, an abandoned hold's at its
-expiry). A buyer whose turn no seat in sight can serve is told no ETA (seats may still come
-back).
+expiry, each hold made when the pace admits its buyer). A buyer whose turn no seat in sight
+can serve is told no ETA (seats may still come back).
 """
 
 from __future__ import annotations
@@ -184,15 +184,21 @@ MIN_RETURN_SEATS = 0.05
 
 
 def expected_returns(
-    now_ms: int, available_seats: int, expiries_ms: list[int], how: Returns
+    now_ms: int,
+    available_seats: int,
+    expiries_ms: list[int],
+    how: Returns,
+    seats_per_second: float = 0.0,
 ) -> list[tuple[int, float]]:
     """Seats expected back, as (epoch ms, expected seats), soonest first.
 
     ``expiries_ms`` has one entry per live held seat: its hold's expiry. A seat still held
     ``pay_seconds`` after its hold began was not paid for: it comes back at its expiry. A
     younger one may still be paid: the failed share comes back when its buyer has paid, the
-    abandoned share at its expiry. The seats available now are held by the next turns, now,
-    and come back in the same shares; so do the seats that come back, once held again.
+    abandoned share at its expiry. The seats available now are held by the next turns as the
+    pace admits them (``seats_per_second``: the admission rate times a turn's seats; 0: all
+    now), and come back in the same shares, as long after; so do the seats that come back,
+    once held again.
     """
     hold_ms = int(how.hold_seconds * 1000)
     pay_ms = min(int(how.pay_seconds * 1000), hold_ms)  # a hold ends at its expiry at the latest
@@ -220,13 +226,29 @@ def expected_returns(
         heapq.heappush(lots, (at_ms, seats, 1))
     for began_ms, seats in fresh.items():
         held_at(began_ms, seats, 1)
-    held_at(now_ms, float(max(available_seats, 0)), 1)
+    for at_ms, seats in _held_at_the_pace(now_ms, float(max(available_seats, 0)), seats_per_second):
+        held_at(at_ms, seats, 1)
     returns: list[tuple[int, float]] = []
     while lots:
         at_ms, seats, generation = heapq.heappop(lots)
         returns.append((max(at_ms, now_ms), seats))
         held_at(max(at_ms, now_ms), seats, generation + 1)  # held again as soon as back
     return returns
+
+
+def _held_at_the_pace(
+    now_ms: int, seats: float, seats_per_second: float
+) -> list[tuple[int, float]]:
+    """When the seats available now get held, as (epoch ms, seats): a second's worth at a
+    time from now, in at most ``MAX_FORECAST_STEPS`` lots."""
+    if seats <= 0:
+        return []
+    if seats_per_second <= 0:
+        return [(now_ms, seats)]
+    lot = max(seats_per_second, seats / MAX_FORECAST_STEPS)
+    lots = math.ceil(seats / lot - 1e-9)
+    spacing_ms = lot / seats_per_second * 1000
+    return [(now_ms + round(k * spacing_ms), min(lot, seats - k * lot)) for k in range(lots)]
 
 
 def returning_within(returns: list[tuple[int, float]], now_ms: int, lead_ms: int) -> int:
@@ -263,12 +285,15 @@ def next_rate(completions_per_s: float, hold_latency_ms: float | None, pace: Pac
 PRIOR_TURNS = 20
 
 
-def seats_per_turn(turn_seats: int, turns_used: int, prior: float) -> float:
-    """Seats a turn takes: the mean over the sale's turns that held so far, starting from
-    ``prior`` (the platform's recent orders, or the configured guess) counted as
-    ``PRIOR_TURNS`` turns. A turn that ends unused is not counted: it takes nothing, and
-    counting it would admit more buyers the fewer seats they find."""
-    return (turn_seats + prior * PRIOR_TURNS) / (max(turns_used, 0) + PRIOR_TURNS)
+def seats_per_turn(turn_seats: int, turns: int, prior: float) -> float:
+    """Seats a turn takes: ``turn_seats`` over ``turns``, starting from ``prior`` (the
+    platform's recent orders, or the configured guess) counted as ``PRIOR_TURNS`` turns.
+
+    Over the turns that held, it is what a buyer who holds takes: what the admissions are
+    bounded by (counting turns that end unused there would admit more buyers the fewer seats
+    they find). Over every turn that ended, used or lost, it is what a turn given takes on
+    average: what the forecast spends seats by."""
+    return (turn_seats + prior * PRIOR_TURNS) / (max(turns, 0) + PRIOR_TURNS)
 
 
 def seat_capacity(available_seats: int, seats_per_buyer: float) -> int:

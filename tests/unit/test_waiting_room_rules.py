@@ -176,3 +176,19 @@ def test_a_turns_seats_start_at_the_prior_and_follow_the_sales_own_turns() -> No
     assert 2.0 < few < 2.5 and few > 2.4
     many = rules.seats_per_turn(2 * 500, 500, 2.5)  # five hundred make it theirs
     assert 2.0 < many < 2.02
+
+
+def test_the_seats_available_now_are_held_and_come_back_at_the_pace() -> None:
+    now = 1_000_000
+    how = rules.Returns(hold_seconds=30, pay_seconds=5, failed_share=0, abandoned_share=0.5)
+    # 8 seats, 4 taken a second: half held now, half a second later; half of each comes back
+    # at its hold's expiry
+    returns = rules.expected_returns(now, 8, [], how, seats_per_second=4)
+    assert returns[:2] == [(now + 30_000, 2.0), (now + 31_000, 2.0)]
+    # no pace given: all held now, as before
+    assert rules.expected_returns(now, 8, [], how)[0] == (now + 30_000, 4.0)
+    # a slow pace over many seats is followed in at most MAX_FORECAST_STEPS lots
+    slow = rules.expected_returns(now, 100_000, [], how, seats_per_second=0.5)
+    first_generation = [r for r in slow if r[0] < now + 2 * 30_000 + 1]
+    assert len({at for at, _ in slow}) <= rules.MAX_FORECAST_STEPS * rules.RETURN_GENERATIONS
+    assert first_generation[0] == (now + 30_000, 100_000 / rules.MAX_FORECAST_STEPS / 2)
