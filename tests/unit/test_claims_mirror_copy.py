@@ -63,3 +63,42 @@ def test_replaying_changes_the_snapshot_already_holds_ends_where_redis_is() -> N
             copy.apply(change)
         copy.loaded(snapshot)
         assert copy.claims == final.claims, taken_after
+
+
+def test_this_processs_own_claim_is_in_the_copy_before_the_feed_brings_it() -> None:
+    copy = EventClaims()
+    copy.loaded({}, count=1)
+    copy.apply(FeedChange("ev", "A", 100, ("s9",)), count=2)
+
+    copy.claimed_here(["s1", "s2"], "B", 120, since=2)  # nothing heard of s1, s2 since
+
+    assert copy.taken(["s1", "s2", "s9"], now=0) == ("s1", "s2", "s9")
+    # the feed's own copy of it, later, changes nothing
+    copy.apply(FeedChange("ev", "B", 120, ("s1", "s2")), count=3)
+    assert copy.claims == {"s1": ("B", 120), "s2": ("B", 120), "s9": ("A", 100)}
+
+
+def test_a_claim_the_feed_has_already_overtaken_is_not_set_again() -> None:
+    copy = EventClaims()
+    copy.loaded({}, count=1)
+    sent = 1
+    # While the claim's answer waited on a busy loop, the feed brought the claim and then
+    # its release (the hold failed at once): the late local copy must not bring it back.
+    copy.apply(FeedChange("ev", "B", 120, ("s1",)), count=2)
+    copy.apply(FeedChange("ev", None, 0, ("s1",)), count=3)
+
+    copy.claimed_here(["s1", "s2"], "B", 120, since=sent)
+
+    assert copy.taken(["s1"], now=0) == ()  # the feed's word: free
+    assert copy.taken(["s2"], now=0) == ("s2",)  # nothing heard of s2 since: the claim
+
+
+def test_a_claim_sent_before_the_copy_was_loaded_is_left_to_the_feed() -> None:
+    loading = EventClaims()
+    loading.claimed_here(["s1"], "B", 120, since=0)
+    assert loading.claims is None and loading.pending == []
+
+    copy = EventClaims()
+    copy.loaded({}, count=5)  # a snapshot taken after the claim was sent (at 4) has its word
+    copy.claimed_here(["s1"], "B", 120, since=4)
+    assert copy.claims == {}
