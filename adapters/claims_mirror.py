@@ -15,11 +15,6 @@ How the copy stays right:
   event's messages are kept from before the snapshot (HGETALL) is asked for, and replayed on it
   once it arrives. Replaying changes the snapshot already holds is harmless, because each one
   sets or deletes a seat outright: every seat ends as the last change to it says.
-* This process's own claims are set in its copy as soon as the claim script answers
-  (``claimed_here``), for every seat the feed has said nothing of since the claim was sent:
-  the holds of the same seats that arrive before the feed's copy of the claim (on a busy loop,
-  many) are refused from the dict too. A seat the feed has spoken of since keeps the feed's
-  word, which is as new as the claim or newer.
 * Pub/sub loses messages only with its connection. That connection never reconnects behind our
   back (no retries); any error drops every copy, and copies are loaded again once subscribed.
   A connection that dies without an error (a half-open TCP connection) is caught by a PING
@@ -77,30 +72,23 @@ def parse_change(raw: bytes | str) -> FeedChange:
 
 @dataclass
 class EventClaims:
-    """One event's claims: seat id -> (holder, expires_at), or still loading; and, per seat,
-    the feed's count (``ClaimsMirror.heard``) at the last change heard of it."""
+    """One event's claims: seat id -> (holder, expires_at), or still loading."""
 
     claims: dict[str, tuple[str, int]] | None = None  # None while the snapshot is on its way
     pending: list[FeedChange] = field(default_factory=list)
-    heard: dict[str, int] = field(default_factory=dict)
-    loaded_at: int = 0  # the feed's count when the snapshot was applied
 
-    def apply(self, change: FeedChange, count: int = 0) -> None:
+    def apply(self, change: FeedChange) -> None:
         if self.claims is None:
             self.pending.append(change)
-            return
-        for seat in change.seat_ids:
-            self.heard[seat] = count
-        if change.holder is None:
+        elif change.holder is None:
             for seat in change.seat_ids:
                 self.claims.pop(seat, None)
         else:
             for seat in change.seat_ids:
                 self.claims[seat] = (change.holder, change.expires_at)
 
-    def loaded(self, snapshot: dict[bytes, bytes], count: int = 0) -> None:
+    def loaded(self, snapshot: dict[bytes, bytes]) -> None:
         """The snapshot arrived: it, then every change seen since this copy was begun."""
-        self.loaded_at = count
         self.claims = {}
         for raw_field, value in snapshot.items():
             seat = raw_field.decode()
@@ -110,20 +98,7 @@ class EventClaims:
             self.claims[seat] = (holder, int(expires_at))
         pending, self.pending = self.pending, []
         for change in pending:
-            self.apply(change, count)
-
-    def claimed_here(
-        self, seat_ids: Iterable[str], holder: str, expires_at: int, since: int
-    ) -> None:
-        """This process's own claim, before the feed brings it: set for each seat the feed
-        has said nothing of since ``since`` (the count when the claim was sent). A seat it
-        has spoken of since has the feed's word, as new as the claim or newer (its release,
-        say), which a late copy of the claim must not undo; so has a snapshot taken since."""
-        if self.claims is None or self.loaded_at > since:
-            return
-        for seat in seat_ids:
-            if self.heard.get(seat, -1) <= since:
-                self.claims[seat] = (holder, expires_at)
+            self.apply(change)
 
     def taken(self, seat_ids: Iterable[str], now: int) -> tuple[str, ...]:
         """Seats claimed live (the claim script's rule: an expiry at or after now), sorted."""
@@ -164,7 +139,6 @@ class ClaimsMirror:
         self._retry_seconds = retry_seconds
         self._silence_seconds = silence_seconds
         self._events: OrderedDict[str, EventClaims] = OrderedDict()
-        self.heard = 0  # feed changes and snapshots applied: the copies' clock
         self._subscribed = False
         self._reader: asyncio.Task[None] | None = None
         self._loads: set[asyncio.Task[None]] = set()
@@ -185,16 +159,6 @@ class ClaimsMirror:
         self._events.move_to_end(event_id)
         return copy.taken(seat_ids, int(self._clock()))
 
-    def claimed_here(
-        self, event_id: str, seat_ids: Sequence[str], holder: str, expires_at: int, since: int
-    ) -> None:
-        """A claim this process made, sent when ``heard`` was ``since``: the copy has it at
-        once, not a feed delivery later, so the holds for the same seats that arrive
-        meanwhile (a busy loop's worth, in an on-sale's first seconds) are refused here too."""
-        copy = self._events.get(event_id)
-        if copy is not None:
-            copy.claimed_here(seat_ids, holder, expires_at, since)
-
     def _begin(self, event_id: str) -> None:
         copy = EventClaims()
         self._events[event_id] = copy
@@ -214,8 +178,7 @@ class ClaimsMirror:
             if self._events.get(event_id) is copy:
                 del self._events[event_id]
             return
-        self.heard += 1
-        copy.loaded(snapshot, self.heard)
+        copy.loaded(snapshot)
 
     async def _follow_feed(self) -> None:
         while True:
@@ -237,9 +200,8 @@ class ClaimsMirror:
                     elif message["type"] == "message":
                         change = parse_change(message["data"])
                         copy = self._events.get(change.event_id)
-                        self.heard += 1
                         if copy is not None:
-                            copy.apply(change, self.heard)
+                            copy.apply(change)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - whatever broke the feed, forget the copies

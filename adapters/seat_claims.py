@@ -174,7 +174,6 @@ class Claim:
     claimed: bool
     fresh: tuple[str, ...] = ()
     taken: tuple[str, ...] = ()
-    expires_at: int = 0  # when the fresh claims lapse unless the saga's grant extends them
 
 
 def _claim_args(
@@ -192,12 +191,10 @@ def _key_ttl(expires_at: int, now: int) -> int:
     return max(1, expires_at - now) + _KEY_GRACE_SECONDS
 
 
-def _claim_result(reply: Sequence[object], expires_at: int) -> Claim:
+def _claim_result(reply: Sequence[object]) -> Claim:
     flag, *seats = reply
     ids = tuple(s.decode() if isinstance(s, bytes) else str(s) for s in seats)
-    if int(flag) == 1:
-        return Claim(claimed=True, fresh=ids, expires_at=expires_at)
-    return Claim(claimed=False, taken=ids)
+    return Claim(claimed=True, fresh=ids) if int(flag) == 1 else Claim(claimed=False, taken=ids)
 
 
 class SeatClaims:
@@ -236,7 +233,7 @@ class SeatClaims:
         except RedisError as exc:
             log.warning("seat claims unavailable, holds go straight to DynamoDB: %s", exc)
             return Claim(claimed=True)
-        return _claim_result(reply, expires_at)
+        return _claim_result(reply)
 
     async def unclaim(self, event_id: str, seat_ids: Sequence[str], holder: str) -> None:
         if not seat_ids:

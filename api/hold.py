@@ -103,13 +103,11 @@ async def hold(
     """
     services = context.services
     services.backends.require(HOLD)  # before anything is claimed
-    claims, copy = services.claims, services.claims_mirror
-    sent_at = copy.heard
+    claims = services.claims
     claim = await claims.claim(event_id, seat_ids, checkout_id, services.settings.hold_seconds)
     labelled(SEAT_CLAIMS, "claimed" if claim.claimed else "refused").inc()
     if not claim.claimed:
         raise claimed_by_others(claim.taken)
-    copy.claimed_here(event_id, claim.fresh, checkout_id, claim.expires_at, sent_at)
 
     async def admitted_to_saga() -> HoldSeatsResult:
         async with services.hold_admission.slot():
