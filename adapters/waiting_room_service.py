@@ -17,7 +17,9 @@ come (``domain.waiting_room.forecast``), from which every buyer's poll reads its
 Every ``waiting_room_measure_seconds`` one process measures the saga's pace: the event's
 checkouts that reached a terminal state (one count at Temporal's visibility) and its own hold
 latency (the saga step's histogram), giving the rate (``domain.waiting_room.next_rate``),
-within the operator's floor and ceiling.
+within the operator's floor and ceiling; and, once per room, from before the opening, the seats
+per order of the platform's latest bookings, where the estimate of a turn's seats starts
+(``domain.waiting_room.seats_per_turn``; each hold in a turn then reports its seats).
 
 **Recovery.** Everything is in Redis (AOF on the dev stack, a replicated ElastiCache in
 production) except the organizer's switch (PostgreSQL). An API process that dies loses
