@@ -13,26 +13,7 @@ import pytest
 
 from api.backend_watch import BackendWatch, Check
 from domain.errors import DomainError, ErrorCode
-
-
-class Backend:
-    """A scripted backend: answers while ``up``; every probe is counted."""
-
-    def __init__(self) -> None:
-        self.up = True
-        self.probes = 0
-        self.probed = asyncio.Event()
-
-    async def check(self, _timeout_seconds: float) -> None:
-        self.probes += 1
-        self.probed.set()
-        if not self.up:
-            raise ConnectionRefusedError("refused")
-
-    async def probed_again(self, times: int = 1) -> None:
-        for _ in range(times):
-            self.probed.clear()
-            await self.probed.wait()
+from tests.unit.scripted_backend import ScriptedBackend as Backend
 
 
 @pytest.fixture

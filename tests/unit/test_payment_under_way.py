@@ -29,6 +29,7 @@ from api.backend_watch import (
 )
 from api.resolvers.checkouts import resolve_submit_payment
 from domain.errors import DomainError, ErrorCode
+from tests.unit.scripted_backend import ScriptedBackend as Backend
 from workflows.contract import UPDATE_SUBMIT_PAYMENT, CheckoutState
 
 
@@ -83,22 +84,6 @@ class Server:
 
     def get_workflow_handle(self, _workflow_id: str, run_id: str | None = None) -> Workflow:
         return self.workflow
-
-
-class Backend:
-    def __init__(self) -> None:
-        self.up = True
-        self.probed = asyncio.Event()
-
-    async def check(self, _timeout_seconds: float) -> None:
-        self.probed.set()
-        if not self.up:
-            raise ConnectionRefusedError("refused")
-
-    async def probed_again(self, times: int = 1) -> None:
-        for _ in range(times):
-            self.probed.clear()
-            await self.probed.wait()
 
 
 @dataclass

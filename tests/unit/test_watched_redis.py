@@ -20,6 +20,7 @@ from api.backend_watch import CACHE, REDIS_CALL, BackendWatch, Check
 from api.ratelimit import RateLimiter
 from bootstrap import watch_redis
 from config.settings import Settings
+from tests.unit.scripted_backend import ScriptedBackend as Cache
 
 
 class FrozenRedis:
@@ -47,19 +48,6 @@ class FrozenRedis:
             writer.close()
         if self._server is not None:
             self._server.close()
-
-
-class Cache:
-    """The watch's scripted probe of Redis: answers while ``up``."""
-
-    def __init__(self) -> None:
-        self.up = True
-        self.probed = asyncio.Event()
-
-    async def check(self, _timeout_seconds: float) -> None:
-        self.probed.set()
-        if not self.up:
-            raise ConnectionRefusedError("refused")
 
 
 @dataclass
