@@ -121,10 +121,14 @@ def check_intent_id(intent_id: str) -> str:
     return intent_id
 
 
-def check_authorize(
-    key: str, amount: Decimal, currency: str, token: str | None, checkout_id: str | None
-) -> AuthorizeRequest:
-    """Validates and normalises an authorize call (``"usd"`` and ``"USD"`` are one request)."""
+def check_card_token(token: str | None) -> str:
+    """The card the sandbox charges for ``token`` (none given: the approving one). The API
+    asks it before a payment reaches the saga, so an unknown token is bad input that changes
+    nothing, not a failed checkout.
+
+    Raises:
+        DomainError: INVALID_INPUT for a malformed token or one the sandbox does not know.
+    """
     card = validate_payment_token(token) or TOKEN_APPROVE
     if card not in TEST_TOKENS:
         raise DomainError(
@@ -133,6 +137,14 @@ def check_authorize(
             field="payment_token",
             known=sorted(TEST_TOKENS),
         )
+    return card
+
+
+def check_authorize(
+    key: str, amount: Decimal, currency: str, token: str | None, checkout_id: str | None
+) -> AuthorizeRequest:
+    """Validates and normalises an authorize call (``"usd"`` and ``"USD"`` are one request)."""
+    card = check_card_token(token)
     return AuthorizeRequest(
         key=check_key(key),
         amount=validate_amount(amount),

@@ -9,6 +9,7 @@ from typing import Any
 from ariadne import MutationType, ObjectType, QueryType
 from graphql import GraphQLResolveInfo
 
+from adapters.payments import check_card_token
 from api.context import Context, ctx
 from api.errors import bad_input, not_found
 from api.metrics import CHECKOUTS
@@ -30,11 +31,15 @@ def count_outcome(state: CheckoutState) -> None:
 
 
 def checked_token(context: Context, token: str | None) -> str | None:
+    """The token to pay with; bad input (malformed, or a card the processor does not know)
+    is refused here, before the saga would fail the checkout on it."""
     try:
-        checked = validate_payment_token(token)
+        checked = validate_payment_token(token) or context.services.default_payment_token
+        if context.services.settings.payment_processor == "sandbox":
+            check_card_token(checked)
     except DomainError as exc:
         raise bad_input(exc.message, field="paymentToken") from None
-    return checked or context.services.default_payment_token
+    return checked
 
 
 class LazyCheckout:

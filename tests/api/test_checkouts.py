@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
-from adapters.payments import TOKEN_DECLINE
+from adapters.payments import TOKEN_APPROVE, TOKEN_DECLINE
 from api.admission import HoldAdmission
 from tests.api.conftest import data_of, error_codes
 from tests.api.factory import row_counts
@@ -174,6 +174,23 @@ BAD_INPUTS = [
     ("mutation { startCheckout(eventId: 1) { success } }", {}, "BAD_USER_INPUT"),
     ('{ events(limit: "ten") { id } }', {}, "BAD_USER_INPUT"),
 ]
+
+
+async def test_a_card_token_the_processor_does_not_know_is_bad_input_and_fails_nothing(
+    gql: Any, make_buyer: Any, event_factory: Any
+) -> None:
+    event = event_factory(seats=1)
+    buyer = make_buyer()
+    started = data_of(await gql(START, {"e": event.id, "s": event.seat_ids}, buyer))
+    checkout_id = started["startCheckout"]["checkout"]["id"]
+
+    refused = await gql(PAY, {"c": checkout_id, "t": "tok_approve"}, buyer)  # not a test card
+
+    assert error_codes(refused) == ["BAD_USER_INPUT"], refused
+    held = data_of(await gql(GET, {"id": checkout_id}, buyer))["checkout"]
+    assert held["status"] == "HELD"  # the buyer may still pay with a card that exists
+    paid = data_of(await gql(PAY, {"c": checkout_id, "t": TOKEN_APPROVE}, buyer))
+    assert paid["submitPayment"]["checkout"]["status"] == "CONFIRMED", paid
 
 
 async def test_every_bad_input_gets_its_code_and_changes_nothing(

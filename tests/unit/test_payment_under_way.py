@@ -138,7 +138,7 @@ async def _cut_when_dynamodb_goes_down(world: World, paying: asyncio.Task[object
 async def test_a_payment_waiting_to_be_accepted_is_cut_when_dynamodb_goes_down(
     world: World,
 ) -> None:
-    paying = asyncio.create_task(world.client.submit_payment("c1", "tok_approve", user_id="u1"))
+    paying = asyncio.create_task(world.client.submit_payment("c1", "tok_visa", user_id="u1"))
     await _sent(world)
     await _cut_when_dynamodb_goes_down(world, paying)
     assert world.server.workflow.results_asked == 0
@@ -148,7 +148,7 @@ async def test_an_accepted_payment_waiting_for_its_outcome_is_cut_the_same_way(
     world: World,
 ) -> None:
     world.server.workflow.accept.set()
-    paying = asyncio.create_task(world.client.submit_payment("c1", "tok_approve", user_id="u1"))
+    paying = asyncio.create_task(world.client.submit_payment("c1", "tok_visa", user_id="u1"))
     while world.server.workflow.results_asked == 0:
         await asyncio.sleep(0.005)
     await _cut_when_dynamodb_goes_down(world, paying)
@@ -162,7 +162,7 @@ async def test_a_payment_needing_a_backend_that_is_down_is_refused_before_it_is_
         await asyncio.sleep(0.005)
 
     with pytest.raises(DomainError) as refused:
-        await world.client.submit_payment("c1", "tok_approve", user_id="u1")
+        await world.client.submit_payment("c1", "tok_visa", user_id="u1")
     assert refused.value.code == ErrorCode.TRY_AGAIN
     assert world.server.workflow.sent == 0
 
@@ -179,12 +179,16 @@ async def test_submit_payment_answers_an_outage_without_reading_the_busy_checkou
     async def checkouts() -> CheckoutClient:
         return world.client
 
-    services = SimpleNamespace(checkouts=checkouts, default_payment_token=None)
+    services = SimpleNamespace(
+        checkouts=checkouts,
+        default_payment_token=None,
+        settings=SimpleNamespace(payment_processor="sandbox"),
+    )
     context = SimpleNamespace(services=services, require_user=lambda: SimpleNamespace(user_id="u1"))
     info = SimpleNamespace(context=context)
     checkout_id = "6f1c1f0e-8a43-4c43-9a39-0c1b6f0e1a11"
 
-    payload = await resolve_submit_payment(None, info, checkout_id, "tok_approve")  # type: ignore[arg-type]
+    payload = await resolve_submit_payment(None, info, checkout_id, "tok_visa")  # type: ignore[arg-type]
 
     assert payload["failure_reason"] == ErrorCode.TRY_AGAIN.value
     assert payload["checkout"] is None
