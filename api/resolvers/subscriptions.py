@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from ariadne import SubscriptionType
 from graphql import GraphQLResolveInfo
 from redis.asyncio.client import PubSub
+from redis.exceptions import RedisError
 
 from adapters.checkout_client import CheckoutClient
 from adapters.seatmap_cache import seatmap_channel
@@ -18,6 +21,8 @@ from api.resolvers.common import event_or_404, owned_checkout, uuid_arg
 from domain.checkout import TERMINAL
 from domain.errors import DomainError
 from workflows.contract import CheckoutState
+
+log = logging.getLogger(__name__)
 
 subscription = SubscriptionType()
 
@@ -73,24 +78,58 @@ async def seat_map_changes_source(
     """Messages published by ``RedisSeatMapEvents`` (any worker or API process)."""
     context = ctx(info)
     event = await event_or_404(context.services, uuid_arg(event_id, "eventId"))
-    pubsub = context.services.aredis.pubsub(ignore_subscribe_messages=True)
-    await pubsub.subscribe(seatmap_channel(context.services.settings.redis_prefix, event.id))
-    return _changes(pubsub)
+    channel = seatmap_channel(context.services.settings.redis_prefix, event.id)
+    redis = context.services.aredis
+
+    async def subscribed() -> PubSub:
+        pubsub = redis.pubsub(ignore_subscribe_messages=True)
+        await pubsub.subscribe(channel)
+        return pubsub
+
+    return _changes(subscribed, await subscribed(), event.id)
 
 
-async def _changes(pubsub: PubSub) -> AsyncIterator[dict[str, Any]]:
+# The change that tells a subscriber it missed some: its map must be read again.
+RESYNC = "resync"
+RESUBSCRIBE_SECONDS = 1.0
+
+
+async def _changes(
+    subscribed: Callable[[], Awaitable[PubSub]], pubsub: PubSub | None, event_id: str
+) -> AsyncIterator[dict[str, Any]]:
+    """The channel's changes, for as long as the subscriber stays. When Redis drops the
+    subscription (an outage, a restart) it is taken again once Redis answers, and a RESYNC
+    change is sent: what was published meanwhile was not heard, so the page reads its map
+    again (it does for any kind it does not know) instead of going quietly stale."""
     try:
         while True:
-            # Not listen(): it blocks on one read, which the client's socket timeout (short,
-            # so that a frozen Redis fails a call fast) would end while the map is quiet.
-            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+            try:
+                if pubsub is None:
+                    pubsub = await subscribed()
+                    yield {"event_id": event_id, "kind": RESYNC, "seat_ids": []}
+                # Not listen(): it blocks on one read, which the client's socket timeout
+                # (short, so that a frozen Redis fails a call fast) would end on a quiet map.
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+            except RedisError as exc:
+                log.warning("seat map feed of %s lost, subscribing again: %s", event_id, exc)
+                if pubsub is not None:
+                    await _close(pubsub)
+                pubsub = None
+                await asyncio.sleep(RESUBSCRIBE_SECONDS)
+                continue
             if message is None or message.get("type") != "message":
                 continue
             data = json.loads(message["data"])
             yield {"event_id": data["eventId"], "kind": data["kind"], "seat_ids": data["seatIds"]}
     finally:
+        if pubsub is not None:
+            await _close(pubsub)
+
+
+async def _close(pubsub: PubSub) -> None:
+    with contextlib.suppress(RedisError):
         await pubsub.unsubscribe()
-        await pubsub.aclose()
+    await pubsub.aclose()
 
 
 @subscription.field("seatMapChanges")
