@@ -128,14 +128,30 @@ async def test_a_seat_map_subscription_outlives_redis_dropping_it(
     # A drop the client's retry rides out is resubscribed by redis-py; a longer outage by the
     # stream itself, which then sends a "resync" (tests/unit/test_seat_map_feed.py).
     event = event_factory(seats=2)
+    others = _subscriber_ids(redis_client)
     ws = await _subscribe_to_seat_map(live_server, make_buyer().token, event.id)
     async with ws:
         await _heard(ws, services, event.id, event.seat_ids[0])
 
-        # Redis drops every subscriber (a restart, a failover); the claims copies recover too.
-        redis_client.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
+        # Redis drops this subscription's connection (a restart, a failover would drop all);
+        # only the connections subscribed since, so nobody else's subscriptions are touched.
+        ours = _subscriber_ids(redis_client) - others
+        assert ours, "the subscription's connection was not found"
+        for client_id in ours:
+            redis_client.execute_command("CLIENT", "KILL", "ID", client_id)
 
         await _heard(ws, services, event.id, event.seat_ids[1])
+
+
+def _subscriber_ids(redis_client: Any) -> set[str]:
+    listed = redis_client.execute_command("CLIENT", "LIST", "TYPE", "pubsub")
+    text = listed.decode() if isinstance(listed, bytes) else str(listed)
+    return {
+        field.removeprefix("id=")
+        for line in text.splitlines()
+        for field in line.split()
+        if field.startswith("id=")
+    }
 
 
 async def _heard(ws: Any, services: Any, event_id: str, seat_id: str) -> None:
