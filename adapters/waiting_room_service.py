@@ -264,6 +264,17 @@ class WaitingRoom:
     async def _status(self, event: RoomEvent, user_id: str) -> QueueStatus:
         await self._tick(event)
         entry = await self._store.entry(event.id, user_id)
+        if entry.opened_ms is not None and event.status not in rules.OPENED_STATUSES:
+            # Another process saw the opening first and this one's copy of the event is older:
+            # read it now, or this process would tell its buyers "no ETA" (and tick nothing)
+            # for up to EVENT_TTL_SECONDS, and they would not ask again for a while.
+            self.forget(event.id)
+            fresh = await self.event(event.id)
+            if fresh is not None and fresh.status in rules.OPENED_STATUSES:
+                event = fresh
+                self._ticked.pop(event.id, None)
+                await self._tick(event)
+                entry = await self._store.entry(event.id, user_id)
         now_ms = self._now_ms()
         state = rules.buyer_state(
             event.status,
@@ -316,15 +327,17 @@ class WaitingRoom:
         if now - self._ticked.get(event.id, 0.0) < TICK_SECONDS:
             return
         self._ticked[event.id] = now
-        if not await self._store.lease(event.id, LEASE_MS):
-            return
         opened = event.status in rules.OPENED_STATUSES
         if now - self._measured.get(event.id, 0.0) >= self._settings.waiting_room_measure_seconds:
             self._measured[event.id] = now
             # Before the opening too: the first forecast's estimate of a turn's seats.
             self._spawn(self._measure(event.id, opened))
         if not opened:
-            return  # the pre-queue waits for the opening; its keys decide the order then
+            # The pre-queue waits for the opening; its keys decide the order then. The lease
+            # is left alone: a process that sees the opening first ticks at once.
+            return
+        if not await self._store.lease(event.id, LEASE_MS):
+            return
         now_ms = self._now_ms()
         snap = await self._store.snapshot(event.id, now_ms)
         rate = snap.rate if snap.rate is not None else self._pace.floor

@@ -182,6 +182,41 @@ async def test_the_pre_queue_is_shuffled_at_the_opening_and_later_arrivals_queue
     assert late_places == [26, 27, 28]
 
 
+async def test_a_process_that_learns_of_the_opening_from_the_room_tells_etas_at_once(
+    gql: Any,
+    services: Services,
+    make_buyer: Any,
+    event_factory: Any,
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # This process's copy of the event stays as it was read (SCHEDULED) for the whole test.
+    monkeypatch.setattr("adapters.waiting_room_service.EVENT_TTL_SECONDS", 3600.0)
+    event = event_factory(seats=100, status="SCHEDULED")
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE events SET on_sale_at = :t WHERE id = :e"),
+            {"t": datetime.now(UTC) + timedelta(hours=1), "e": event.id},
+        )
+    room = services.waiting_room
+    assert room is not None
+    room.forget(event.id)
+    early = [make_buyer() for _ in range(10)]
+    for buyer in early:
+        assert (await join(gql, event.id, buyer))["state"] == "PRE_QUEUE"
+
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE events SET status = 'ON_SALE' WHERE id = :e"), {"e": event.id})
+    # Another API process sees the opening first: a buyer joins through it (no tick yet).
+    late = make_buyer()
+    store = room._store  # noqa: SLF001 - the other process's write, without its tick
+    await store.join(event.id, late.id, True, 0.5, int(datetime.now(UTC).timestamp() * 1000))
+
+    told = [await status(gql, event.id, buyer) for buyer in early]
+    assert {s["state"] for s in told} <= {"WAITING", "ADMITTED"}
+    assert all(s["etaSeconds"] is not None for s in told), told  # 100 seats serve them all
+
+
 HOLD_MORE = """mutation($c: ID!, $s: [ID!]!, $a: String) {
   holdSeats(checkoutId: $c, seatIds: $s, admission: $a) { success failureReason } }"""
 SEATS_PER_TURN = "query($e: ID!) { waitingRoom(eventId: $e) { seatsPerTurn } }"
