@@ -40,6 +40,7 @@ from temporalio.client import Client
 
 from adapters.payments import TOKEN_APPROVE
 from adapters.temporal_converter import DATA_CONVERTER
+from bench import room_timeline
 from bench.buyer import SEAT_MAP, Call, Outcome, Reply, buy, plan_buyers
 from bench.flash_sale import wait_terminal
 from bench.http_lane import Lane
@@ -483,10 +484,23 @@ async def run(
         opened = asyncio.create_task(opener())
         await opened
         opened_at = time.time()
+        over = asyncio.Event()
+        timeline = asyncio.create_task(
+            room_timeline.record(
+                bench.stack.redis_url,
+                bench.engine,
+                bench.redis_prefix,
+                event.event_id,
+                opened_at,
+                over,
+            )
+        )
         bot_seen = Counter[str]()
         for counted in await asyncio.gather(*bots):
             bot_seen += counted
         await asyncio.gather(*tasks)
+        over.set()
+        readings = await timeline
     sale_seconds = time.time() - opened_at
     still_running, waited = await wait_terminal(client, event.event_id, hold_seconds * 2 + 120)
     await asyncio.sleep(2)  # past the seat-map cache's staleness bound
@@ -545,6 +559,8 @@ async def run(
             for v in sorted(admitted, key=lambda v: v.position or 0)
             if v.first_seen is not None and v.admitted_at is not None
         ],
+        # the room's state every half second: what each ETA was made of (bench/room_timeline.py)
+        "room_timeline": readings,
         "admitted": len(admitted),
         "admitted_twice": sum(1 for tokens_seen in accounts.values() if len(tokens_seen) > 1),
         "bot_position": bot_position,
