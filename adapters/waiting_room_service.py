@@ -13,7 +13,9 @@ unused turns past their deadline, then admits ``domain.waiting_room.admissions_n
 pace's credit, within what the seats can serve (the available ones, and the held ones likely
 to come back within a short lead, read from the saga's grants). The admission script applies
 it only if the cursor did not move meanwhile, together with the tick's forecast of the turns to
-come (``domain.waiting_room.forecast``), from which every buyer's poll reads its ETA.
+come (``domain.waiting_room.forecast``), from which every buyer's poll reads its ETA. Before
+the opening a tick only writes the opening's forecast (it takes no lease, so the first process
+to see the opening ticks at once).
 Every ``waiting_room_measure_seconds`` one process measures the saga's pace: the event's
 checkouts that reached a terminal state (one count at Temporal's visibility) and its own hold
 latency (the saga step's histogram), giving the rate (``domain.waiting_room.next_rate``),
@@ -334,7 +336,11 @@ class WaitingRoom:
             self._spawn(self._measure(event.id, opened))
         if not opened:
             # The pre-queue waits for the opening; its keys decide the order then. The lease
-            # is left alone: a process that sees the opening first ticks at once.
+            # is left alone: a process that sees the opening first ticks at once. The opening's
+            # forecast is written ahead, so buyers told their place at the opening, before
+            # its first tick is done, are told an ETA too.
+            if event.status == rules.PRE_OPENING_STATUS:
+                await self._forecast_opening(event.id)
             return
         if not await self._store.lease(event.id, LEASE_MS):
             return
@@ -380,6 +386,18 @@ class WaitingRoom:
         # On a whole second: the admission's ``exp`` (seconds) ends the turn at the same moment.
         deadline = (now_ms // 1000 + self._settings.waiting_room_turn_seconds) * 1000
         await self._store.admit(event.id, snap.admitted, count, deadline, now_ms, fields)
+
+    async def _forecast_opening(self, event_id: str) -> None:
+        """The turns to come at the opening: every seat available, nothing held, nobody
+        admitted yet; the tick after the opening replaces it."""
+        now_ms = self._now_ms()
+        snap = await self._store.snapshot(event_id, now_ms)
+        rate = snap.rate if snap.rate is not None else self._pace.floor
+        available = await self._available(event_id)
+        per_turn = self._seats_per_turn(snap, snap.lost)
+        returns = rules.expected_returns(now_ms, available, [], self._returns, rate * per_turn)
+        plan = rules.forecast(now_ms, rate, available, 0, returns, per_turn)
+        await self._store.record(event_id, {"plan": plan.encode()})
 
     def _seats_per_turn(self, snap: RoomSnapshot, lost_turns: int = 0) -> float:
         prior = snap.order_size or self._settings.waiting_room_seats_per_buyer

@@ -338,6 +338,7 @@ def poll_after_ms(
 # one in which buyers are admitted.
 OPENED_STATUSES = frozenset({"ON_SALE", "PAUSED", "SOLD_OUT"})
 ADMITTING_STATUS = "ON_SALE"
+PRE_OPENING_STATUS = "SCHEDULED"  # the pre-queue's: the sale has not opened yet
 CLOSED_STATUSES = frozenset({"CANCELLED", "COMPLETED", "DRAFT"})
 
 

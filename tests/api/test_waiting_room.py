@@ -217,6 +217,32 @@ async def test_a_process_that_learns_of_the_opening_from_the_room_tells_etas_at_
     assert all(s["etaSeconds"] is not None for s in told), told  # 100 seats serve them all
 
 
+async def test_buyers_told_their_place_at_the_opening_are_told_an_eta_before_its_first_tick(
+    gql: Any, services: Services, make_buyer: Any, event_factory: Any, engine: Engine
+) -> None:
+    event = event_factory(seats=100, status="SCHEDULED")
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE events SET on_sale_at = :t WHERE id = :e"),
+            {"t": datetime.now(UTC) + timedelta(hours=1), "e": event.id},
+        )
+    room = services.waiting_room
+    assert room is not None
+    room.forget(event.id)
+    early = [make_buyer() for _ in range(10)]
+    for buyer in early:
+        assert (await join(gql, event.id, buyer))["state"] == "PRE_QUEUE"
+
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE events SET status = 'ON_SALE' WHERE id = :e"), {"e": event.id})
+    room.forget(event.id)
+    # Another process holds the tick's lease: no tick runs after the opening during the test.
+    assert await room._store.lease(event.id, 60_000)  # noqa: SLF001
+    told = [await status(gql, event.id, buyer) for buyer in early]
+    assert {s["state"] for s in told} == {"WAITING"}
+    assert all(s["etaSeconds"] is not None for s in told), told  # the opening's forecast
+
+
 HOLD_MORE = """mutation($c: ID!, $s: [ID!]!, $a: String) {
   holdSeats(checkoutId: $c, seatIds: $s, admission: $a) { success failureReason } }"""
 SEATS_PER_TURN = "query($e: ID!) { waitingRoom(eventId: $e) { seatsPerTurn } }"
