@@ -122,7 +122,7 @@ def replay(fair: dict, settings: Settings) -> dict[str, Any]:
         if not before:
             continue
         reading = before[-1]
-        turn = told["position"] - int(reading["admitted"])
+        turn = told["position"] - int(reading["admitted"] or 0)
         actual = told["waited_s"] + (seen_ms - reading["t_ms"]) / 1000
         for name, plan in (
             ("recorded", rules.Forecast.decode(reading["plan"])),
