@@ -11,6 +11,14 @@ event loop), and slow is not down. So the outage is told where it always is, by 
 it goes down is cut then (the asyncio client's; a thread's blocking call cannot be cut and
 keeps its own timeouts). Either way it raises the ``ConnectionError`` that its caller already
 turns into its fallback, so no caller changes.
+
+The asyncio client also hands out its pooled connections without a turn of the event loop
+(``_ReadyConnectionPool``). redis-py 7 checks each connection it takes from the pool by reading
+it under a zero timeout, which always suspends the caller: on the API's busy event loop each
+Redis call (a hold's claim, a seat-map read's version, a rate-limit lease) then waited behind
+every ready request about twice more before its command was even sent. What it saves: that
+wait, on every Redis call of the API; in the flash sale, the refusals answered by the claim
+script (the refusal p99) and the seat-map reads (``docs/measurements.md``, 2026-12-06).
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from typing import Any
 
 import redis
 import redis.asyncio as aredis
+from redis._parsers.hiredis import _AsyncHiredisParser
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 # Runs a call while Redis answers; raises ``redis_down`` otherwise (BackendWatch.guarding).
@@ -37,11 +46,38 @@ async def _unguarded(call: Awaitable[Any]) -> Any:
     return await call
 
 
+def _unread(connection: aredis.connection.AbstractConnection) -> bool | None:
+    """Whether a connected connection holds anything unread (a reply left behind, or the
+    server's close), from what it has already received; None when its parser is not one this
+    can look into."""
+    parser = connection._parser
+    if not isinstance(parser, _AsyncHiredisParser) or not getattr(parser, "_connected", False):
+        return None
+    stream = parser._stream
+    return parser._reader.has_data() or stream.at_eof() or bool(stream._buffer)
+
+
+class _ReadyConnectionPool(aredis.ConnectionPool):
+    """Checks a connected connection it hands out without suspending the caller (see the
+    module doc; redis-py 8 checks the same way). A connection with anything unread, or not
+    connected, goes through redis-py's own check, which reconnects it."""
+
+    async def ensure_connection(self, connection: aredis.connection.AbstractConnection) -> None:
+        if connection.is_connected and _unread(connection) is False:
+            return
+        await super().ensure_connection(connection)
+
+
 class WatchedAsyncRedis(aredis.Redis):
     """``redis.asyncio.Redis`` whose commands (scripts included: EVALSHA is one) and pipelines
     run under ``guard``. Set ``guard`` once the watch exists (bootstrap.build_services)."""
 
     guard: AsyncGuard = staticmethod(_unguarded)  # type: ignore[assignment]
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs: Any) -> WatchedAsyncRedis:  # type: ignore[override]
+        """A client on a ``_ReadyConnectionPool`` (``kwargs`` as ``ConnectionPool.from_url``)."""
+        return cls.from_pool(_ReadyConnectionPool.from_url(url, **kwargs))
 
     async def execute_command(self, *args: Any, **options: Any) -> Any:
         return await self.guard(super().execute_command(*args, **options))
