@@ -155,24 +155,37 @@ async def test_an_admitted_buyer_who_does_not_hold_in_time_loses_the_turn(
     assert (await join(gql, event.id, late))["state"] == "TURN_EXPIRED"
 
 
-async def test_the_pre_queue_is_shuffled_at_the_opening_and_later_arrivals_queue_in_order(
-    gql: Any, services: Services, make_buyer: Any, event_factory: Any, engine: Engine
+async def pre_queue(
+    gql: Any, services: Services, engine: Engine, event: Any, buyers: list[Any]
 ) -> None:
-    event = event_factory(seats=4, status="SCHEDULED")
-    with engine.begin() as conn:  # an onSaleAt: the room is on without the organizer
+    """The event's sale opens in an hour (an onSaleAt: the room is on without the organizer);
+    ``buyers`` join its pre-queue."""
+    with engine.begin() as conn:
         conn.execute(
             text("UPDATE events SET on_sale_at = :t WHERE id = :e"),
             {"t": datetime.now(UTC) + timedelta(hours=1), "e": event.id},
         )
     assert services.waiting_room is not None
     services.waiting_room.forget(event.id)
-    early = [make_buyer() for _ in range(25)]
-    for buyer in early:
+    for buyer in buyers:
         joined = await join(gql, event.id, buyer)
         assert joined["state"] == "PRE_QUEUE" and joined["position"] is None
 
-    with engine.begin() as conn:  # what the lifecycle does at onSaleAt
-        conn.execute(text("UPDATE events SET status = 'ON_SALE' WHERE id = :e"), {"e": event.id})
+
+def open_sale(engine: Engine, event_id: str) -> None:
+    """What the lifecycle does at onSaleAt."""
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE events SET status = 'ON_SALE' WHERE id = :e"), {"e": event_id})
+
+
+async def test_the_pre_queue_is_shuffled_at_the_opening_and_later_arrivals_queue_in_order(
+    gql: Any, services: Services, make_buyer: Any, event_factory: Any, engine: Engine
+) -> None:
+    event = event_factory(seats=4, status="SCHEDULED")
+    early = [make_buyer() for _ in range(25)]
+    await pre_queue(gql, services, engine, event, early)
+    open_sale(engine, event.id)
+    assert services.waiting_room is not None
     services.waiting_room.forget(event.id)
     late = [make_buyer() for _ in range(3)]
     late_places = [(await join(gql, event.id, b))["position"] for b in late]
@@ -193,20 +206,11 @@ async def test_a_process_that_learns_of_the_opening_from_the_room_tells_etas_at_
     # This process's copy of the event stays as it was read (SCHEDULED) for the whole test.
     monkeypatch.setattr("adapters.waiting_room_service.EVENT_TTL_SECONDS", 3600.0)
     event = event_factory(seats=100, status="SCHEDULED")
-    with engine.begin() as conn:
-        conn.execute(
-            text("UPDATE events SET on_sale_at = :t WHERE id = :e"),
-            {"t": datetime.now(UTC) + timedelta(hours=1), "e": event.id},
-        )
+    early = [make_buyer() for _ in range(10)]
+    await pre_queue(gql, services, engine, event, early)
+    open_sale(engine, event.id)
     room = services.waiting_room
     assert room is not None
-    room.forget(event.id)
-    early = [make_buyer() for _ in range(10)]
-    for buyer in early:
-        assert (await join(gql, event.id, buyer))["state"] == "PRE_QUEUE"
-
-    with engine.begin() as conn:
-        conn.execute(text("UPDATE events SET status = 'ON_SALE' WHERE id = :e"), {"e": event.id})
     # Another API process sees the opening first: a buyer joins through it (no tick yet).
     late = make_buyer()
     store = room._store  # noqa: SLF001 - the other process's write, without its tick
@@ -221,20 +225,11 @@ async def test_buyers_told_their_place_at_the_opening_are_told_an_eta_before_its
     gql: Any, services: Services, make_buyer: Any, event_factory: Any, engine: Engine
 ) -> None:
     event = event_factory(seats=100, status="SCHEDULED")
-    with engine.begin() as conn:
-        conn.execute(
-            text("UPDATE events SET on_sale_at = :t WHERE id = :e"),
-            {"t": datetime.now(UTC) + timedelta(hours=1), "e": event.id},
-        )
+    early = [make_buyer() for _ in range(10)]
+    await pre_queue(gql, services, engine, event, early)
+    open_sale(engine, event.id)
     room = services.waiting_room
     assert room is not None
-    room.forget(event.id)
-    early = [make_buyer() for _ in range(10)]
-    for buyer in early:
-        assert (await join(gql, event.id, buyer))["state"] == "PRE_QUEUE"
-
-    with engine.begin() as conn:
-        conn.execute(text("UPDATE events SET status = 'ON_SALE' WHERE id = :e"), {"e": event.id})
     room.forget(event.id)
     # Another process holds the tick's lease: no tick runs after the opening during the test.
     assert await room._store.lease(event.id, 60_000)  # noqa: SLF001
