@@ -64,6 +64,9 @@ log = logging.getLogger(__name__)
 TICK_SECONDS = 0.25
 LEASE_MS = 200
 EVENT_TTL_SECONDS = 1.0  # how stale this process's copy of an event's switch and status may be
+# A copy that says the sale has not opened while the room says it has is read again, at most
+# this often (an event put back to SCHEDULED after opening must not cost a read per poll).
+REREAD_AFTER_OPENING_SECONDS = 0.1
 PACE_WINDOW_MS = 2000  # the ETAs' pace is measured over windows this long
 
 Run = Callable[..., Awaitable[Any]]
@@ -266,7 +269,12 @@ class WaitingRoom:
     async def _status(self, event: RoomEvent, user_id: str) -> QueueStatus:
         await self._tick(event)
         entry = await self._store.entry(event.id, user_id)
-        if entry.opened_ms is not None and event.status not in rules.OPENED_STATUSES:
+        copied_at = self._events.get(event.id, (0.0, None))[0]
+        if (
+            entry.opened_ms is not None
+            and event.status == rules.PRE_OPENING_STATUS
+            and time.monotonic() - copied_at >= REREAD_AFTER_OPENING_SECONDS
+        ):
             # Another process saw the opening first and this one's copy of the event is older:
             # read it now, or this process would tell its buyers "no ETA" (and tick nothing)
             # for up to EVENT_TTL_SECONDS, and they would not ask again for a while.

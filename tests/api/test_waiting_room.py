@@ -205,6 +205,7 @@ async def test_a_process_that_learns_of_the_opening_from_the_room_tells_etas_at_
 ) -> None:
     # This process's copy of the event stays as it was read (SCHEDULED) for the whole test.
     monkeypatch.setattr("adapters.waiting_room_service.EVENT_TTL_SECONDS", 3600.0)
+    monkeypatch.setattr("adapters.waiting_room_service.REREAD_AFTER_OPENING_SECONDS", 0.0)
     event = event_factory(seats=100, status="SCHEDULED")
     early = [make_buyer() for _ in range(10)]
     await pre_queue(gql, services, engine, event, early)
