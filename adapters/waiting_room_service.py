@@ -400,6 +400,8 @@ class WaitingRoom:
         admitted yet; the tick after the opening replaces it."""
         now_ms = self._now_ms()
         snap = await self._store.snapshot(event_id, now_ms)
+        if snap.opened_ms is not None:
+            return  # another process saw the opening: its ticks' forecasts are the ones to keep
         rate = snap.rate if snap.rate is not None else self._pace.floor
         available = await self._available(event_id)
         per_turn = self._seats_per_turn(snap, snap.lost)
