@@ -18,7 +18,8 @@ it under a zero timeout, which always suspends the caller: on the API's busy eve
 Redis call (a hold's claim, a seat-map read's version, a rate-limit lease) then waited behind
 every ready request about twice more before its command was even sent. What it saves: that
 wait, on every Redis call of the API; in the flash sale, the refusals answered by the claim
-script (the refusal p99) and the seat-map reads (``docs/measurements.md``, 2026-12-06).
+script (the refusal p99) and the seat-map reads (``docs/measurements.md``, 2026-12-06
+12:39).
 """
 
 from __future__ import annotations
