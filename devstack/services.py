@@ -38,6 +38,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct ports free now: bound together, so the kernel cannot give one twice."""
+    with contextlib.ExitStack() as held:
+        sockets = [held.enter_context(socket.socket()) for _ in range(count)]
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in sockets]
+
+
 def wait_until(probe: Callable[[], object], what: str, timeout: float = 60.0) -> None:
     """Polls ``probe`` until it stops raising: a readiness check, not a fixed sleep."""
     deadline = time.monotonic() + timeout
@@ -331,7 +340,12 @@ class Stack:
         metrics_port: int | None = None,
     ) -> None:
         if address is None:
-            port = port if port and port_is_free(port) else free_port()
+            # The dev server would pick its HTTP and metrics ports itself, asking the kernel for
+            # a free port before it binds its gRPC port, and could be handed the very port just
+            # freed for gRPC here: it then fails ("address already in use") and never answers.
+            spare = free_ports(4)
+            port = port if port and port_is_free(port) else spare[0]
+            http_port, own_metrics_port = [p for p in spare if p not in (port, metrics_port)][:2]
             args = [
                 bin_path("temporal"),
                 "server",
@@ -340,6 +354,8 @@ class Stack:
                 "127.0.0.1",
                 "--port",
                 str(port),
+                "--http-port",
+                str(http_port),
                 "--namespace",
                 namespace,
                 "--log-level",
@@ -375,8 +391,8 @@ class Stack:
                 "system.forceSearchAttributesCacheRefreshOnRead=false",
             ]
             if metrics_port:
-                args += ["--metrics-port", str(metrics_port)]
                 self.temporal_metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
+            args += ["--metrics-port", str(metrics_port or own_metrics_port)]
             self.spawn(args, (log_dir or data_dir) / "temporal.log")
             address = f"127.0.0.1:{port}"
             self.embedded["temporal"] = f"temporal dev server on {address}"
