@@ -157,12 +157,7 @@ class WaitingRoom:
             headroom=settings.waiting_room_headroom,
             latency_target_ms=settings.waiting_room_hold_latency_target_ms,
         )
-        self._returns = rules.Returns(
-            hold_seconds=settings.hold_seconds,
-            pay_seconds=settings.waiting_room_pay_seconds,
-            failed_share=settings.waiting_room_failed_share,
-            abandoned_share=settings.waiting_room_abandoned_share,
-        )
+        self._returns = room_returns(settings)
 
     # --- the event: this process's copy, at most EVENT_TTL_SECONDS old ---
 
@@ -354,7 +349,7 @@ class WaitingRoom:
             return
         now_ms = self._now_ms()
         snap = await self._store.snapshot(event.id, now_ms)
-        rate = snap.rate if snap.rate is not None else self._pace.floor
+        rate = self._rate(snap)
         admitting = event.status == rules.ADMITTING_STATUS
         capacity, count, credit = 0, 0, 0.0
         fields: dict[str, float | int | str] = {}
@@ -402,12 +397,16 @@ class WaitingRoom:
         snap = await self._store.snapshot(event_id, now_ms)
         if snap.opened_ms is not None:
             return  # another process saw the opening: its ticks' forecasts are the ones to keep
-        rate = snap.rate if snap.rate is not None else self._pace.floor
+        rate = self._rate(snap)
         available = await self._available(event_id)
         per_turn = self._seats_per_turn(snap, snap.lost)
         returns = rules.expected_returns(now_ms, available, [], self._returns, rate * per_turn)
         plan = rules.forecast(now_ms, rate, available, 0, returns, per_turn)
         await self._store.record(event_id, {"plan": plan.encode()})
+
+    def _rate(self, snap: RoomSnapshot) -> float:
+        """The admission rate the room runs at: the last measured, the floor before any."""
+        return snap.rate if snap.rate is not None else self._pace.floor
 
     def _seats_per_turn(self, snap: RoomSnapshot, lost_turns: int = 0) -> float:
         prior = snap.order_size or self._settings.waiting_room_seats_per_buyer
@@ -468,7 +467,7 @@ class WaitingRoom:
             "admitted": snap.admitted,
             "unused_turns": snap.outstanding,
             "lost_turns": snap.lost,
-            "admission_rate": snap.rate if snap.rate is not None else self._pace.floor,
+            "admission_rate": self._rate(snap),
             "admission_pace": snap.pace,
             "completions_per_second": snap.completions_per_s,
             "hold_latency_ms": snap.hold_ms,
@@ -481,6 +480,16 @@ class WaitingRoom:
     async def admissions(self, event_id: str) -> list[tuple[str, int]]:
         """(buyer, the moment ms its turn was given) of every turn given so far."""
         return await self._store.admitted_order(event_id)
+
+
+def room_returns(settings: Settings) -> rules.Returns:
+    """How held seats come back, from the settings' waiting-room block."""
+    return rules.Returns(
+        hold_seconds=settings.hold_seconds,
+        pay_seconds=settings.waiting_room_pay_seconds,
+        failed_share=settings.waiting_room_failed_share,
+        abandoned_share=settings.waiting_room_abandoned_share,
+    )
 
 
 def not_admitted() -> DomainError:

@@ -18,6 +18,7 @@ from typing import Any
 import redis
 
 from adapters.seat_claims import GRANT, claims_key
+from adapters.waiting_room_service import room_returns
 from bench.stack import seats_sold
 from bench.stats import percentile
 from config.settings import Settings
@@ -97,13 +98,9 @@ def recomputed(reading: dict, seats: int, settings: Settings) -> rules.Forecast:
     prior = float(reading["order_size"] or settings.waiting_room_seats_per_buyer)
     per_turn = rules.seats_per_turn(taken, used + lost, prior)
     rate = float(reading["rate"] or settings.waiting_room_min_rate)
-    how = rules.Returns(
-        hold_seconds=settings.hold_seconds,
-        pay_seconds=settings.waiting_room_pay_seconds,
-        failed_share=settings.waiting_room_failed_share,
-        abandoned_share=settings.waiting_room_abandoned_share,
+    returns = rules.expected_returns(
+        now_ms, available, held, room_returns(settings), rate * per_turn
     )
-    returns = rules.expected_returns(now_ms, available, held, how, rate * per_turn)
     unused = len(reading["unused_deadlines_ms"])
     return rules.forecast(now_ms, rate, available, unused, returns, per_turn)
 
