@@ -64,7 +64,8 @@ if #expired > 0 then redis.call('HINCRBY', meta, 'lost', #expired) end
 local m = redis.call('HMGET', meta, 'admitted', 'credit', 'tick_ms', 'opened_ms', 'pace',
   'win_ms', 'win_n', 'rate', 'lost', 'completions_per_s', 'hold_ms', 'capacity', 'turns_used',
   'turn_seats', 'order_size')
-return {m, redis.call('ZCARD', q), redis.call('ZCARD', turns), redis.call('SCARD', lost)}
+return {m, redis.call('ZCARD', q), redis.call('ZCARD', turns), redis.call('SCARD', lost),
+  redis.call('ZRANGE', turns, 0, -1, 'WITHSCORES')}
 """
 
 # Gives the next ARGV[2] positions their turn, if the cursor is still at ARGV[1].
@@ -136,6 +137,7 @@ class RoomSnapshot:
     turns_used: int = 0  # turns in which the buyer held
     turn_seats: int = 0  # seats held within them
     order_size: float | None = None  # seats per order in the platform's recent sales
+    unused_deadlines_ms: tuple[int, ...] = ()  # of the turns given and not used yet
 
 
 @dataclass(frozen=True)
@@ -188,7 +190,7 @@ class RedisWaitingRooms:
 
     async def snapshot(self, event_id: str, now_ms: int) -> RoomSnapshot:
         keys = [self._k(event_id, n) for n in ("q", "turns", "lost", "meta")]
-        meta, queued, outstanding, lost_now = await self._snapshot(keys=keys, args=[now_ms])
+        meta, queued, outstanding, lost_now, unused = await self._snapshot(keys=keys, args=[now_ms])
         *room, turns_used, turn_seats, order_size = meta
         (admitted, credit, tick, opened, pace, win_ms, win_n, rate, lost, done, hold, cap) = room
         return RoomSnapshot(
@@ -209,6 +211,7 @@ class RedisWaitingRooms:
             turns_used=int(_num(turns_used)),
             turn_seats=int(_num(turn_seats)),
             order_size=_opt(order_size),
+            unused_deadlines_ms=tuple(int(_num(score)) for score in unused[1::2]),
         )
 
     async def admit(

@@ -13,9 +13,9 @@ unused turns past their deadline, then admits ``domain.waiting_room.admissions_n
 pace's credit, within what the seats can serve (the available ones, and the held ones likely
 to come back within a short lead, read from the saga's grants). The admission script applies
 it only if the cursor did not move meanwhile, together with the tick's forecast of the turns to
-come (``domain.waiting_room.forecast``), from which every buyer's poll reads its ETA. Before
-the opening a tick only writes the opening's forecast (it takes no lease, so the first process
-to see the opening ticks at once).
+come (``domain.waiting_room_forecast``: the same rule played forward), from which every buyer's
+poll reads its ETA. Before the opening a tick only writes the opening's forecast (it takes no
+lease, so the first process to see the opening ticks at once).
 Every ``waiting_room_measure_seconds`` one process measures the saga's pace: the event's
 checkouts that reached a terminal state (one count at Temporal's visibility) and its own hold
 latency (the saga step's histogram), giving the rate (``domain.waiting_room.next_rate``),
@@ -58,6 +58,7 @@ from domain import waiting_room as rules
 from domain.errors import DomainError, ErrorCode
 from domain.waiting_room import QueueState
 from domain.waiting_room_admission import Admission, AdmissionSigner
+from domain.waiting_room_forecast import Turns, hold_after_ms, play_forward
 
 log = logging.getLogger(__name__)
 
@@ -343,7 +344,7 @@ class WaitingRoom:
             # forecast is written ahead, so buyers told their place at the opening, before
             # its first tick is done, are told an ETA too.
             if event.status == rules.PRE_OPENING_STATUS:
-                await self._forecast_opening(event.id)
+                await self._forecast_opening(event)
             return
         if not await self._store.lease(event.id, LEASE_MS):
             return
@@ -372,8 +373,9 @@ class WaitingRoom:
             count = rules.admissions_now(
                 credit, capacity, snap.outstanding, snap.queued - snap.admitted
             )
-            plan = rules.forecast(
-                now_ms, rate, available, snap.outstanding + count, returns, per_turn
+            waiting = snap.queued - snap.admitted - count
+            plan = self._forecast(
+                event, snap, now_ms, (rate, credit - count), available, held, waiting, count
             )
             fields["plan"] = plan.encode()
         else:
@@ -390,19 +392,64 @@ class WaitingRoom:
         deadline = (now_ms // 1000 + self._settings.waiting_room_turn_seconds) * 1000
         await self._store.admit(event.id, snap.admitted, count, deadline, now_ms, fields)
 
-    async def _forecast_opening(self, event_id: str) -> None:
+    async def _forecast_opening(self, event: RoomEvent) -> None:
         """The turns to come at the opening: every seat available, nothing held, nobody
         admitted yet; the tick after the opening replaces it."""
         now_ms = self._now_ms()
-        snap = await self._store.snapshot(event_id, now_ms)
+        snap = await self._store.snapshot(event.id, now_ms)
         if snap.opened_ms is not None:
             return  # another process saw the opening: its ticks' forecasts are the ones to keep
         rate = self._rate(snap)
-        available = await self._available(event_id)
-        per_turn = self._seats_per_turn(snap, snap.lost)
-        returns = rules.expected_returns(now_ms, available, [], self._returns, rate * per_turn)
-        plan = rules.forecast(now_ms, rate, available, 0, returns, per_turn)
-        await self._store.record(event_id, {"plan": plan.encode()})
+        available = await self._available(event.id)
+        # From the opening, which starts with one second's worth of credit, as the first tick.
+        opens_ms = int(event.on_sale_at.timestamp() * 1000) if event.on_sale_at else now_ms
+        # Buyers still join the pre-queue until the opening: turns for as many as the seats could
+        # serve, so that the last to join before it are told an ETA too.
+        waiting = max(snap.queued, event.sellable_seats)
+        plan = self._forecast(
+            event, snap, max(now_ms, opens_ms), (rate, rate), available, [], waiting
+        )
+        await self._store.record(event.id, {"plan": plan.encode()})
+
+    def _forecast(
+        self,
+        event: RoomEvent,
+        snap: RoomSnapshot,
+        now_ms: int,
+        pace: tuple[float, float],
+        available: int,
+        held: list[int],
+        waiting: int,
+        admitting: int = 0,
+    ) -> rules.Forecast:
+        """The turns to come for ``waiting`` buyers after this tick's ``admitting`` new ones:
+        the room's rule played forward from ``snap`` at ``pace`` (the rate, the credit left)."""
+        rate, credit = pace
+        turn_ms = self._settings.waiting_room_turn_seconds * 1000
+        unused = [deadline - turn_ms for deadline in snap.unused_deadlines_ms]
+        unused += [now_ms] * admitting
+        prior = snap.order_size or self._settings.waiting_room_seats_per_buyer
+        prior_hold_ms = int(self._settings.waiting_room_hold_after_seconds * 1000)
+        turns = Turns(
+            seats=self._seats_per_turn(snap),
+            scarce_share=self._settings.waiting_room_scarce_share,
+            hold_after_ms=hold_after_ms(len(unused), rate, snap.turns_used, prior_hold_ms),
+            turn_ms=turn_ms,
+        )
+        return play_forward(
+            now_ms,
+            rate,
+            credit,
+            available,
+            held,
+            unused,
+            event.sellable_seats,
+            (snap.turns_used, snap.turn_seats, prior),
+            self._returns,
+            turns,
+            int(self._settings.waiting_room_return_lead_seconds * 1000),
+            waiting,
+        )
 
     def _rate(self, snap: RoomSnapshot) -> float:
         """The admission rate the room runs at: the last measured, the floor before any."""

@@ -23,6 +23,7 @@ from bench.stack import seats_sold
 from bench.stats import percentile
 from config.settings import Settings
 from domain import waiting_room as rules
+from domain.waiting_room_forecast import Turns, hold_after_ms, play_forward
 
 FIELDS = (
     "admitted",
@@ -90,19 +91,37 @@ async def record(
 def recomputed(reading: dict, seats: int, settings: Settings) -> rules.Forecast:
     """The forecast the room's current rules make from a reading, as the controller's tick
     does (``adapters/waiting_room_service.py``), its credit and this tick's admissions aside:
-    change ``domain.waiting_room`` and replay a recorded sale to see what the change does."""
+    change ``domain.waiting_room_forecast`` and replay a recorded sale to see what it does."""
     now_ms = reading["t_ms"]
     held = [int(at) for at, n in reading["held_expiries_ms"].items() for _ in range(n)]
     available = max(0, seats - reading["sold"] - len(held))
-    used, taken, lost = (int(float(reading[k] or 0)) for k in ("turns_used", "turn_seats", "lost"))
+    used, taken = (int(float(reading[k] or 0)) for k in ("turns_used", "turn_seats"))
     prior = float(reading["order_size"] or settings.waiting_room_seats_per_buyer)
-    per_turn = rules.seats_per_turn(taken, used + lost, prior)
     rate = float(reading["rate"] or settings.waiting_room_min_rate)
-    returns = rules.expected_returns(
-        now_ms, available, held, room_returns(settings), rate * per_turn
+    turn_ms = settings.waiting_room_turn_seconds * 1000
+    unused = [deadline - turn_ms for deadline in reading["unused_deadlines_ms"]]
+    prior_hold_ms = int(settings.waiting_room_hold_after_seconds * 1000)
+    turns = Turns(
+        seats=rules.seats_per_turn(taken, used, prior),
+        scarce_share=settings.waiting_room_scarce_share,
+        hold_after_ms=hold_after_ms(len(unused), rate, used, prior_hold_ms),
+        turn_ms=turn_ms,
     )
-    unused = len(reading["unused_deadlines_ms"])
-    return rules.forecast(now_ms, rate, available, unused, returns, per_turn)
+    opening = reading["admitted"] is None  # the opening's forecast: one second's credit
+    return play_forward(
+        now_ms,
+        rate,
+        rate if opening else 0.0,
+        available,
+        held,
+        unused,
+        seats,
+        (used, taken, prior),
+        room_returns(settings),
+        turns,
+        int(settings.waiting_room_return_lead_seconds * 1000),
+        10**6,
+    )
 
 
 def replay(fair: dict, settings: Settings) -> dict[str, Any]:

@@ -13,11 +13,9 @@ second, with feedback from hold latency, within the operator's floor and ceiling
 seats expected back within a short lead, ``expected_returns``, so the room does not idle while
 an abandoned hold runs out; a buyer admitted to an empty seat map would only wait out its turn).
 
-The ETA (``Forecast``) is when the buyer's turn comes at that pace and with those seats: the
-seats available now serve the next turns at the pace, and later turns wait for seats to come
-back (``expected_returns``: a failed payment's soon after its hold, an abandoned hold's at its
-expiry, each hold made when the pace admits its buyer). A buyer whose turn no seat in sight
-can serve is told no ETA (seats may still come back).
+The ETA (``Forecast``) is when the buyer's turn comes by that rule, played forward with a model
+of what admitted buyers do (``domain/waiting_room_forecast.py``). A buyer whose turn no seat in
+sight can serve is told no ETA (seats may still come back).
 """
 
 from __future__ import annotations
@@ -75,9 +73,9 @@ class Place:
 class Forecast:
     """When the next turns come, as the controller saw the room at ``at_ms`` (epoch ms).
 
-    Turn ``j`` (1-based, counted from the cursor) comes no sooner than the pace allows,
-    ``j / rate`` seconds after ``at_ms``, nor before the seats can serve it: the first
-    ``steps`` entry whose turn count reaches ``j`` (epoch ms, turns the seats serve by then).
+    Turn ``j`` (1-based, counted from the cursor) comes at the first ``steps`` entry whose turn
+    count reaches ``j`` (epoch ms, turns given by then: the pace and the seats both played
+    forward, ``domain/waiting_room_forecast.py``). ``rate`` 0: the room admits nobody now.
     """
 
     at_ms: int
@@ -88,10 +86,7 @@ class Forecast:
         """When the ``turn``-th next turn comes (epoch ms), None when no seat in sight serves it."""
         if self.rate <= 0:
             return None
-        served = next((at for at, turns in self.steps if turns >= turn), None)
-        if served is None:
-            return None
-        return max(served, self.at_ms + math.ceil(turn / self.rate * 1000))
+        return next((at for at, turns in self.steps if turns >= turn), None)
 
     def encode(self) -> str:
         """A compact text for one Redis field: ``at_ms rate ms:turns,ms:turns...``."""
@@ -110,42 +105,6 @@ class Forecast:
             )
         except ValueError:
             return None  # written by another version: the next tick writes a new one
-
-
-# A forecast keeps at most this many steps (returns are grouped by second): turns further out
-# are told no ETA rather than making every buyer's poll read a long field.
-MAX_FORECAST_STEPS = 64
-
-
-def forecast(
-    now_ms: int,
-    rate: float,
-    available_seats: int,
-    outstanding: int,
-    returns: list[tuple[int, float]],
-    seats_per_buyer: float,
-) -> Forecast:
-    """The turns to come: the buyers with an unused turn (``outstanding``) are served first,
-    then each next turn needs ``seats_per_buyer`` more seats, from the ones available now and
-    then from ``returns`` (epoch ms, seats expected back then, as ``likely_returns`` gives)."""
-    per = max(seats_per_buyer, 1.0)
-    steps: list[tuple[int, int]] = []
-
-    def add(at_ms: int, seats: float) -> None:
-        turns = math.floor(seats / per + 1e-9) - outstanding
-        if turns <= 0 or (steps and turns <= steps[-1][1]):
-            return
-        if steps and steps[-1][0] // 1000 == at_ms // 1000:
-            steps[-1] = (steps[-1][0], turns)  # one step per second
-        elif len(steps) < MAX_FORECAST_STEPS:
-            steps.append((at_ms, turns))
-
-    seats = float(max(available_seats, 0))
-    add(now_ms, seats)
-    for at_ms, back in sorted(returns):
-        seats += back
-        add(max(at_ms, now_ms), seats)
-    return Forecast(now_ms, rate, tuple(steps))
 
 
 def place(rank: int, admitted: int, plan: Forecast | None, now_ms: int) -> Place:
@@ -236,16 +195,19 @@ def expected_returns(
     return returns
 
 
+MAX_PACE_LOTS = 64  # the seats available now are followed in at most this many lots
+
+
 def _held_at_the_pace(
     now_ms: int, seats: float, seats_per_second: float
 ) -> list[tuple[int, float]]:
     """When the seats available now get held, as (epoch ms, seats): a second's worth at a
-    time from now, in at most ``MAX_FORECAST_STEPS`` lots."""
+    time from now, in at most ``MAX_PACE_LOTS`` lots."""
     if seats <= 0:
         return []
     if seats_per_second <= 0:
         return [(now_ms, seats)]
-    lot = max(seats_per_second, seats / MAX_FORECAST_STEPS)
+    lot = max(seats_per_second, seats / MAX_PACE_LOTS)
     lots = math.ceil(seats / lot - 1e-9)
     spacing_ms = lot / seats_per_second * 1000
     return [(now_ms + round(k * spacing_ms), min(lot, seats - k * lot)) for k in range(lots)]

@@ -36,41 +36,20 @@ def test_keys_are_validated() -> None:
     assert rules.arrival_key(2**40) > rules.arrival_key(2**40 - 1)
 
 
-def test_place_counts_people_ahead_and_the_eta_at_the_pace() -> None:
+def test_place_counts_people_ahead_and_reads_the_eta_from_the_forecast() -> None:
     now = 1_000_000
-    seats_for_all = rules.forecast(now, 5, 1000, 0, [], 1)  # seats for everyone: the pace
-    assert rules.place(9, 0, seats_for_all, now) == rules.Place(10, 9, 2)
-    assert rules.place(3, 4, seats_for_all, now) == rules.Place(4, 0, 0)  # admitted
-    assert rules.place(4, 4, rules.forecast(now, 2, 1000, 0, [], 1), now) == rules.Place(5, 0, 1)
-    # seen a second after the forecast: a second less to wait
-    assert rules.place(9, 0, seats_for_all, now + 1000).eta_seconds == 1
+    # turns 1-5 come in a second, 6-10 in two; nothing beyond: no seat in sight
+    plan = rules.Forecast(now, 5, ((now + 1000, 5), (now + 2000, 10)))
+    assert rules.place(9, 0, plan, now) == rules.Place(10, 9, 2)
+    assert rules.place(3, 4, plan, now) == rules.Place(4, 0, 0)  # admitted
+    assert rules.place(4, 4, plan, now) == rules.Place(5, 0, 1)
+    # seen a second after the forecast: a second less to wait, and at least one while waiting
+    assert rules.place(9, 0, plan, now + 1000).eta_seconds == 1
+    assert rules.place(0, 0, plan, now + 5000).eta_seconds == 1
+    assert rules.place(10, 0, plan, now).eta_seconds is None  # beyond the seats in sight
     assert rules.place(100, 0, None, now).eta_seconds is None  # nothing forecast yet
-    assert rules.place(100, 0, rules.forecast(now, 0, 1000, 0, [], 1), now).eta_seconds is None
-
-
-def test_later_turns_wait_for_held_seats_to_come_back() -> None:
-    now = 1_000_000
-    # 7 seats free, 2 buyers with an unused turn, 2 seats a buyer: 3 seats free for 1 more
-    # turn; 4 seats expected back in 30 s and 4 more in 60 s: 2 turns each
-    plan = rules.forecast(now, 10, 7, 2, [(now + 60_000, 4.0), (now + 30_000, 4.0)], 2)
-    etas = [rules.place(rank, 0, plan, now).eta_seconds for rank in range(6)]
-    assert etas == [1, 30, 30, 60, 60, None]  # the first at the pace; beyond the seats: none
-    # nothing free and the unused turns take the first seats back
-    plan = rules.forecast(now, 10, 0, 3, [(now + 30_000, 4.0), (now + 40_000, 4.0)], 2)
-    assert [rules.place(r, 0, plan, now).eta_seconds for r in range(2)] == [40, None]
-    # the pace still bounds turns whose seats are there
-    slow = rules.forecast(now, 0.1, 100, 0, [], 1)
-    assert rules.place(4, 0, slow, now).eta_seconds == 50
-
-
-def test_a_forecast_survives_its_redis_field_and_stays_short() -> None:
-    now = 1_700_000_000_000
-    plan = rules.forecast(now, 12.5, 7, 1, [(now + 30_400, 3.0), (now + 30_900, 2.0)], 2)
-    assert rules.Forecast.decode(plan.encode()) == plan
-    assert plan.steps == ((now, 2), (now + 30_400, 5))  # returns within a second: one step
-    assert rules.Forecast.decode("") is None and rules.Forecast.decode("garbage") is None
-    many = [(now + 1000 * i, 1.0) for i in range(1, 500)]
-    assert len(rules.forecast(now, 1, 0, 0, many, 1).steps) == rules.MAX_FORECAST_STEPS
+    paused = rules.Forecast(now, 0, ((now + 1000, 5),))
+    assert rules.place(1, 0, paused, now).eta_seconds is None
 
 
 def test_seats_come_back_from_failed_payments_soon_and_abandoned_holds_at_expiry() -> None:
@@ -187,8 +166,8 @@ def test_the_seats_available_now_are_held_and_come_back_at_the_pace() -> None:
     assert returns[:2] == [(now + 30_000, 2.0), (now + 31_000, 2.0)]
     # no pace given: all held now, as before
     assert rules.expected_returns(now, 8, [], how)[0] == (now + 30_000, 4.0)
-    # a slow pace over many seats is followed in at most MAX_FORECAST_STEPS lots
+    # a slow pace over many seats is followed in at most MAX_PACE_LOTS lots
     slow = rules.expected_returns(now, 100_000, [], how, seats_per_second=0.5)
     first_generation = [r for r in slow if r[0] < now + 2 * 30_000 + 1]
-    assert len({at for at, _ in slow}) <= rules.MAX_FORECAST_STEPS * rules.RETURN_GENERATIONS
-    assert first_generation[0] == (now + 30_000, 100_000 / rules.MAX_FORECAST_STEPS / 2)
+    assert len({at for at, _ in slow}) <= rules.MAX_PACE_LOTS * rules.RETURN_GENERATIONS
+    assert first_generation[0] == (now + 30_000, 100_000 / rules.MAX_PACE_LOTS / 2)

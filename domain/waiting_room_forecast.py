@@ -1,0 +1,207 @@
+"""When the next turns come: the room's own admission rule played forward.
+
+The controller admits by two bounds (``domain.waiting_room``): the pace's credit, and the
+seats (no more unused turns than the available seats, plus those expected back within a short
+lead, can serve at what a turn takes). The forecast every buyer's ETA is read from runs that
+same rule forward from the room as the tick sees it, a quarter second at a time, with a model of
+what the admitted buyers then do:
+
+- a buyer holds ``hold_after_ms`` after its turn is given (measured: the unused turns over the
+  admission rate, by Little's law, once turns are used; a configured first guess before), or,
+  finding no seat, looks again until its turn ends;
+- a turn takes ``seats`` while seats are plentiful, and fewer once less than ``scarce_share`` of
+  the event is available, down to one seat at sold out: the last seats are scattered singles
+  and pairs (``Turns.seats_at``);
+- what a buyer holds comes back as ``Returns`` says (a failed payment's share soon after the
+  hold, an abandoned one's at its expiry), and is held again by later turns;
+- the room's estimate of a turn's seats (what bounds admissions) follows the turns used, as
+  the controller's does (``seats_per_turn``).
+
+Why play the rule forward rather than divide the seats by a turn's seats: the admissions after
+the first seats are gone are set by the returns *and* by the room's own estimate, which falls as
+the late turns take fewer seats; a single division put those turns 2-3x too early or too late
+(docs/measurements.md has the replays against recorded sales).
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass
+
+from domain.waiting_room import (
+    PRIOR_TURNS,
+    Forecast,
+    Returns,
+    accrue,
+    admissions_now,
+    seat_capacity,
+)
+
+STEP_MS = 250  # the controller's tick
+HORIZON_MS = 180_000  # turns further out are told no ETA
+MAX_STEPS = 160  # a forecast's steps: every poll reads them all
+# Turns this close to the last step (as a share of its wait) are told its time: one ETA for
+# turns a few percent apart keeps the field short (most turns come late, far apart).
+MERGE_SHARE = 0.05
+
+
+@dataclass(frozen=True)
+class Turns:
+    """What the admitted buyers do, as the forecast models it."""
+
+    seats: float  # seats a turn takes while seats are plentiful
+    scarce_share: float  # below this share of the event available, a turn takes fewer
+    hold_after_ms: int  # how long after its turn is given a buyer holds
+    turn_ms: int  # a buyer who finds no seat looks again until its turn ends
+
+    def seats_at(self, available: float, total: int) -> float:
+        """Seats the next turn takes with ``available`` of ``total`` seats left: ``seats``,
+        falling in proportion below the scarce share, to one (what is left, if less)."""
+        if available < 1:
+            return 0.0
+        scarce = self.scarce_share * total
+        per = max(self.seats, 1.0)
+        if available < scarce:
+            per = 1.0 + (per - 1.0) * available / scarce
+        return min(per, available)
+
+
+def hold_after_ms(unused_turns: int, rate: float, turns_used: int, prior_ms: int) -> int:
+    """How long after its turn a buyer holds: the turns given and not used yet over the rate
+    they are given at (Little's law), from ``prior_ms`` counted as ``PRIOR_TURNS`` turns."""
+    if turns_used <= 0 or rate <= 0:
+        return prior_ms
+    measured = unused_turns / rate * 1000
+    return round((measured * turns_used + prior_ms * PRIOR_TURNS) / (turns_used + PRIOR_TURNS))
+
+
+@dataclass
+class _Room:
+    """The simulated room: seats available, the returns to come, turns given and not used."""
+
+    available: float
+    total: int
+    turns_used: int
+    turn_seats: float
+    prior: float
+    how: Returns
+    lead_ms: int
+    near: list[tuple[int, float]]  # returns within the lead, soonest first (a heap)
+    far: list[tuple[int, float]]  # returns after it (a heap)
+    pending: list[tuple[int, int]]  # each unused turn: (when it holds, its end), a heap
+    soon: float = 0.0  # seats in ``near``
+
+    def expect(self, at_ms: int, seats: float, now_ms: int) -> None:
+        if seats <= 0:
+            return
+        if at_ms <= now_ms + self.lead_ms:
+            heapq.heappush(self.near, (at_ms, seats))
+            self.soon += seats
+        else:
+            heapq.heappush(self.far, (at_ms, seats))
+
+    def advance(self, now_ms: int, turns: Turns) -> None:
+        """Moves the room to ``now_ms``: returns fall due, unused turns hold."""
+        while self.far and self.far[0][0] <= now_ms + self.lead_ms:
+            at_ms, seats = heapq.heappop(self.far)
+            heapq.heappush(self.near, (at_ms, seats))
+            self.soon += seats
+        while self.near and self.near[0][0] <= now_ms:
+            _, seats = heapq.heappop(self.near)
+            self.soon -= seats
+            self.available += seats
+        retry: list[tuple[int, int]] = []
+        while self.pending and self.pending[0][0] <= now_ms:
+            _, ends_ms = heapq.heappop(self.pending)
+            taken = turns.seats_at(self.available, self.total)
+            if taken <= 0:
+                if now_ms + STEP_MS < ends_ms:
+                    retry.append((now_ms + STEP_MS, ends_ms))  # no seat yet: looks again
+                continue
+            self.available -= taken
+            self.turns_used += 1
+            self.turn_seats += taken
+            hold_ms = int(self.how.hold_seconds * 1000)
+            pay_ms = min(int(self.how.pay_seconds * 1000), hold_ms)
+            self.expect(now_ms + pay_ms, taken * self.how.failed_share, now_ms)
+            self.expect(now_ms + hold_ms, taken * self.how.abandoned_share, now_ms)
+        for turn in retry:
+            heapq.heappush(self.pending, turn)
+
+    def capacity(self) -> int:
+        """Unused turns the seats can serve, by the room's own estimate of a turn's seats."""
+        per_holder = (self.turn_seats + self.prior * PRIOR_TURNS) / (self.turns_used + PRIOR_TURNS)
+        return seat_capacity(math.floor(self.available + self.soon + 1e-9), per_holder)
+
+    def settled(self) -> bool:
+        """Nothing more can happen: no seat left, none to come back, no turn to hold."""
+        return self.available < 1 and not (self.near or self.far or self.pending)
+
+
+def play_forward(
+    now_ms: int,
+    rate: float,
+    credit: float,
+    available: int,
+    held_expiries_ms: list[int],
+    unused_given_ms: list[int],
+    total_seats: int,
+    used: tuple[int, int, float],
+    how: Returns,
+    turns: Turns,
+    lead_ms: int,
+    waiting: int,
+) -> Forecast:
+    """The turns to come after the ``len(unused_given_ms)`` unused ones, as ``Forecast`` steps.
+
+    ``held_expiries_ms``: one entry per live held seat (its hold's expiry); ``unused_given_ms``:
+    when each unused turn was given; ``used``: the turns used so far, the seats they took and
+    the first estimate of a turn's seats (what ``seats_per_turn`` counts from); ``credit``: the
+    pace's credit left after this tick; ``waiting``: buyers still waiting (no turn beyond them).
+    """
+    turns_used, turn_seats, prior = used
+    room = _Room(
+        available=float(max(available, 0)),
+        total=max(total_seats, 1),
+        turns_used=turns_used,
+        turn_seats=float(turn_seats),
+        prior=prior,
+        how=how,
+        lead_ms=lead_ms,
+        near=[],
+        far=[],
+        pending=[
+            (max(given + turns.hold_after_ms, now_ms), given + turns.turn_ms)
+            for given in unused_given_ms
+        ],
+    )
+    heapq.heapify(room.pending)
+    hold_ms = int(how.hold_seconds * 1000)
+    pay_ms = min(int(how.pay_seconds * 1000), hold_ms)
+    for expires_ms in held_expiries_ms:
+        began_ms = expires_ms - hold_ms
+        if now_ms - began_ms >= pay_ms:
+            room.expect(expires_ms, 1.0, now_ms)  # not paid for by now: back at its expiry
+        else:
+            room.expect(began_ms + pay_ms, how.failed_share, now_ms)
+            room.expect(expires_ms, how.abandoned_share, now_ms)
+    steps: list[tuple[int, int]] = []
+    given = 0
+    t_ms = now_ms
+    while given < waiting and t_ms <= now_ms + HORIZON_MS and not room.settled():
+        room.advance(t_ms, turns)
+        count = admissions_now(credit, room.capacity(), len(room.pending), waiting - given)
+        if count:
+            given += count
+            for _ in range(count):
+                heapq.heappush(room.pending, (t_ms + turns.hold_after_ms, t_ms + turns.turn_ms))
+            if steps and t_ms - steps[-1][0] <= (steps[-1][0] - now_ms) * MERGE_SHARE:
+                steps[-1] = (steps[-1][0], given)
+            elif len(steps) < MAX_STEPS:
+                steps.append((t_ms, given))
+            else:
+                break
+        credit = accrue(credit - count, rate, STEP_MS / 1000)
+        t_ms += STEP_MS
+    return Forecast(now_ms, rate, tuple(steps))

@@ -1,0 +1,102 @@
+"""The forecast: the room's admission rule played forward (domain/waiting_room_forecast.py)."""
+
+from __future__ import annotations
+
+from domain import waiting_room as rules
+from domain.waiting_room_forecast import MAX_STEPS, Turns, hold_after_ms, play_forward
+
+NOW = 1_700_000_000_000
+NOBODY_RETURNS = rules.Returns(hold_seconds=30, pay_seconds=5, failed_share=0, abandoned_share=0)
+PLENTY = Turns(seats=2.0, scarce_share=0.0, hold_after_ms=1000, turn_ms=30_000)
+
+
+def etas(plan: rules.Forecast, buyers: int) -> list[int | None]:
+    return [rules.place(rank, 0, plan, NOW).eta_seconds for rank in range(buyers)]
+
+
+def forward(
+    available: int,
+    rate: float = 10,
+    credit: float = 0.0,
+    held: list[int] | None = None,
+    unused: list[int] | None = None,
+    total: int = 1000,
+    turns: Turns = PLENTY,
+    how: rules.Returns = NOBODY_RETURNS,
+    waiting: int = 10_000,
+) -> rules.Forecast:
+    return play_forward(
+        NOW,
+        rate,
+        credit,
+        available,
+        held or [],
+        unused or [],
+        total,
+        (0, 0, turns.seats),
+        how,
+        turns,
+        5_000,
+        waiting,
+    )
+
+
+def test_with_seats_for_everyone_turns_come_at_the_pace() -> None:
+    plan = forward(1000, rate=5)
+    assert etas(plan, 25)[4] == 1 and etas(plan, 25)[9] == 2 and etas(plan, 25)[24] == 5
+    # the opening starts with a second's worth of credit: the first five have their turn now
+    opening = forward(1000, rate=5, credit=5)
+    assert opening.steps[0][0] == NOW and opening.steps[0][1] >= 5
+    assert etas(opening, 10)[9] == 1 and etas(plan, 10)[9] == 2
+
+
+def test_no_more_turns_than_the_seats_can_serve_nor_buyers_waiting() -> None:
+    # 10 seats at 2 a turn: five turns, then nothing comes back: no ETA
+    assert etas(forward(10), 7)[4] is not None and etas(forward(10), 7)[5:] == [None, None]
+    assert etas(forward(1000, waiting=3), 4)[3] is None  # nobody behind the third to admit
+
+
+def test_later_turns_wait_for_held_seats_to_come_back_ahead_by_the_lead() -> None:
+    unpaid = NOW + 10_000  # held for 20 s of 30, not paid for: back at its expiry
+    plan = forward(0, held=[unpaid] * 4)
+    # two turns for the four seats, admitted the 5 s lead before they are back
+    assert etas(plan, 3) == [5, 5, None]
+
+
+def test_an_unused_turn_holds_its_seats_before_the_next_buyer_gets_them() -> None:
+    # four seats at two a turn, two buyers admitted just now: no turn for a third
+    assert etas(forward(4, unused=[NOW, NOW]), 1) == [None]
+    assert etas(forward(6, unused=[NOW, NOW]), 2) == [1, None]  # two seats more: one turn
+    # a failed payment gives its seats back 5 s after the hold (+1 s): a turn at +6 s, the
+    # 5 s lead ahead of it
+    failing = rules.Returns(hold_seconds=30, pay_seconds=5, failed_share=0.5, abandoned_share=0)
+    assert etas(forward(4, unused=[NOW, NOW], how=failing), 1) == [1]
+
+
+def test_scattered_last_seats_serve_more_turns_than_plentiful_ones() -> None:
+    plentiful = forward(100, total=1000, turns=Turns(2.5, 0.0, 1000, 30_000))
+    scattered = forward(100, total=1000, turns=Turns(2.5, 0.3, 1000, 30_000))
+    served = [sum(eta is not None for eta in etas(plan, 200)) for plan in (plentiful, scattered)]
+    assert served[0] == 40 and served[1] > served[0]
+
+
+def test_what_a_turn_takes_falls_below_the_scarce_share() -> None:
+    turns = Turns(seats=3.0, scarce_share=0.2, hold_after_ms=0, turn_ms=30_000)
+    assert turns.seats_at(500, 1000) == 3.0
+    assert turns.seats_at(100, 1000) == 2.0  # half the scarce share: halfway to one
+    assert turns.seats_at(0.5, 1000) == 0.0  # no whole seat: nothing to take
+    assert turns.seats_at(1.5, 1000) <= 1.5  # never more than is left
+
+
+def test_how_soon_buyers_hold_is_a_guess_until_turns_are_used_then_littles_law() -> None:
+    assert hold_after_ms(unused_turns=50, rate=10, turns_used=0, prior_ms=8000) == 8000
+    # 30 unused turns at 10 a second: held 3 s after their turn, once many turns are used
+    assert hold_after_ms(30, 10, 10_000, 8000) == 3010
+    assert 3000 < hold_after_ms(30, 10, 20, 8000) < 8000  # a few used turns move it halfway
+
+
+def test_a_forecast_survives_its_redis_field_and_stays_short() -> None:
+    plan = forward(100_000, rate=1)
+    assert rules.Forecast.decode(plan.encode()) == plan
+    assert len(plan.steps) <= MAX_STEPS
+    assert rules.Forecast.decode("") is None and rules.Forecast.decode("garbage") is None
