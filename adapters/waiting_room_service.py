@@ -432,7 +432,6 @@ class WaitingRoom:
         prior_hold_ms = int(self._settings.waiting_room_hold_after_seconds * 1000)
         turns = Turns(
             seats=self._seats_per_turn(snap),
-            scarce_share=self._settings.waiting_room_scarce_share,
             hold_after_ms=hold_after_ms(len(unused), rate, snap.turns_used, prior_hold_ms),
             turn_ms=turn_ms,
         )

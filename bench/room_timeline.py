@@ -103,7 +103,6 @@ def recomputed(reading: dict, seats: int, settings: Settings) -> rules.Forecast:
     prior_hold_ms = int(settings.waiting_room_hold_after_seconds * 1000)
     turns = Turns(
         seats=rules.seats_per_turn(taken, used, prior),
-        scarce_share=settings.waiting_room_scarce_share,
         hold_after_ms=hold_after_ms(len(unused), rate, used, prior_hold_ms),
         turn_ms=turn_ms,
     )

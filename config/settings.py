@@ -178,10 +178,8 @@ class Settings(BaseSettings):
     waiting_room_return_lead_seconds: float = 5.0
     # The ETAs' model of admitted buyers (domain/waiting_room_forecast.py): how soon after its
     # turn is given a buyer holds, until the sale measures it (its unused turns over the
-    # admission rate); and below what share of the event's seats available a turn takes fewer
-    # seats than while they are plentiful (the last seats are scattered), down to one.
+    # admission rate).
     waiting_room_hold_after_seconds: float = 8.0
-    waiting_room_scarce_share: float = 0.3
     # How often the pace is measured (one count of the event's finished checkouts at Temporal).
     waiting_room_measure_seconds: float = 2.0
 

@@ -9,9 +9,8 @@ what the admitted buyers then do:
 - a buyer holds ``hold_after_ms`` after its turn is given (measured: the unused turns over the
   admission rate, by Little's law, once turns are used; a configured first guess before), or,
   finding no seat, looks again until its turn ends;
-- a turn takes ``seats`` while seats are plentiful, and fewer once less than ``scarce_share`` of
-  the event is available, down to one seat at sold out: the last seats are scattered singles
-  and pairs (``Turns.seats_at``);
+- a turn takes ``seats`` while seats are plentiful, and fewer as they run out: the last seats
+  are shorter runs, then scattered singles (``SEATS_AS_THEY_RUN_OUT``);
 - what a buyer holds comes back as ``Returns`` says (a failed payment's share soon after the
   hold, an abandoned one's at its expiry), and is held again by later turns;
 - the room's estimate of a turn's seats (what bounds admissions) follows the turns used, as
@@ -46,25 +45,36 @@ MAX_STEPS = 160  # a forecast's steps: every poll reads them all
 MERGE_SHARE = 0.05
 
 
+# What a turn takes as the seats run out, by the share of the event still available (at least
+# that share: seats; None: what buyers take while seats are plentiful, ``Turns.seats``). Below a
+# fifth, the runs left are shorter; below a tenth, mostly single seats are left between others'
+# holds; with next to none left, turns take what comes back, a returned hold's run, split among
+# the next buyers. The shape is what the turns took in the bench's recorded sales, bin by bin
+# (docs/measurements.md): the same in every run.
+SEATS_AS_THEY_RUN_OUT: tuple[tuple[float, float | None], ...] = (
+    (0.2, None),
+    (0.1, 1.85),
+    (0.02, 1.1),
+    (0.0, 1.45),
+)
+
+
 @dataclass(frozen=True)
 class Turns:
     """What the admitted buyers do, as the forecast models it."""
 
     seats: float  # seats a turn takes while seats are plentiful
-    scarce_share: float  # below this share of the event available, a turn takes fewer
     hold_after_ms: int  # how long after its turn is given a buyer holds
     turn_ms: int  # a buyer who finds no seat looks again until its turn ends
 
     def seats_at(self, available: float, total: int) -> float:
-        """Seats the next turn takes with ``available`` of ``total`` seats left: ``seats``,
-        falling in proportion below the scarce share, to one (what is left, if less)."""
+        """Seats the next turn takes with ``available`` of ``total`` seats left (what is left,
+        if less; nothing without a whole seat)."""
         if available < 1:
             return 0.0
-        scarce = self.scarce_share * total
-        per = max(self.seats, 1.0)
-        if available < scarce:
-            per = 1.0 + (per - 1.0) * available / scarce
-        return min(per, available)
+        share = available / total
+        per = next(per for least, per in SEATS_AS_THEY_RUN_OUT if share >= least)
+        return min(max(self.seats if per is None else min(per, self.seats), 1.0), available)
 
 
 def hold_after_ms(unused_turns: int, rate: float, turns_used: int, prior_ms: int) -> int:

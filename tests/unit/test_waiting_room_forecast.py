@@ -7,7 +7,7 @@ from domain.waiting_room_forecast import MAX_STEPS, Turns, hold_after_ms, play_f
 
 NOW = 1_700_000_000_000
 NOBODY_RETURNS = rules.Returns(hold_seconds=30, pay_seconds=5, failed_share=0, abandoned_share=0)
-PLENTY = Turns(seats=2.0, scarce_share=0.0, hold_after_ms=1000, turn_ms=30_000)
+PLENTY = Turns(seats=2.0, hold_after_ms=1000, turn_ms=30_000)
 
 
 def etas(plan: rules.Forecast, buyers: int) -> list[int | None]:
@@ -20,7 +20,7 @@ def forward(
     credit: float = 0.0,
     held: list[int] | None = None,
     unused: list[int] | None = None,
-    total: int = 1000,
+    total: int = 10,  # seats plentiful unless said otherwise
     turns: Turns = PLENTY,
     how: rules.Returns = NOBODY_RETURNS,
     waiting: int = 10_000,
@@ -73,19 +73,24 @@ def test_an_unused_turn_holds_its_seats_before_the_next_buyer_gets_them() -> Non
     assert etas(forward(4, unused=[NOW, NOW], how=failing), 1) == [1]
 
 
-def test_scattered_last_seats_serve_more_turns_than_plentiful_ones() -> None:
-    plentiful = forward(100, total=1000, turns=Turns(2.5, 0.0, 1000, 30_000))
-    scattered = forward(100, total=1000, turns=Turns(2.5, 0.3, 1000, 30_000))
-    served = [sum(eta is not None for eta in etas(plan, 200)) for plan in (plentiful, scattered)]
-    assert served[0] == 40 and served[1] > served[0]
+def test_the_last_seats_serve_more_turns_than_plentiful_ones() -> None:
+    # 100 seats at 2.5 a turn: 40 turns if they all went as while plentiful; more as they run
+    # out, and more still when they are the event's last fiftieth (single seats, returned runs)
+    whole_event = forward(100, total=100, turns=Turns(2.5, 1000, 30_000))
+    last_seats = forward(100, total=5000, turns=Turns(2.5, 1000, 30_000))
+    served = [sum(eta is not None for eta in etas(p, 200)) for p in (whole_event, last_seats)]
+    assert 40 < served[0] < served[1]
 
 
-def test_what_a_turn_takes_falls_below_the_scarce_share() -> None:
-    turns = Turns(seats=3.0, scarce_share=0.2, hold_after_ms=0, turn_ms=30_000)
-    assert turns.seats_at(500, 1000) == 3.0
-    assert turns.seats_at(100, 1000) == 2.0  # half the scarce share: halfway to one
+def test_what_a_turn_takes_falls_as_the_seats_run_out() -> None:
+    turns = Turns(seats=3.0, hold_after_ms=0, turn_ms=30_000)
+    assert turns.seats_at(500, 1000) == 3.0  # plentiful: what buyers take
+    assert turns.seats_at(150, 1000) == 1.85  # shorter runs
+    assert turns.seats_at(50, 1000) == 1.1  # single seats between others' holds
+    assert turns.seats_at(10, 1000) == 1.45  # none but what comes back: a returned hold's run
+    assert Turns(1.5, 0, 30_000).seats_at(150, 1000) == 1.5  # never more than when plentiful
     assert turns.seats_at(0.5, 1000) == 0.0  # no whole seat: nothing to take
-    assert turns.seats_at(1.5, 1000) <= 1.5  # never more than is left
+    assert turns.seats_at(1.2, 1000) <= 1.2  # never more than is left
 
 
 def test_how_soon_buyers_hold_is_a_guess_until_turns_are_used_then_littles_law() -> None:
