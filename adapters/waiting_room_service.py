@@ -81,6 +81,7 @@ class QueueStatus:
     position: int | None = None
     ahead: int | None = None
     eta_seconds: int | None = None
+    turn_at_ms: int | None = None  # when the turn is expected (epoch ms)
     queued: int = 0
     admission: str | None = None
     admission_expires_at: int | None = None  # epoch seconds
@@ -302,6 +303,7 @@ class WaitingRoom:
                 position=place.position,
                 ahead=place.ahead,
                 eta_seconds=place.eta_seconds,
+                turn_at_ms=place.turn_at_ms,
                 queued=entry.queued,
                 seats_may_come_back=entry.capacity == 0,
                 poll_after_ms=rules.poll_after_ms(place.eta_seconds, place.ahead),

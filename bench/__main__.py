@@ -241,6 +241,7 @@ FAIR_KEYS = (
     "seconds_to_sell_as_many_as_without_room",
     "fairness_kendall_tau",
     "eta_error_p90_pct",
+    "eta_seconds_error_p90_pct",
     "admitted_twice",
     "bot_max_seats",
     "max_tickets_per_buyer",

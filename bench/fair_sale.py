@@ -56,7 +56,8 @@ from bench.stats import percentile, summary_ms
 JOIN = """mutation Join($eventId: ID!) { joinQueue(eventId: $eventId) {
   success failureReason status { state } } }"""
 STATUS = """query Status($eventId: ID!) { queueStatus(eventId: $eventId) {
-  state position etaSeconds admission admittedAt admissionExpiresAt pollAfterMs } }"""
+  state position etaSeconds expectedTurnAt admission admittedAt admissionExpiresAt
+  pollAfterMs } }"""
 # The buyer's own hold, with the admission: a third variable the refusals' fast path accepts.
 HOLD_ADMITTED = """
 mutation Hold($eventId: ID!, $seatIds: [ID!]!, $admission: String) {
@@ -110,7 +111,9 @@ class Visit:
 
     user_id: str
     joined_at: float = 0.0
-    first_seen: tuple[float, int, int | None] | None = None  # (time, position, eta) after opening
+    # After the opening: (time, position, the wait predicted: expectedTurnAt - time, or None)
+    first_seen: tuple[float, int, float | None] | None = None
+    first_eta_s: int | None = None  # the same prediction in whole seconds (etaSeconds)
     position: int | None = None
     admitted_at: float | None = None  # the server's admission time (epoch seconds)
     turn_ends: float | None = None  # the admission's expiry (epoch seconds)
@@ -128,6 +131,10 @@ def _data(reply: Reply, name: str, visit: Visit) -> Any:
     if reply.status != 200 or body.get("errors"):
         return None
     return (body.get("data") or {}).get(name)
+
+
+def _epoch(iso: str) -> float:
+    return datetime.fromisoformat(iso).timestamp()
 
 
 async def wait_turn(pool: Pool, event_id: str, token: str, visit: Visit) -> str | None:
@@ -149,12 +156,15 @@ async def wait_turn(pool: Pool, event_id: str, token: str, visit: Visit) -> str 
         if status["position"] is not None:
             visit.position = status["position"]
             if visit.first_seen is None:
-                visit.first_seen = (time.time(), status["position"], status["etaSeconds"])
+                now = time.time()
+                expected = status.get("expectedTurnAt")
+                wait = None if expected is None else _epoch(expected) - now
+                visit.first_seen = (now, status["position"], wait)
+                visit.first_eta_s = status["etaSeconds"]
         if state == "ADMITTED":
             visit.admissions.add(status["admission"])
-            admitted = datetime.fromisoformat(status["admittedAt"])
-            visit.admitted_at = admitted.timestamp()
-            visit.turn_ends = datetime.fromisoformat(status["admissionExpiresAt"]).timestamp()
+            visit.admitted_at = _epoch(status["admittedAt"])
+            visit.turn_ends = _epoch(status["admissionExpiresAt"])
             return str(status["admission"])
         if state in DONE_STATES:
             visit.final_state = state
@@ -325,19 +335,21 @@ def discordant_pairs(xs: Sequence[float], ys: Sequence[float]) -> int:
     )
 
 
-def eta_errors_pct(visits: Sequence[Visit]) -> list[float]:
+def eta_errors_pct(visits: Sequence[Visit], whole_seconds: bool = False) -> list[float]:
     """|predicted - actual wait| / actual, in %, for admitted buyers, from the first status each
-    was given after the opening (waits under a second are left out: ETAs are whole seconds).
-    A buyer first told no ETA (no seat in sight for its turn) predicted nothing and is left
-    out too; ``eta_missing`` counts them, so the figure cannot hide behind them."""
+    was given after the opening: the turn's expected time (``expectedTurnAt``) less the moment
+    the status came, or, ``whole_seconds``, the ``etaSeconds`` it showed (waits under a second
+    are left out). A buyer first told no ETA (no seat in sight for its turn) predicted nothing
+    and is left out too; ``eta_missing`` counts them, so the figure cannot hide behind them."""
     errors = []
     for v in visits:
         if v.first_seen is None or v.admitted_at is None or v.first_seen[2] is None:
             continue
-        seen_at, _, eta = v.first_seen
+        seen_at, _, wait = v.first_seen
+        predicted = float(v.first_eta_s if whole_seconds and v.first_eta_s is not None else wait)
         actual = v.admitted_at - seen_at
         if actual >= 1.0:
-            errors.append(abs(eta - actual) / actual * 100)
+            errors.append(abs(predicted - actual) / actual * 100)
     return errors
 
 
@@ -517,6 +529,7 @@ async def run(
     positions = [float(v.position or 0) for v in admitted]
     moments = [v.admitted_at or 0.0 for v in admitted]
     errors = eta_errors_pct(visits)
+    whole_second_errors = eta_errors_pct(visits, whole_seconds=True)
     hold = summary_ms([ms for o in attempts for ms in o.hold_ms])
     refusal = summary_ms([ms for o in attempts for ms in o.refusal_ms])
     bot_position = next((v.position for v in bot_visits if v.position is not None), None)
@@ -545,6 +558,10 @@ async def run(
         "admission_batches": len(set(moments)),
         "eta_error_p90_pct": round(percentile(errors, 90), 1) if errors else None,
         "eta_error_p50_pct": round(percentile(errors, 50), 1) if errors else None,
+        # the same forecasts as the buyers' etaSeconds showed them, rounded to whole seconds
+        "eta_seconds_error_p90_pct": (
+            round(percentile(whole_second_errors, 90), 1) if whole_second_errors else None
+        ),
         "eta_error_samples": len(errors),
         "eta_missing": eta_missing(visits),
         "eta_by_position": eta_by_position(visits),
@@ -553,7 +570,8 @@ async def run(
             {
                 "position": v.first_seen[1],
                 "seen_s": round(v.first_seen[0] - opened_at, 1),
-                "eta_s": v.first_seen[2],
+                "eta_s": v.first_eta_s,
+                "expected_s": None if v.first_seen[2] is None else round(v.first_seen[2], 2),
                 "waited_s": round(v.admitted_at - v.first_seen[0], 1),
             }
             for v in sorted(admitted, key=lambda v: v.position or 0)

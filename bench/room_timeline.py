@@ -126,7 +126,7 @@ def recomputed(reading: dict, seats: int, settings: Settings) -> rules.Forecast:
 def replay(fair: dict, settings: Settings) -> dict[str, Any]:
     """Each admitted buyer's first ETA again, from the reading just before it was told: by the
     forecast the room had recorded and by ``recomputed``; the errors' p50/p90 (in %), as the
-    bench counts them (whole seconds, waits under a second left out)."""
+    bench counts them (the forecast's own time, waits under a second left out)."""
     readings = fair["room_timeline"]
     errors: dict[str, list[float]] = {"recorded": [], "recomputed": []}
     for told in fair["eta_told"]:
@@ -145,7 +145,7 @@ def replay(fair: dict, settings: Settings) -> dict[str, Any]:
         ):
             at = None if plan is None or turn < 1 else plan.turn_ms(turn)
             if at is not None and plan is not None:
-                eta = max(1, round((at - plan.at_ms) / 1000))  # epoch ms or ms from the opening
+                eta = (at - plan.at_ms) / 1000  # epoch ms or ms from the opening
                 errors[name].append(abs(eta - actual) / actual * 100)
     return {
         name: {"n": len(e), "p50": round(percentile(e, 50), 1), "p90": round(percentile(e, 90), 1)}

@@ -67,6 +67,7 @@ class Place:
     position: int
     ahead: int
     eta_seconds: int | None  # None: no turn in sight (nothing measured, or no seat to serve it)
+    turn_at_ms: int | None = None  # when the turn is expected (epoch ms), while waiting
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,7 @@ def place(rank: int, admitted: int, plan: Forecast | None, now_ms: int) -> Place
     at = None if plan is None else plan.turn_ms(ahead + 1)
     if at is None:
         return Place(rank + 1, ahead, None)
-    return Place(rank + 1, ahead, max(1, round((at - now_ms) / 1000)))
+    return Place(rank + 1, ahead, max(1, round((at - now_ms) / 1000)), at)
 
 
 @dataclass(frozen=True)

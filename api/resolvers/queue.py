@@ -43,6 +43,13 @@ def resolve_expires(status: QueueStatus, *_: Any) -> datetime | None:
     return None if expires is None else datetime.fromtimestamp(expires, UTC)
 
 
+@queue_status.field("expectedTurnAt")
+def resolve_expected_turn_at(status: QueueStatus, *_: Any) -> datetime | None:
+    if status.turn_at_ms is None:
+        return None
+    return datetime.fromtimestamp(status.turn_at_ms / 1000, UTC)
+
+
 @queue_status.field("admittedAt")
 def resolve_admitted_at(status: QueueStatus, *_: Any) -> datetime | None:
     if status.admitted_at_ms is None:

@@ -22,8 +22,8 @@ pytestmark = pytest.mark.usefixtures("api_worker")
 JOIN = """mutation($e: ID!) { joinQueue(eventId: $e) {
   success failureReason status { state position ahead etaSeconds queued admission } } }"""
 STATUS = """query($e: ID!) { queueStatus(eventId: $e) {
-  state position ahead etaSeconds queued admission admissionExpiresAt seatsMayComeBack
-  pollAfterMs message } }"""
+  state position ahead etaSeconds expectedTurnAt queued admission admissionExpiresAt
+  seatsMayComeBack pollAfterMs message } }"""
 SWITCH = """mutation($e: ID!, $on: Boolean!) { setWaitingRoom(eventId: $e, enabled: $on) {
   success failureReason waitingRoom { enabled queued admitted } } }"""
 ROOM = "query($e: ID!) { waitingRoom(eventId: $e) { enabled queued admitted admissionRate } }"
@@ -237,6 +237,9 @@ async def test_buyers_told_their_place_at_the_opening_are_told_an_eta_before_its
     told = [await status(gql, event.id, buyer) for buyer in early]
     assert {s["state"] for s in told} == {"WAITING"}
     assert all(s["etaSeconds"] is not None for s in told), told  # the opening's forecast
+    for s in told:  # the same forecast to the millisecond, for a countdown
+        expected = datetime.fromisoformat(s["expectedTurnAt"]).timestamp()
+        assert abs(expected - datetime.now(UTC).timestamp() - s["etaSeconds"]) < 1.5, s
 
 
 HOLD_MORE = """mutation($c: ID!, $s: [ID!]!, $a: String) {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bench.__main__ import room_cost
 from bench.fair_sale import (
     Visit,
@@ -39,14 +41,18 @@ def test_a_batch_that_skips_someone_ahead_is_unfair_though_its_own_pairs_are_tie
 
 
 def test_eta_error_is_relative_to_the_actual_wait() -> None:
-    on_time = Visit("a", first_seen=(100.0, 5, 10), admitted_at=110.0)
-    late = Visit("b", first_seen=(100.0, 9, 10), admitted_at=120.0)
-    instant = Visit("c", first_seen=(100.0, 1, 0), admitted_at=100.5)  # under a second: left out
-    never = Visit("d", first_seen=(100.0, 900, 50))
+    on_time = Visit("a", first_seen=(100.0, 5, 10.0), first_eta_s=10, admitted_at=110.0)
+    late = Visit("b", first_seen=(100.0, 9, 10.0), first_eta_s=10, admitted_at=120.0)
+    instant = Visit("c", first_seen=(100.0, 1, 0.2), admitted_at=100.5)  # under a second: out
+    never = Visit("d", first_seen=(100.0, 900, 50.0))
     unknown = Visit("e", first_seen=(100.0, 300, None), admitted_at=140.0)  # told no ETA
     visits = [on_time, late, instant, never, unknown]
     assert eta_errors_pct(visits) == [0.0, 50.0]
     assert eta_missing(visits) == 1  # left out of the errors, but counted
+    # the forecast's own time counts, not its display in whole seconds (told 1 s for 1.4 s)
+    rounded = Visit("f", first_seen=(100.0, 2, 1.45), first_eta_s=1, admitted_at=101.5)
+    assert eta_errors_pct([rounded]) == [pytest.approx(100 * 0.05 / 1.5)]
+    assert eta_errors_pct([rounded], whole_seconds=True) == [pytest.approx(100 * 0.5 / 1.5)]
 
 
 def test_the_room_is_compared_like_for_like_with_the_sale_without_it() -> None:

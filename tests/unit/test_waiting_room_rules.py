@@ -40,9 +40,9 @@ def test_place_counts_people_ahead_and_reads_the_eta_from_the_forecast() -> None
     now = 1_000_000
     # turns 1-5 come in a second, 6-10 in two; nothing beyond: no seat in sight
     plan = rules.Forecast(now, 5, ((now + 1000, 5), (now + 2000, 10)))
-    assert rules.place(9, 0, plan, now) == rules.Place(10, 9, 2)
+    assert rules.place(9, 0, plan, now) == rules.Place(10, 9, 2, now + 2000)
     assert rules.place(3, 4, plan, now) == rules.Place(4, 0, 0)  # admitted
-    assert rules.place(4, 4, plan, now) == rules.Place(5, 0, 1)
+    assert rules.place(4, 4, plan, now) == rules.Place(5, 0, 1, now + 1000)
     # seen a second after the forecast: a second less to wait, and at least one while waiting
     assert rules.place(9, 0, plan, now + 1000).eta_seconds == 1
     assert rules.place(0, 0, plan, now + 5000).eta_seconds == 1
