@@ -116,6 +116,8 @@ class Visit:
     first_eta_s: int | None = None  # the same prediction in whole seconds (etaSeconds)
     position: int | None = None
     admitted_at: float | None = None  # the server's admission time (epoch seconds)
+    noticed_at: float | None = None  # when the buyer first saw its turn (epoch seconds)
+    first_hold_at: float | None = None  # when its first hold succeeded (epoch seconds)
     turn_ends: float | None = None  # the admission's expiry (epoch seconds)
     admissions: set[str] = field(default_factory=set)
     final_state: str | None = None
@@ -159,11 +161,14 @@ async def wait_turn(pool: Pool, event_id: str, token: str, visit: Visit) -> str 
                 now = time.time()
                 expected = status.get("expectedTurnAt")
                 wait = None if expected is None else _epoch(expected) - now
+                if state == "ADMITTED":
+                    wait = 0.0  # the turn came before the buyer first looked
                 visit.first_seen = (now, status["position"], wait)
                 visit.first_eta_s = status["etaSeconds"]
         if state == "ADMITTED":
             visit.admissions.add(status["admission"])
             visit.admitted_at = _epoch(status["admittedAt"])
+            visit.noticed_at = time.time()
             visit.turn_ends = _epoch(status["admissionExpiresAt"])
             return str(status["admission"])
         if state in DONE_STATES:
@@ -179,7 +184,7 @@ async def run_buyer(
     if admission is None:
         return
     while True:
-        outcome = await _attempt(pool, event_id, plan, token, rng, admission)
+        outcome = await _attempt(pool, event_id, plan, token, rng, admission, visit)
         visit.attempts.append(outcome)
         visit.outcome = outcome
         visit.final_state = "bought" if outcome.result == "confirmed" else outcome.result
@@ -190,7 +195,13 @@ async def run_buyer(
 
 
 async def _attempt(
-    pool: Pool, event_id: str, plan: Any, token: str, rng: random.Random, admission: str
+    pool: Pool,
+    event_id: str,
+    plan: Any,
+    token: str,
+    rng: random.Random,
+    admission: str,
+    visit: Visit,
 ) -> Outcome:
     """One run of the flash sale's buyer, its holds carrying the admission."""
     steps = buy(plan, event_id, token, rng)
@@ -199,6 +210,10 @@ async def _attempt(
         if call.op == "hold":
             call = Call("hold", HOLD_ADMITTED, {**call.variables, "admission": admission}, token)
         reply = await pool.call(call)
+        if call.op == "hold" and visit.first_hold_at is None:
+            held = ((reply.body or {}).get("data") or {}).get("startCheckout") or {}
+            if held.get("success"):
+                visit.first_hold_at = time.time()
         try:
             call = steps.send(reply)
         except StopIteration as stop:
@@ -333,6 +348,10 @@ def discordant_pairs(xs: Sequence[float], ys: Sequence[float]) -> int:
         for j in range(i + 1, len(pairs))
         if pairs[i][0] < pairs[j][0] and pairs[i][1] > pairs[j][1]
     )
+
+
+def _after(moment: float | None, since: float) -> float | None:
+    return None if moment is None else round(moment - since, 2)
 
 
 def eta_errors_pct(visits: Sequence[Visit], whole_seconds: bool = False) -> list[float]:
@@ -573,6 +592,9 @@ async def run(
                 "eta_s": v.first_eta_s,
                 "expected_s": None if v.first_seen[2] is None else round(v.first_seen[2], 2),
                 "waited_s": round(v.admitted_at - v.first_seen[0], 1),
+                # after the turn: when the buyer saw it, and when its first hold succeeded
+                "noticed_after_s": _after(v.noticed_at, v.admitted_at),
+                "held_after_s": _after(v.first_hold_at, v.admitted_at),
             }
             for v in sorted(admitted, key=lambda v: v.position or 0)
             if v.first_seen is not None and v.admitted_at is not None
