@@ -25,6 +25,7 @@ from config.settings import Settings
 from domain import waiting_room as rules
 from domain.waiting_room_forecast import Turns, hold_after_ms, play_forward
 
+EVERY_POSITION = 10**6  # the replay forecasts every turn a recorded buyer could have waited for
 FIELDS = (
     "admitted",
     "capacity",
@@ -119,7 +120,7 @@ def recomputed(reading: dict, seats: int, settings: Settings) -> rules.Forecast:
         room_returns(settings),
         turns,
         int(settings.waiting_room_return_lead_seconds * 1000),
-        10**6,
+        EVERY_POSITION,
     )
 
 
