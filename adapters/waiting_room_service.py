@@ -472,8 +472,9 @@ class WaitingRoom:
             sample = self._settings.waiting_room_order_size_sample
             if order_size is None and sample > 0:
                 recent = await self._run_sync(recent_order_size, self._engine, sample)
-                if recent is not None:
-                    fields["order_size"] = round(recent, 3)
+                # Once per room: with no such order yet, the configured guess stands for it.
+                guess = self._settings.waiting_room_seats_per_buyer
+                fields["order_size"] = round(guess if recent is None else recent, 3)
             if opened:
                 fields |= await self._pace_fields(event_id)
             if fields:

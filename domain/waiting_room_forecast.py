@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections import Counter
 from dataclasses import dataclass
 
 from domain.waiting_room import (
@@ -88,7 +89,10 @@ def hold_after_ms(unused_turns: int, rate: float, turns_used: int, prior_ms: int
 
 @dataclass
 class _Room:
-    """The simulated room: seats available, the returns to come, turns given and not used."""
+    """The simulated room: seats available, the returns to come, turns given and not used.
+
+    Turns are followed in batches (the turns given in one tick hold together), so a tick of a
+    large sale plays forward in a few milliseconds, not one heap entry per buyer."""
 
     available: float
     total: int
@@ -99,7 +103,8 @@ class _Room:
     lead_ms: int
     near: list[tuple[int, float]]  # returns within the lead, soonest first (a heap)
     far: list[tuple[int, float]]  # returns after it (a heap)
-    pending: list[tuple[int, int]]  # each unused turn: (when it holds, its end), a heap
+    pending: list[tuple[int, int, int]]  # unused turns: (when they hold, their end, how many)
+    outstanding: int = 0  # unused turns in ``pending``
     soon: float = 0.0  # seats in ``near``
 
     def expect(self, at_ms: int, seats: float, now_ms: int) -> None:
@@ -111,6 +116,10 @@ class _Room:
         else:
             heapq.heappush(self.far, (at_ms, seats))
 
+    def give(self, hold_at_ms: int, ends_ms: int, count: int) -> None:
+        heapq.heappush(self.pending, (hold_at_ms, ends_ms, count))
+        self.outstanding += count
+
     def advance(self, now_ms: int, turns: Turns) -> None:
         """Moves the room to ``now_ms``: returns fall due, unused turns hold."""
         while self.far and self.far[0][0] <= now_ms + self.lead_ms:
@@ -121,23 +130,39 @@ class _Room:
             _, seats = heapq.heappop(self.near)
             self.soon -= seats
             self.available += seats
-        retry: list[tuple[int, int]] = []
+        retry: list[tuple[int, int, int]] = []
         while self.pending and self.pending[0][0] <= now_ms:
-            _, ends_ms = heapq.heappop(self.pending)
-            taken = turns.seats_at(self.available, self.total)
-            if taken <= 0:
-                if now_ms + STEP_MS < ends_ms:
-                    retry.append((now_ms + STEP_MS, ends_ms))  # no seat yet: looks again
-                continue
-            self.available -= taken
-            self.turns_used += 1
-            self.turn_seats += taken
+            _, ends_ms, count = heapq.heappop(self.pending)
+            self.outstanding -= count
+            held, taken = self._hold(count, turns)
+            if held < count and now_ms + STEP_MS < ends_ms:
+                retry.append((now_ms + STEP_MS, ends_ms, count - held))  # no seat yet: again
             hold_ms = int(self.how.hold_seconds * 1000)
             pay_ms = min(int(self.how.pay_seconds * 1000), hold_ms)
             self.expect(now_ms + pay_ms, taken * self.how.failed_share, now_ms)
             self.expect(now_ms + hold_ms, taken * self.how.abandoned_share, now_ms)
-        for turn in retry:
-            heapq.heappush(self.pending, turn)
+        for hold_at_ms, ends_ms, count in retry:
+            self.give(hold_at_ms, ends_ms, count)
+
+    def _hold(self, count: int, turns: Turns) -> tuple[int, float]:
+        """``count`` turns hold, one after another: (how many found a seat, the seats taken)."""
+        held, taken = 0, 0.0
+        # While the seats stay plentiful every turn takes the same: those at once.
+        plentiful = SEATS_AS_THEY_RUN_OUT[0][0] * self.total
+        per = max(turns.seats, 1.0)
+        at_once = min(count, max(0, math.floor((self.available - plentiful) / per)))
+        if at_once:
+            held, taken = at_once, at_once * per
+            self.available -= taken
+        while held < count:
+            seats = turns.seats_at(self.available, self.total)
+            if seats <= 0:
+                break
+            self.available -= seats
+            held, taken = held + 1, taken + seats
+        self.turns_used += held
+        self.turn_seats += taken
+        return held, taken
 
     def capacity(self) -> int:
         """Unused turns the seats can serve, by the room's own estimate of a turn's seats."""
@@ -181,31 +206,28 @@ def play_forward(
         lead_ms=lead_ms,
         near=[],
         far=[],
-        pending=[
-            (max(given + turns.hold_after_ms, now_ms), given + turns.turn_ms)
-            for given in unused_given_ms
-        ],
+        pending=[],
     )
-    heapq.heapify(room.pending)
+    for given_ms, count in Counter(unused_given_ms).items():  # a tick's turns share a moment
+        room.give(max(given_ms + turns.hold_after_ms, now_ms), given_ms + turns.turn_ms, count)
     hold_ms = int(how.hold_seconds * 1000)
     pay_ms = min(int(how.pay_seconds * 1000), hold_ms)
-    for expires_ms in held_expiries_ms:
+    for expires_ms, seats in Counter(held_expiries_ms).items():
         began_ms = expires_ms - hold_ms
         if now_ms - began_ms >= pay_ms:
-            room.expect(expires_ms, 1.0, now_ms)  # not paid for by now: back at its expiry
+            room.expect(expires_ms, seats, now_ms)  # not paid for by now: back at its expiry
         else:
-            room.expect(began_ms + pay_ms, how.failed_share, now_ms)
-            room.expect(expires_ms, how.abandoned_share, now_ms)
+            room.expect(began_ms + pay_ms, seats * how.failed_share, now_ms)
+            room.expect(expires_ms, seats * how.abandoned_share, now_ms)
     steps: list[tuple[int, int]] = []
     given = 0
     t_ms = now_ms
     while given < waiting and t_ms <= now_ms + HORIZON_MS and not room.settled():
         room.advance(t_ms, turns)
-        count = admissions_now(credit, room.capacity(), len(room.pending), waiting - given)
+        count = admissions_now(credit, room.capacity(), room.outstanding, waiting - given)
         if count:
             given += count
-            for _ in range(count):
-                heapq.heappush(room.pending, (t_ms + turns.hold_after_ms, t_ms + turns.turn_ms))
+            room.give(t_ms + turns.hold_after_ms, t_ms + turns.turn_ms, count)
             if steps and t_ms - steps[-1][0] <= (steps[-1][0] - now_ms) * MERGE_SHARE:
                 steps[-1] = (steps[-1][0], given)
             elif len(steps) < MAX_STEPS:
