@@ -424,32 +424,21 @@ class WaitingRoom:
         waiting: int,
         admitting: int = 0,
     ) -> rules.Forecast:
-        """The turns to come for ``waiting`` buyers after this tick's ``admitting`` new ones:
-        the room's rule played forward from ``snap`` at ``pace`` (the rate, the credit left)."""
+        """The turns to come for ``waiting`` buyers after this tick's ``admitting`` new ones,
+        from ``snap`` at ``pace`` (the rate, the credit left)."""
         rate, credit = pace
-        turn_ms = self._settings.waiting_room_turn_seconds * 1000
-        unused = [deadline - turn_ms for deadline in snap.unused_deadlines_ms]
-        unused += [now_ms] * admitting
-        prior = snap.order_size or self._settings.waiting_room_seats_per_buyer
-        prior_hold_ms = int(self._settings.waiting_room_hold_after_seconds * 1000)
-        turns = Turns(
-            seats=self._seats_per_turn(snap),
-            hold_after_ms=hold_after_ms(len(unused), rate, snap.turns_used, prior_hold_ms),
-            turn_ms=turn_ms,
-        )
-        return play_forward(
-            now_ms,
-            rate,
-            credit,
-            available,
-            held,
-            unused,
-            event.sellable_seats,
-            (snap.turns_used, snap.turn_seats, prior),
-            self._returns,
-            turns,
-            int(self._settings.waiting_room_return_lead_seconds * 1000),
-            waiting,
+        return room_forecast(
+            self._settings,
+            now_ms=now_ms,
+            rate=rate,
+            credit=credit,
+            available=available,
+            held_expiries_ms=held,
+            unused_deadlines_ms=list(snap.unused_deadlines_ms),
+            used=(snap.turns_used, snap.turn_seats, snap.order_size),
+            sellable_seats=event.sellable_seats,
+            waiting=waiting,
+            admitting=admitting,
         )
 
     def _rate(self, snap: RoomSnapshot) -> float:
@@ -538,6 +527,50 @@ def room_returns(settings: Settings) -> rules.Returns:
         pay_seconds=settings.waiting_room_pay_seconds,
         failed_share=settings.waiting_room_failed_share,
         abandoned_share=settings.waiting_room_abandoned_share,
+    )
+
+
+def room_forecast(
+    settings: Settings,
+    *,
+    now_ms: int,
+    rate: float,
+    credit: float,
+    available: int,
+    held_expiries_ms: list[int],
+    unused_deadlines_ms: list[int],
+    used: tuple[int, int, float | None],
+    sellable_seats: int,
+    waiting: int,
+    admitting: int = 0,
+) -> rules.Forecast:
+    """The turns to come, the room's rule played forward (``domain.waiting_room_forecast``)
+    with the settings' model of its buyers: the tick's forecast, and the bench's replay of it
+    (``bench/room_timeline.py``). ``used``: turns used, the seats they took, and the platform's
+    seats per order (None: the configured guess); ``admitting``: this tick's new turns."""
+    turns_used, turn_seats, order_size = used
+    prior = order_size or settings.waiting_room_seats_per_buyer
+    turn_ms = settings.waiting_room_turn_seconds * 1000
+    unused = [deadline - turn_ms for deadline in unused_deadlines_ms] + [now_ms] * admitting
+    prior_hold_ms = int(settings.waiting_room_hold_after_seconds * 1000)
+    turns = Turns(
+        seats=rules.seats_per_turn(turn_seats, turns_used, prior),
+        hold_after_ms=hold_after_ms(len(unused), rate, turns_used, prior_hold_ms),
+        turn_ms=turn_ms,
+    )
+    return play_forward(
+        now_ms,
+        rate,
+        credit,
+        available,
+        held_expiries_ms,
+        unused,
+        sellable_seats,
+        (turns_used, turn_seats, prior),
+        room_returns(settings),
+        turns,
+        int(settings.waiting_room_return_lead_seconds * 1000),
+        waiting,
     )
 
 

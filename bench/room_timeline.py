@@ -18,12 +18,11 @@ from typing import Any
 import redis
 
 from adapters.seat_claims import GRANT, claims_key
-from adapters.waiting_room_service import room_returns
+from adapters.waiting_room_service import room_forecast
 from bench.stack import seats_sold
 from bench.stats import percentile
 from config.settings import Settings
 from domain import waiting_room as rules
-from domain.waiting_room_forecast import Turns, hold_after_ms, play_forward
 
 EVERY_POSITION = 10**6  # the replay forecasts every turn a recorded buyer could have waited for
 FIELDS = (
@@ -93,34 +92,25 @@ def recomputed(reading: dict, seats: int, settings: Settings) -> rules.Forecast:
     """The forecast the room's current rules make from a reading, as the controller's tick
     does (``adapters/waiting_room_service.py``), its credit and this tick's admissions aside:
     change ``domain.waiting_room_forecast`` and replay a recorded sale to see what it does."""
-    now_ms = reading["t_ms"]
     held = [int(at) for at, n in reading["held_expiries_ms"].items() for _ in range(n)]
-    available = max(0, seats - reading["sold"] - len(held))
-    used, taken = (int(float(reading[k] or 0)) for k in ("turns_used", "turn_seats"))
-    prior = float(reading["order_size"] or settings.waiting_room_seats_per_buyer)
     rate = float(reading["rate"] or settings.waiting_room_min_rate)
-    turn_ms = settings.waiting_room_turn_seconds * 1000
-    unused = [deadline - turn_ms for deadline in reading["unused_deadlines_ms"]]
-    prior_hold_ms = int(settings.waiting_room_hold_after_seconds * 1000)
-    turns = Turns(
-        seats=rules.seats_per_turn(taken, used, prior),
-        hold_after_ms=hold_after_ms(len(unused), rate, used, prior_hold_ms),
-        turn_ms=turn_ms,
-    )
+    order_size = reading["order_size"]
     opening = reading["admitted"] is None  # the opening's forecast: one second's credit
-    return play_forward(
-        now_ms,
-        rate,
-        rate if opening else 0.0,
-        available,
-        held,
-        unused,
-        seats,
-        (used, taken, prior),
-        room_returns(settings),
-        turns,
-        int(settings.waiting_room_return_lead_seconds * 1000),
-        EVERY_POSITION,
+    return room_forecast(
+        settings,
+        now_ms=reading["t_ms"],
+        rate=rate,
+        credit=rate if opening else 0.0,
+        available=max(0, seats - reading["sold"] - len(held)),
+        held_expiries_ms=held,
+        unused_deadlines_ms=reading["unused_deadlines_ms"],
+        used=(
+            int(float(reading["turns_used"] or 0)),
+            int(float(reading["turn_seats"] or 0)),
+            None if order_size is None else float(order_size),
+        ),
+        sellable_seats=seats,
+        waiting=EVERY_POSITION,
     )
 
 

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from adapters.waiting_room_events import recent_order_size
+from adapters.waiting_room_service import WaitingRoom
 from api.services import Services
 from bootstrap import waiting_room
 from domain.waiting_room import PRIOR_TURNS
@@ -155,27 +156,26 @@ async def test_an_admitted_buyer_who_does_not_hold_in_time_loses_the_turn(
     assert (await join(gql, event.id, late))["state"] == "TURN_EXPIRED"
 
 
-async def pre_queue(
+async def open_after_pre_queue(
     gql: Any, services: Services, engine: Engine, event: Any, buyers: list[Any]
-) -> None:
+) -> WaitingRoom:
     """The event's sale opens in an hour (an onSaleAt: the room is on without the organizer);
-    ``buyers`` join its pre-queue."""
+    ``buyers`` join its pre-queue; then the sale opens, as the lifecycle does at onSaleAt
+    (this process's copy of the event still says SCHEDULED). The room, for what follows."""
     with engine.begin() as conn:
         conn.execute(
             text("UPDATE events SET on_sale_at = :t WHERE id = :e"),
             {"t": datetime.now(UTC) + timedelta(hours=1), "e": event.id},
         )
-    assert services.waiting_room is not None
-    services.waiting_room.forget(event.id)
+    room = services.waiting_room
+    assert room is not None
+    room.forget(event.id)
     for buyer in buyers:
         joined = await join(gql, event.id, buyer)
         assert joined["state"] == "PRE_QUEUE" and joined["position"] is None
-
-
-def open_sale(engine: Engine, event_id: str) -> None:
-    """What the lifecycle does at onSaleAt."""
     with engine.begin() as conn:
-        conn.execute(text("UPDATE events SET status = 'ON_SALE' WHERE id = :e"), {"e": event_id})
+        conn.execute(text("UPDATE events SET status = 'ON_SALE' WHERE id = :e"), {"e": event.id})
+    return room
 
 
 async def test_the_pre_queue_is_shuffled_at_the_opening_and_later_arrivals_queue_in_order(
@@ -183,10 +183,8 @@ async def test_the_pre_queue_is_shuffled_at_the_opening_and_later_arrivals_queue
 ) -> None:
     event = event_factory(seats=4, status="SCHEDULED")
     early = [make_buyer() for _ in range(25)]
-    await pre_queue(gql, services, engine, event, early)
-    open_sale(engine, event.id)
-    assert services.waiting_room is not None
-    services.waiting_room.forget(event.id)
+    room = await open_after_pre_queue(gql, services, engine, event, early)
+    room.forget(event.id)
     late = [make_buyer() for _ in range(3)]
     late_places = [(await join(gql, event.id, b))["position"] for b in late]
     places = [(await status(gql, event.id, b))["position"] for b in early]
@@ -208,10 +206,7 @@ async def test_a_process_that_learns_of_the_opening_from_the_room_tells_etas_at_
     monkeypatch.setattr("adapters.waiting_room_service.REREAD_AFTER_OPENING_SECONDS", 0.0)
     event = event_factory(seats=100, status="SCHEDULED")
     early = [make_buyer() for _ in range(10)]
-    await pre_queue(gql, services, engine, event, early)
-    open_sale(engine, event.id)
-    room = services.waiting_room
-    assert room is not None
+    room = await open_after_pre_queue(gql, services, engine, event, early)
     # Another API process sees the opening first: a buyer joins through it (no tick yet).
     late = make_buyer()
     store = room._store  # noqa: SLF001 - the other process's write, without its tick
@@ -227,10 +222,7 @@ async def test_buyers_told_their_place_at_the_opening_are_told_an_eta_before_its
 ) -> None:
     event = event_factory(seats=100, status="SCHEDULED")
     early = [make_buyer() for _ in range(10)]
-    await pre_queue(gql, services, engine, event, early)
-    open_sale(engine, event.id)
-    room = services.waiting_room
-    assert room is not None
+    room = await open_after_pre_queue(gql, services, engine, event, early)
     room.forget(event.id)
     # Another process holds the tick's lease: no tick runs after the opening during the test.
     assert await room._store.lease(event.id, 60_000)  # noqa: SLF001
