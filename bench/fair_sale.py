@@ -53,11 +53,12 @@ from bench.stack import (
 )
 from bench.stats import percentile, summary_ms
 
-JOIN = """mutation Join($eventId: ID!) { joinQueue(eventId: $eventId) {
-  success failureReason status { state } } }"""
-STATUS = """query Status($eventId: ID!) { queueStatus(eventId: $eventId) {
-  state position etaSeconds expectedTurnAt admission admittedAt admissionExpiresAt
-  pollAfterMs } }"""
+PLACE = """state position etaSeconds expectedTurnAt admission admittedAt admissionExpiresAt
+  pollAfterMs"""
+# As the page (api/web/views/queue.js): the join's answer is the first place, read at once.
+JOIN = f"""mutation Join($eventId: ID!) {{ joinQueue(eventId: $eventId) {{
+  success failureReason status {{ {PLACE} }} }} }}"""
+STATUS = f"""query Status($eventId: ID!) {{ queueStatus(eventId: $eventId) {{ {PLACE} }} }}"""
 # The buyer's own hold, with the admission: a third variable the refusals' fast path accepts.
 HOLD_ADMITTED = """
 mutation Hold($eventId: ID!, $seatIds: [ID!]!, $admission: String) {
@@ -140,7 +141,9 @@ def _epoch(iso: str) -> float:
 
 
 async def wait_turn(pool: Pool, event_id: str, token: str, visit: Visit) -> str | None:
-    """Joins and waits; the admission once admitted, None when the room says it is over."""
+    """Joins and waits; the admission once admitted, None when the room says it is over.
+    Like the page, it reads its first place from the join's answer and asks again only after
+    the ``pollAfterMs`` the room suggests."""
     joined = _data(
         await pool.call(Call("join", JOIN, {"eventId": event_id}, token)), "joinQueue", visit
     )
@@ -148,33 +151,40 @@ async def wait_turn(pool: Pool, event_id: str, token: str, visit: Visit) -> str 
     if not joined or not joined["success"]:
         visit.final_state = "join_refused"
         return None
+    status = joined["status"]
     while True:
-        reply = await pool.call(Call("status", STATUS, {"eventId": event_id}, token))
-        status = _data(reply, "queueStatus", visit)
         if status is None:
             await asyncio.sleep(1)
-            continue
-        state = status["state"]
-        if status["position"] is not None:
-            visit.position = status["position"]
-            if visit.first_seen is None:
-                now = time.time()
-                expected = status.get("expectedTurnAt")
-                wait = None if expected is None else _epoch(expected) - now
-                if state == "ADMITTED":
-                    wait = 0.0  # the turn came before the buyer first looked
-                visit.first_seen = (now, status["position"], wait)
-                visit.first_eta_s = status["etaSeconds"]
-        if state == "ADMITTED":
-            visit.admissions.add(status["admission"])
-            visit.admitted_at = _epoch(status["admittedAt"])
-            visit.noticed_at = time.time()
-            visit.turn_ends = _epoch(status["admissionExpiresAt"])
-            return str(status["admission"])
-        if state in DONE_STATES:
-            visit.final_state = state
-            return None
-        await asyncio.sleep(status["pollAfterMs"] / 1000)
+        else:
+            state = status["state"]
+            _place_seen(status, visit)
+            if state == "ADMITTED":
+                visit.admissions.add(status["admission"])
+                visit.admitted_at = _epoch(status["admittedAt"])
+                visit.noticed_at = time.time()
+                visit.turn_ends = _epoch(status["admissionExpiresAt"])
+                return str(status["admission"])
+            if state in DONE_STATES:
+                visit.final_state = state
+                return None
+            await asyncio.sleep(status["pollAfterMs"] / 1000)
+        reply = await pool.call(Call("status", STATUS, {"eventId": event_id}, token))
+        status = _data(reply, "queueStatus", visit)
+
+
+def _place_seen(status: dict[str, Any], visit: Visit) -> None:
+    """Keeps the buyer's position, and the first ETA it was told after the opening."""
+    if status["position"] is None:
+        return
+    visit.position = status["position"]
+    if visit.first_seen is None:
+        now = time.time()
+        expected = status.get("expectedTurnAt")
+        wait = None if expected is None else _epoch(expected) - now
+        if status["state"] == "ADMITTED":
+            wait = 0.0  # the turn came before the buyer first looked
+        visit.first_seen = (now, status["position"], wait)
+        visit.first_eta_s = status["etaSeconds"]
 
 
 async def run_buyer(
