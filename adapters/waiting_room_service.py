@@ -58,7 +58,7 @@ from domain import waiting_room as rules
 from domain.errors import DomainError, ErrorCode
 from domain.waiting_room import QueueState
 from domain.waiting_room_admission import Admission, AdmissionSigner
-from domain.waiting_room_forecast import Turns, hold_after_ms, play_forward
+from domain.waiting_room_forecast import Turns, play_forward
 
 log = logging.getLogger(__name__)
 
@@ -357,8 +357,10 @@ class WaitingRoom:
         capacity, count, credit = 0, 0, 0.0
         fields: dict[str, float | int | str] = {}
         if admitting:
-            # The opening starts with one second's worth: the first buyers need not wait a tick.
-            elapsed = 1.0 if snap.tick_ms is None else (now_ms - snap.tick_ms) / 1000
+            if snap.tick_ms is None:
+                elapsed = rules.opening_elapsed_s(now_ms, _opens_ms(event))
+            else:
+                elapsed = (now_ms - snap.tick_ms) / 1000
             credit = rules.accrue(snap.credit, rate, elapsed)
             available = await self._available(event.id)
             held = await self._store.held_expiries_ms(event.id, now_ms)
@@ -404,7 +406,7 @@ class WaitingRoom:
         rate = self._rate(snap)
         available = await self._available(event.id)
         # From the opening, which starts with one second's worth of credit, as the first tick.
-        opens_ms = int(event.on_sale_at.timestamp() * 1000) if event.on_sale_at else now_ms
+        opens_ms = _opens_ms(event) or now_ms
         # Buyers still join the pre-queue until the opening: turns for as many as the seats could
         # serve, so that the last to join before it are told an ETA too.
         waiting = max(snap.queued, event.sellable_seats)
@@ -520,6 +522,10 @@ class WaitingRoom:
         return await self._store.admitted_order(event_id)
 
 
+def _opens_ms(event: RoomEvent) -> int | None:
+    return int(event.on_sale_at.timestamp() * 1000) if event.on_sale_at else None
+
+
 def room_returns(settings: Settings) -> rules.Returns:
     """How held seats come back, from the settings' waiting-room block."""
     return rules.Returns(
@@ -552,11 +558,12 @@ def room_forecast(
     prior = order_size or settings.waiting_room_seats_per_buyer
     turn_ms = settings.waiting_room_turn_seconds * 1000
     unused = [deadline - turn_ms for deadline in unused_deadlines_ms] + [now_ms] * admitting
-    prior_hold_ms = int(settings.waiting_room_hold_after_seconds * 1000)
     turns = Turns(
         seats=rules.seats_per_turn(turn_seats, turns_used, prior),
-        hold_after_ms=hold_after_ms(len(unused), rate, turns_used, prior_hold_ms),
+        hold_after_ms=int(settings.waiting_room_hold_after_seconds * 1000),
         turn_ms=turn_ms,
+        # What the rate was derived from: the saga completes rate / headroom checkouts a second.
+        holds_per_s=rate / settings.waiting_room_headroom,
     )
     return play_forward(
         now_ms,

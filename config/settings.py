@@ -177,9 +177,9 @@ class Settings(BaseSettings):
     waiting_room_abandoned_share: float = 0.1
     waiting_room_return_lead_seconds: float = 5.0
     # The ETAs' model of admitted buyers (domain/waiting_room_forecast.py): how soon after its
-    # turn is given a buyer holds, until the sale measures it (its unused turns over the
-    # admission rate).
-    waiting_room_hold_after_seconds: float = 8.0
+    # turn is given a buyer holds when the platform is idle (a status poll and a hold); when
+    # it is busy, buyers hold as fast as the saga completes checkouts.
+    waiting_room_hold_after_seconds: float = 2.0
     # How often the pace is measured (one count of the event's finished checkouts at Temporal).
     waiting_room_measure_seconds: float = 2.0
 

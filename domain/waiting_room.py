@@ -273,10 +273,23 @@ def admissions_now(credit: float, capacity: int, outstanding: int, waiting: int)
     return max(0, min(math.floor(credit), capacity - outstanding, waiting))
 
 
+# The pace's credit is capped at this many seconds' worth. Ticks ride on buyers' polls, so a
+# busy API process ticks late now and then; under a second's cap every late tick lost turns
+# and the room ran behind the pace its forecast promised. Two seconds' worth is still no burst.
+CREDIT_SECONDS = 2.0
+
+
 def accrue(credit: float, rate: float, elapsed_s: float) -> float:
-    """The pace's credit after ``elapsed_s`` at ``rate``: capped at one second's worth, so a
-    pause (no seats, no ticks while every API process restarted) never turns into a burst."""
-    return min(credit + rate * max(elapsed_s, 0.0), max(rate, 1.0))
+    """The pace's credit after ``elapsed_s`` at ``rate``: capped at ``CREDIT_SECONDS``' worth,
+    so a pause (no seats, no ticks while every API process restarted) never turns into a
+    burst."""
+    return min(credit + rate * max(elapsed_s, 0.0), max(rate, 1.0) * CREDIT_SECONDS)
+
+
+def opening_elapsed_s(now_ms: int, opens_ms: int | None) -> float:
+    """The first tick's elapsed time: one second's worth of credit at the opening (the first
+    buyers need not wait a tick), plus the time since it, as the process may see it late."""
+    return 1.0 + (0.0 if opens_ms is None else max(0, now_ms - opens_ms) / 1000)
 
 
 def smoothed(previous: float | None, sample: float, weight: float = 0.5) -> float:

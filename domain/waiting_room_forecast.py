@@ -6,9 +6,12 @@ lead, can serve at what a turn takes). The forecast every buyer's ETA is read fr
 same rule forward from the room as the tick sees it, a quarter second at a time, with a model of
 what the admitted buyers then do:
 
-- a buyer holds ``hold_after_ms`` after its turn is given (measured: the unused turns over the
-  admission rate, by Little's law, once turns are used; a configured first guess before), or,
-  finding no seat, looks again until its turn ends;
+- a buyer holds ``hold_after_ms`` after its turn is given at the soonest, and later when the
+  platform is busy: it takes ``holds_per_s`` first holds a second, in the order the turns were
+  given (the room admits ``headroom`` times what the saga completes, so by design turns are
+  given faster than buyers get to hold, and the wait for a hold grows until the seats bound
+  the admissions); a turn the platform does not reach before it ends is lost; a buyer finding
+  no seat looks again until its turn ends;
 - a turn takes ``seats`` while seats are plentiful, and fewer as they run out: the last seats
   are shorter runs, then scattered singles (``SEATS_AS_THEY_RUN_OUT``);
 - what a buyer holds comes back as ``Returns`` says (a failed payment's share soon after the
@@ -26,8 +29,8 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections import Counter
-from dataclasses import dataclass
+from collections import Counter, deque
+from dataclasses import dataclass, field
 
 from domain.waiting_room import (
     PRIOR_TURNS,
@@ -65,8 +68,11 @@ class Turns:
     """What the admitted buyers do, as the forecast models it."""
 
     seats: float  # seats a turn takes while seats are plentiful
-    hold_after_ms: int  # how long after its turn is given a buyer holds
+    hold_after_ms: int  # how long after its turn is given a buyer holds, at the soonest
     turn_ms: int  # a buyer who finds no seat looks again until its turn ends
+    # first holds the platform takes a second: turns beyond it wait their turn to hold, in
+    # the order they were given (the room admits faster than the saga completes, by design)
+    holds_per_s: float = math.inf
 
     def seats_at(self, available: float, total: int) -> float:
         """Seats the next turn takes with ``available`` of ``total`` seats left (what is left,
@@ -76,15 +82,6 @@ class Turns:
         share = available / total
         per = next(per for least, per in SEATS_AS_THEY_RUN_OUT if share >= least)
         return min(max(self.seats if per is None else min(per, self.seats), 1.0), available)
-
-
-def hold_after_ms(unused_turns: int, rate: float, turns_used: int, prior_ms: int) -> int:
-    """How long after its turn a buyer holds: the turns given and not used yet over the rate
-    they are given at (Little's law), from ``prior_ms`` counted as ``PRIOR_TURNS`` turns."""
-    if turns_used <= 0 or rate <= 0:
-        return prior_ms
-    measured = unused_turns / rate * 1000
-    return round((measured * turns_used + prior_ms * PRIOR_TURNS) / (turns_used + PRIOR_TURNS))
 
 
 @dataclass
@@ -103,9 +100,12 @@ class _Room:
     lead_ms: int
     near: list[tuple[int, float]]  # returns within the lead, soonest first (a heap)
     far: list[tuple[int, float]]  # returns after it (a heap)
-    pending: list[tuple[int, int, int]]  # unused turns: (when they hold, their end, how many)
-    outstanding: int = 0  # unused turns in ``pending``
+    pending: list[tuple[int, int, int]]  # turns looking again: (when, their end, how many)
+    # unused turns in the order given: [when they may hold, their end, how many]
+    queue: deque[list[int]] = field(default_factory=deque)
+    outstanding: int = 0  # unused turns in ``queue`` and ``pending``
     soon: float = 0.0  # seats in ``near``
+    budget: float = 0.0  # first holds the platform can still take this step
 
     def expect(self, at_ms: int, seats: float, now_ms: int) -> None:
         if seats <= 0:
@@ -117,7 +117,11 @@ class _Room:
             heapq.heappush(self.far, (at_ms, seats))
 
     def give(self, hold_at_ms: int, ends_ms: int, count: int) -> None:
-        heapq.heappush(self.pending, (hold_at_ms, ends_ms, count))
+        self.queue.append([hold_at_ms, ends_ms, count])
+        self.outstanding += count
+
+    def look_again(self, at_ms: int, ends_ms: int, count: int) -> None:
+        heapq.heappush(self.pending, (at_ms, ends_ms, count))
         self.outstanding += count
 
     def advance(self, now_ms: int, turns: Turns) -> None:
@@ -131,18 +135,41 @@ class _Room:
             self.soon -= seats
             self.available += seats
         retry: list[tuple[int, int, int]] = []
+        step = turns.holds_per_s * STEP_MS / 1000
+        self.budget = min(self.budget + step, max(turns.holds_per_s, 1.0))
+        while self.queue and self.queue[0][0] <= now_ms:
+            _, ends_ms, count = lot = self.queue[0]
+            if ends_ms <= now_ms:  # never came in their turn
+                self.queue.popleft()
+                self.outstanding -= count
+                continue
+            served = count if self.budget >= count else math.floor(self.budget + 1e-9)
+            if served <= 0:
+                break
+            self.budget -= served
+            self.outstanding -= served
+            lot[2] -= served
+            if not lot[2]:
+                self.queue.popleft()
+            self._held(served, ends_ms, now_ms, turns, retry)
         while self.pending and self.pending[0][0] <= now_ms:
             _, ends_ms, count = heapq.heappop(self.pending)
             self.outstanding -= count
-            held, taken = self._hold(count, turns)
-            if held < count and now_ms + STEP_MS < ends_ms:
-                retry.append((now_ms + STEP_MS, ends_ms, count - held))  # no seat yet: again
-            hold_ms = int(self.how.hold_seconds * 1000)
-            pay_ms = min(int(self.how.pay_seconds * 1000), hold_ms)
-            self.expect(now_ms + pay_ms, taken * self.how.failed_share, now_ms)
-            self.expect(now_ms + hold_ms, taken * self.how.abandoned_share, now_ms)
-        for hold_at_ms, ends_ms, count in retry:
-            self.give(hold_at_ms, ends_ms, count)
+            self._held(count, ends_ms, now_ms, turns, retry)
+        for at_ms, ends_ms, count in retry:
+            self.look_again(at_ms, ends_ms, count)
+
+    def _held(
+        self, count: int, ends_ms: int, now_ms: int, turns: Turns, retry: list[tuple[int, int, int]]
+    ) -> None:
+        """``count`` turns try to hold now; those finding no seat look again while they last."""
+        held, taken = self._hold(count, turns)
+        if held < count and now_ms + STEP_MS < ends_ms:
+            retry.append((now_ms + STEP_MS, ends_ms, count - held))  # no seat yet: again
+        hold_ms = int(self.how.hold_seconds * 1000)
+        pay_ms = min(int(self.how.pay_seconds * 1000), hold_ms)
+        self.expect(now_ms + pay_ms, taken * self.how.failed_share, now_ms)
+        self.expect(now_ms + hold_ms, taken * self.how.abandoned_share, now_ms)
 
     def _hold(self, count: int, turns: Turns) -> tuple[int, float]:
         """``count`` turns hold, one after another: (how many found a seat, the seats taken)."""
@@ -171,7 +198,7 @@ class _Room:
 
     def settled(self) -> bool:
         """Nothing more can happen: no seat left, none to come back, no turn to hold."""
-        return self.available < 1 and not (self.near or self.far or self.pending)
+        return self.available < 1 and not (self.near or self.far or self.pending or self.queue)
 
 
 def play_forward(
@@ -208,7 +235,8 @@ def play_forward(
         far=[],
         pending=[],
     )
-    for given_ms, count in Counter(unused_given_ms).items():  # a tick's turns share a moment
+    # In the order given (the first come first at the platform); a tick's turns share a moment.
+    for given_ms, count in sorted(Counter(unused_given_ms).items()):
         room.give(max(given_ms + turns.hold_after_ms, now_ms), given_ms + turns.turn_ms, count)
     hold_ms = int(how.hold_seconds * 1000)
     pay_ms = min(int(how.pay_seconds * 1000), hold_ms)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from domain import waiting_room as rules
-from domain.waiting_room_forecast import MAX_STEPS, Turns, hold_after_ms, play_forward
+from domain.waiting_room_forecast import MAX_STEPS, Turns, play_forward
 
 NOW = 1_700_000_000_000
 NOBODY_RETURNS = rules.Returns(hold_seconds=30, pay_seconds=5, failed_share=0, abandoned_share=0)
@@ -93,11 +93,29 @@ def test_what_a_turn_takes_falls_as_the_seats_run_out() -> None:
     assert turns.seats_at(1.2, 1000) <= 1.2  # never more than is left
 
 
-def test_how_soon_buyers_hold_is_a_guess_until_turns_are_used_then_littles_law() -> None:
-    assert hold_after_ms(unused_turns=50, rate=10, turns_used=0, prior_ms=8000) == 8000
-    # 30 unused turns at 10 a second: held 3 s after their turn, once many turns are used
-    assert hold_after_ms(30, 10, 10_000, 8000) == 3010
-    assert 3000 < hold_after_ms(30, 10, 20, 8000) < 8000  # a few used turns move it halfway
+def test_a_busy_platform_takes_first_holds_one_after_another() -> None:
+    # 10 seats, five turns given just now, each hold giving back half its seats 5 s later: on
+    # an idle platform the five hold at once (+1 s) and the next turn comes as soon as their
+    # returns are within the lead; a platform taking 2 holds a second reaches the fifth only
+    # at +3 s, so the returns, and the next turns, come later.
+    failing = rules.Returns(hold_seconds=30, pay_seconds=5, failed_share=0.5, abandoned_share=0)
+    busy = Turns(seats=2.0, hold_after_ms=1000, turn_ms=30_000, holds_per_s=2.0)
+    given = [NOW] * 5
+    idle = forward(10, unused=given, how=failing, waiting=3)
+    slow = forward(10, unused=given, how=failing, turns=busy, waiting=3)
+    idle_at, slow_at = idle.turn_ms(2), slow.turn_ms(2)
+    assert idle_at is not None and slow_at is not None and idle_at < slow_at
+
+
+def test_a_turn_the_busy_platform_cannot_reach_in_time_ends_unused() -> None:
+    # 40 turns given 29 s ago, 100 seats at 2 a turn. If they all hold now, 20 seats are left:
+    # 10 turns more, then none. A platform taking one hold a second reaches one of them before
+    # they end: the other 39 end unused, and their seats serve the turns after them.
+    given = [NOW - 29_000] * 40
+    idle = forward(100, unused=given, turns=Turns(2.0, 0, 30_000))
+    slow = forward(100, unused=given, turns=Turns(2.0, 0, 30_000, holds_per_s=1.0))
+    assert etas(idle, 11)[10] is None
+    assert etas(slow, 40)[39] is not None
 
 
 def test_a_forecast_survives_its_redis_field_and_stays_short() -> None:

@@ -101,7 +101,7 @@ def test_admissions_are_bounded_by_credit_seats_and_the_queue() -> None:
 
 def test_credit_never_bursts_after_a_pause() -> None:
     assert rules.accrue(0, 10, 0.5) == 5
-    assert rules.accrue(0, 10, 3600) == 10  # one second's worth at most
+    assert rules.accrue(0, 10, 3600) == 10 * rules.CREDIT_SECONDS  # a pause is no burst
 
 
 def test_buyer_state() -> None:
@@ -171,3 +171,9 @@ def test_the_seats_available_now_are_held_and_come_back_at_the_pace() -> None:
     first_generation = [r for r in slow if r[0] < now + 2 * 30_000 + 1]
     assert len({at for at, _ in slow}) <= rules.MAX_PACE_LOTS * rules.RETURN_GENERATIONS
     assert first_generation[0] == (now + 30_000, 100_000 / rules.MAX_PACE_LOTS / 2)
+
+
+def test_the_first_tick_credits_the_time_since_the_opening() -> None:
+    assert rules.opening_elapsed_s(10_000, None) == 1.0
+    assert rules.opening_elapsed_s(10_500, 10_000) == 1.5  # seen half a second late
+    assert rules.opening_elapsed_s(9_000, 10_000) == 1.0  # a clock a little behind
