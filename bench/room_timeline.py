@@ -34,6 +34,7 @@ FIELDS = (
     "turns_used",
     "turn_seats",
     "order_size",
+    "completions_per_s",
     "plan",
 )
 
