@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections import Counter
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -136,6 +137,33 @@ class Returns:
     failed_share: float
     abandoned_share: float
 
+    @property
+    def hold_ms(self) -> int:
+        return int(self.hold_seconds * 1000)
+
+    @property
+    def pay_ms(self) -> int:
+        """A hold ends at its expiry at the latest, paid for or not."""
+        return min(int(self.pay_seconds * 1000), self.hold_ms)
+
+
+def held_seats_back(now_ms: int, expiries_ms: list[int], how: Returns) -> list[tuple[int, float]]:
+    """When the seats held now come back, as (epoch ms, expected seats) lots.
+
+    ``expiries_ms`` has one entry per live held seat: its hold's expiry. A seat still held
+    ``pay_seconds`` after its hold began was not paid for: it comes back at its expiry. A
+    younger one may still be paid: the failed share comes back when its buyer has paid, the
+    abandoned share at its expiry."""
+    lots: list[tuple[int, float]] = []
+    for expires_ms, seats in Counter(expiries_ms).items():
+        began_ms = expires_ms - how.hold_ms
+        if now_ms - began_ms >= how.pay_ms:
+            lots.append((expires_ms, float(seats)))
+        else:
+            lots.append((began_ms + how.pay_ms, seats * how.failed_share))
+            lots.append((expires_ms, seats * how.abandoned_share))
+    return lots
+
 
 # Returned seats are held again and may come back again: the forecast follows them this many
 # holds ahead, and drops amounts too small to serve anyone.
@@ -152,40 +180,29 @@ def expected_returns(
 ) -> list[tuple[int, float]]:
     """Seats expected back, as (epoch ms, expected seats), soonest first.
 
-    ``expiries_ms`` has one entry per live held seat: its hold's expiry. A seat still held
-    ``pay_seconds`` after its hold began was not paid for: it comes back at its expiry. A
-    younger one may still be paid: the failed share comes back when its buyer has paid, the
-    abandoned share at its expiry. The seats available now are held by the next turns as the
-    pace admits them (``seats_per_second``: the admission rate times a turn's seats; 0: all
-    now), and come back in the same shares, as long after; so do the seats that come back,
-    once held again.
+    ``expiries_ms`` has one entry per live held seat: its hold's expiry; they come back as
+    ``held_seats_back`` says. The seats available now are held by the next turns as the pace
+    admits them (``seats_per_second``: the admission rate times a turn's seats; 0: all now),
+    and come back in the same shares, as long after; so do the seats that come back, once
+    held again.
     """
-    hold_ms = int(how.hold_seconds * 1000)
-    pay_ms = min(int(how.pay_seconds * 1000), hold_ms)  # a hold ends at its expiry at the latest
     lots: list[tuple[int, float, int]] = []  # a heap of (when, seats, generation)
 
     def held_at(start_ms: int, seats: float, generation: int) -> None:
         if generation > RETURN_GENERATIONS:
             return
         for at_ms, share in (
-            (start_ms + pay_ms, how.failed_share),
-            (start_ms + hold_ms, how.abandoned_share),
+            (start_ms + how.pay_ms, how.failed_share),
+            (start_ms + how.hold_ms, how.abandoned_share),
         ):
-            if seats * share >= MIN_RETURN_SEATS:
-                heapq.heappush(lots, (at_ms, seats * share, generation))
+            push(at_ms, seats * share, generation)
 
-    unpaid: dict[int, float] = {}
-    fresh: dict[int, float] = {}
-    for expires_ms in expiries_ms:
-        began_ms = expires_ms - hold_ms
-        if now_ms - began_ms >= pay_ms:
-            unpaid[expires_ms] = unpaid.get(expires_ms, 0.0) + 1.0
-        else:
-            fresh[began_ms] = fresh.get(began_ms, 0.0) + 1.0
-    for at_ms, seats in unpaid.items():
-        heapq.heappush(lots, (at_ms, seats, 1))
-    for began_ms, seats in fresh.items():
-        held_at(began_ms, seats, 1)
+    def push(at_ms: int, seats: float, generation: int) -> None:
+        if seats >= MIN_RETURN_SEATS:
+            heapq.heappush(lots, (at_ms, seats, generation))
+
+    for at_ms, seats in held_seats_back(now_ms, expiries_ms, how):
+        push(at_ms, seats, 1)
     for at_ms, seats in _held_at_the_pace(now_ms, float(max(available_seats, 0)), seats_per_second):
         held_at(at_ms, seats, 1)
     returns: list[tuple[int, float]] = []
@@ -248,7 +265,7 @@ def next_rate(completions_per_s: float, hold_latency_ms: float | None, pace: Pac
 PRIOR_TURNS = 20
 
 
-def seats_per_turn(turn_seats: int, turns: int, prior: float) -> float:
+def seats_per_turn(turn_seats: float, turns: int, prior: float) -> float:
     """Seats a turn takes: ``turn_seats`` over ``turns``, starting from ``prior`` (the
     platform's recent orders, or the configured guess) counted as ``PRIOR_TURNS`` turns.
 

@@ -33,12 +33,13 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 
 from domain.waiting_room import (
-    PRIOR_TURNS,
     Forecast,
     Returns,
     accrue,
     admissions_now,
+    held_seats_back,
     seat_capacity,
+    seats_per_turn,
 )
 
 STEP_MS = 250  # the controller's tick
@@ -166,10 +167,8 @@ class _Room:
         held, taken = self._hold(count, turns)
         if held < count and now_ms + STEP_MS < ends_ms:
             retry.append((now_ms + STEP_MS, ends_ms, count - held))  # no seat yet: again
-        hold_ms = int(self.how.hold_seconds * 1000)
-        pay_ms = min(int(self.how.pay_seconds * 1000), hold_ms)
-        self.expect(now_ms + pay_ms, taken * self.how.failed_share, now_ms)
-        self.expect(now_ms + hold_ms, taken * self.how.abandoned_share, now_ms)
+        self.expect(now_ms + self.how.pay_ms, taken * self.how.failed_share, now_ms)
+        self.expect(now_ms + self.how.hold_ms, taken * self.how.abandoned_share, now_ms)
 
     def _hold(self, count: int, turns: Turns) -> tuple[int, float]:
         """``count`` turns hold, one after another: (how many found a seat, the seats taken)."""
@@ -193,7 +192,7 @@ class _Room:
 
     def capacity(self) -> int:
         """Unused turns the seats can serve, by the room's own estimate of a turn's seats."""
-        per_holder = (self.turn_seats + self.prior * PRIOR_TURNS) / (self.turns_used + PRIOR_TURNS)
+        per_holder = seats_per_turn(self.turn_seats, self.turns_used, self.prior)
         return seat_capacity(math.floor(self.available + self.soon + 1e-9), per_holder)
 
     def settled(self) -> bool:
@@ -238,15 +237,8 @@ def play_forward(
     # In the order given (the first come first at the platform); a tick's turns share a moment.
     for given_ms, count in sorted(Counter(unused_given_ms).items()):
         room.give(max(given_ms + turns.hold_after_ms, now_ms), given_ms + turns.turn_ms, count)
-    hold_ms = int(how.hold_seconds * 1000)
-    pay_ms = min(int(how.pay_seconds * 1000), hold_ms)
-    for expires_ms, seats in Counter(held_expiries_ms).items():
-        began_ms = expires_ms - hold_ms
-        if now_ms - began_ms >= pay_ms:
-            room.expect(expires_ms, seats, now_ms)  # not paid for by now: back at its expiry
-        else:
-            room.expect(began_ms + pay_ms, seats * how.failed_share, now_ms)
-            room.expect(expires_ms, seats * how.abandoned_share, now_ms)
+    for at_ms, seats in held_seats_back(now_ms, held_expiries_ms, how):
+        room.expect(at_ms, seats, now_ms)
     steps: list[tuple[int, int]] = []
     given = 0
     t_ms = now_ms
