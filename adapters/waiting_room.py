@@ -15,8 +15,11 @@ Keys, under ``<prefix>wr:<event id>:``:
   ``given_at``: hash, buyer -> the moment (ms) its turn was given (one value per admission
   batch: the batch is what fairness is measured by);
   ``used``: set, buyers who held within their turn; ``lost``: set, buyers whose turn ended
-  unused (they lose it: one entry per account, no second turn).
-- ``lease``: the one API process that advances the cursor now (``SET NX PX``).
+  unused (they lose it: one entry per account, no second turn); ``ends``: hash, deadline ->
+  turns given with it, until it passes and they count in ``meta``'s ``ended`` (how many
+  turns are decided, used or lost: what the lost share is measured over).
+- ``lease``: the one API process that advances the cursor now (``SET NX PX``), until its
+  tick's admission script ends it (or it expires, if that process died mid-tick).
 
 Every write that must be atomic is one Lua script. What is decided (how many to admit, the
 pace) is decided in Python by ``domain.waiting_room``; the scripts only apply it, and the
@@ -52,25 +55,36 @@ for _, k in ipairs(KEYS) do redis.call('EXPIRE', k, ARGV[6]) end
 return {1, key}
 """
 
-# Ends the turns whose deadline passed unused, then reports the room.
+# Ends the turns whose deadline passed unused, counts every turn whose deadline passed, then
+# reports the room.
 _SNAPSHOT = """
-local q, turns, lost, meta = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local q, turns, lost, meta, ends = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local expired = redis.call('ZRANGEBYSCORE', turns, '-inf', ARGV[1])
 for _, buyer in ipairs(expired) do
   redis.call('ZREM', turns, buyer)
   redis.call('SADD', lost, buyer)
 end
 if #expired > 0 then redis.call('HINCRBY', meta, 'lost', #expired) end
+local deadlines = redis.call('HGETALL', ends)
+for i = 1, #deadlines, 2 do
+  if tonumber(deadlines[i]) <= tonumber(ARGV[1]) then
+    redis.call('HINCRBY', meta, 'ended', deadlines[i + 1])
+    redis.call('HDEL', ends, deadlines[i])
+  end
+end
 local m = redis.call('HMGET', meta, 'admitted', 'credit', 'tick_ms', 'opened_ms', 'pace',
   'win_ms', 'win_n', 'rate', 'lost', 'completions_per_s', 'hold_ms', 'capacity', 'turns_used',
-  'turn_seats', 'order_size')
+  'turn_seats', 'order_size', 'ended')
 return {m, redis.call('ZCARD', q), redis.call('ZCARD', turns), redis.call('SCARD', lost),
   redis.call('ZRANGE', turns, 0, -1, 'WITHSCORES')}
 """
 
-# Gives the next ARGV[2] positions their turn, if the cursor is still at ARGV[1].
+# Gives the next ARGV[2] positions their turn, if the cursor is still at ARGV[1]; either way
+# the tick is over and its lease (KEYS[7]) ends, so the next tick, in any process, may start.
 _ADMIT = """
-local q, turns, granted, meta, given_at = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local q, turns, granted, meta = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local given_at, ends = KEYS[5], KEYS[6]
+redis.call('DEL', KEYS[7])
 local admitted = tonumber(redis.call('HGET', meta, 'admitted') or '0')
 if admitted ~= tonumber(ARGV[1]) then return -1 end
 if not redis.call('HGET', meta, 'opened_ms') then redis.call('HSET', meta, 'opened_ms', ARGV[4]) end
@@ -82,8 +96,9 @@ for _, buyer in ipairs(given) do
   redis.call('HSET', granted, buyer, ARGV[3])
   redis.call('HSET', given_at, buyer, ARGV[4])
 end
+if #given > 0 then redis.call('HINCRBY', ends, ARGV[3], #given) end
 redis.call('HSET', meta, 'admitted', admitted + #given, 'tick_ms', ARGV[4], unpack(ARGV, 6))
-for _, k in ipairs(KEYS) do redis.call('EXPIRE', k, ARGV[5]) end
+for i = 1, 6 do redis.call('EXPIRE', KEYS[i], ARGV[5]) end
 return #given
 """
 
@@ -137,6 +152,7 @@ class RoomSnapshot:
     turns_used: int = 0  # turns in which the buyer held
     turn_seats: int = 0  # seats held within them
     order_size: float | None = None  # seats per order in the platform's recent sales
+    ended: int = 0  # turns whose deadline has passed, used or lost
     unused_deadlines_ms: tuple[int, ...] = ()  # of the turns given and not used yet
 
 
@@ -189,9 +205,9 @@ class RedisWaitingRooms:
         return int(result[0]) == 1
 
     async def snapshot(self, event_id: str, now_ms: int) -> RoomSnapshot:
-        keys = [self._k(event_id, n) for n in ("q", "turns", "lost", "meta")]
+        keys = [self._k(event_id, n) for n in ("q", "turns", "lost", "meta", "ends")]
         meta, queued, outstanding, lost_now, unused = await self._snapshot(keys=keys, args=[now_ms])
-        *room, turns_used, turn_seats, order_size = meta
+        *room, turns_used, turn_seats, order_size, ended = meta
         (admitted, credit, tick, opened, pace, win_ms, win_n, rate, lost, done, hold, cap) = room
         return RoomSnapshot(
             admitted=int(_num(admitted)),
@@ -211,6 +227,7 @@ class RedisWaitingRooms:
             turns_used=int(_num(turns_used)),
             turn_seats=int(_num(turn_seats)),
             order_size=_opt(order_size),
+            ended=int(_num(ended)),
             unused_deadlines_ms=tuple(int(_num(score)) for score in unused[1::2]),
         )
 
@@ -225,7 +242,8 @@ class RedisWaitingRooms:
     ) -> int:
         """Gives the next ``count`` positions their turn until ``deadline_ms`` and records
         ``fields`` in the room's meta; -1 (nothing done) if another process moved the cursor."""
-        keys = [self._k(event_id, n) for n in ("q", "turns", "granted", "meta", "given_at")]
+        names = ("q", "turns", "granted", "meta", "given_at", "ends", "lease")
+        keys = [self._k(event_id, n) for n in names]
         flat: list[str | int | float] = []
         for name, value in fields.items():
             flat += [name, value]

@@ -8,12 +8,14 @@ flash sale saturates, and its decisions would still have to be copied to Redis f
 
 **How it advances.** There is no background process: each poll of a room (``joinQueue``,
 ``queueStatus``, ``queueUpdates``) may tick it, at most every ``TICK_SECONDS`` per API
-process, and only the process that takes the room's lease (``SET NX PX``) does. A tick ends
-unused turns past their deadline, then admits ``domain.waiting_room.admissions_now``: the
-pace's credit, within what the seats can serve (the available ones, and the held ones likely
-to come back within a short lead, read from the saga's grants). The admission script applies
-it only if the cursor did not move meanwhile, together with the tick's forecast of the turns to
-come (``domain.waiting_room_forecast``: the same rule played forward), from which every buyer's
+process, and only the process that takes the room's lease (``SET NX PX``) does; the lease
+lasts until the tick's admission script ends it, so one tick runs at a time. A tick ends
+unused turns past their deadline (reading the room, the seats and the holds at once), then
+admits ``domain.waiting_room.admissions_now``: the pace's credit, within what the seats can
+serve (the available ones, and the held ones likely to come back within a short lead, read
+from the saga's grants). The admission script applies it only if the cursor did not move
+meanwhile, together with the tick's forecast of the turns to come
+(``domain.waiting_room_forecast``: the same rule played forward), from which every buyer's
 poll reads its ETA. Before the opening a tick only writes the opening's forecast (it takes no
 lease, so the first process to see the opening ticks at once).
 Every ``waiting_room_measure_seconds`` one process measures the saga's pace: the event's
@@ -63,7 +65,8 @@ from domain.waiting_room_forecast import Turns, play_forward
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 0.25
-LEASE_MS = 200
+# Long enough for a tick on a busy process; the admission script ends it with the tick.
+LEASE_MS = 2000
 EVENT_TTL_SECONDS = 1.0  # how stale this process's copy of an event's switch and status may be
 # A copy that says the sale has not opened while the room says it has is read again, at most
 # this often (an event put back to SCHEDULED after opening must not cost a read per poll).
@@ -150,6 +153,7 @@ class WaitingRoom:
         self._signer = AdmissionSigner(settings.jwt_secret)
         self._events: dict[str, tuple[float, RoomEvent | None]] = {}
         self._ticked: dict[str, float] = {}
+        self._ticking: set[str] = set()
         self._measured: dict[str, float] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._refreshing: set[str] = set()
@@ -332,7 +336,7 @@ class WaitingRoom:
     async def _tick(self, event: RoomEvent) -> None:
         """Advances the room's cursor, if this process's turn to (see the module doc)."""
         now = time.monotonic()
-        if now - self._ticked.get(event.id, 0.0) < TICK_SECONDS:
+        if now - self._ticked.get(event.id, 0.0) < TICK_SECONDS or event.id in self._ticking:
             return
         self._ticked[event.id] = now
         opened = event.status in rules.OPENED_STATUSES
@@ -348,12 +352,29 @@ class WaitingRoom:
             if event.status == rules.PRE_OPENING_STATUS:
                 await self._forecast_opening(event)
             return
-        if not await self._store.lease(event.id, LEASE_MS):
-            return
+        # One tick of a room at a time, here and (the lease) anywhere: on a busy API process a
+        # tick's reads wait their turn on the event loop, and a tick that overlapped the one
+        # before it read the same cursor and only lost to it.
+        self._ticking.add(event.id)
+        try:
+            if await self._store.lease(event.id, LEASE_MS):
+                await self._advance(event)
+        finally:
+            self._ticking.discard(event.id)
+
+    async def _advance(self, event: RoomEvent) -> None:
+        """One tick under the lease: what to admit now, and the forecast of the turns after."""
         now_ms = self._now_ms()
-        snap = await self._store.snapshot(event.id, now_ms)
-        rate = self._rate(snap)
         admitting = event.status == rules.ADMITTING_STATUS
+        if admitting:
+            snap, available, held = await asyncio.gather(
+                self._store.snapshot(event.id, now_ms),
+                self._available(event.id),
+                self._store.held_expiries_ms(event.id, now_ms),
+            )
+        else:
+            snap = await self._store.snapshot(event.id, now_ms)
+        rate = self._rate(snap)
         capacity, count, credit = 0, 0, 0.0
         fields: dict[str, float | int | str] = {}
         if admitting:
@@ -362,8 +383,6 @@ class WaitingRoom:
             else:
                 elapsed = (now_ms - snap.tick_ms) / 1000
             credit = rules.accrue(snap.credit, rate, elapsed)
-            available = await self._available(event.id)
-            held = await self._store.held_expiries_ms(event.id, now_ms)
             # A turn that holds takes per_holder seats; the turns given take per_turn on
             # average, since some end unused (see rules.seats_per_turn).
             per_holder = self._seats_per_turn(snap)
@@ -438,6 +457,7 @@ class WaitingRoom:
             held_expiries_ms=held,
             unused_deadlines_ms=list(snap.unused_deadlines_ms),
             used=(snap.turns_used, snap.turn_seats, snap.order_size),
+            ended=(snap.lost, snap.ended),
             sellable_seats=event.sellable_seats,
             waiting=waiting,
             admitting=admitting,
@@ -546,6 +566,7 @@ def room_forecast(
     held_expiries_ms: list[int],
     unused_deadlines_ms: list[int],
     used: tuple[int, int, float | None],
+    ended: tuple[int, int],
     sellable_seats: int,
     waiting: int,
     admitting: int = 0,
@@ -553,7 +574,8 @@ def room_forecast(
     """The turns to come, the room's rule played forward (``domain.waiting_room_forecast``)
     with the settings' model of its buyers: the tick's forecast, and the bench's replay of it
     (``bench/room_timeline.py``). ``used``: turns used, the seats they took, and the platform's
-    seats per order (None: the configured guess); ``admitting``: this tick's new turns."""
+    seats per order (None: the configured guess); ``ended``: turns lost, and turns whose
+    deadline has passed; ``admitting``: this tick's new turns."""
     turns_used, turn_seats, order_size = used
     prior = order_size or settings.waiting_room_seats_per_buyer
     turn_ms = settings.waiting_room_turn_seconds * 1000
@@ -564,6 +586,7 @@ def room_forecast(
         turn_ms=turn_ms,
         # What the rate was derived from: the saga completes rate / headroom checkouts a second.
         holds_per_s=rate / settings.waiting_room_headroom,
+        lost_share=rules.lost_share(*ended, settings.waiting_room_lost_share),
     )
     return play_forward(
         now_ms,

@@ -33,6 +33,7 @@ FIELDS = (
     "lost",
     "turns_used",
     "turn_seats",
+    "ended",
     "order_size",
     "completions_per_s",
     "plan",
@@ -110,6 +111,8 @@ def recomputed(reading: dict, seats: int, settings: Settings) -> rules.Forecast:
             int(float(reading["turn_seats"] or 0)),
             None if order_size is None else float(order_size),
         ),
+        # recorded since turns' ends were counted; before, no turn counts as decided
+        ended=(int(float(reading["lost"] or 0)), int(float(reading.get("ended") or 0))),
         sellable_seats=seats,
         waiting=EVERY_POSITION,
     )

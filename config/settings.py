@@ -180,6 +180,9 @@ class Settings(BaseSettings):
     # turn is given a buyer holds when the platform is idle (a status poll and a hold); when
     # it is busy, buyers hold as fast as the saga completes checkouts.
     waiting_room_hold_after_seconds: float = 2.0
+    # ...and the share of turns that end unused (the buyer left, or saw the turn too late): a
+    # first guess, which the turns whose deadline has passed replace as they come.
+    waiting_room_lost_share: float = 0.1
     # How often the pace is measured (one count of the event's finished checkouts at Temporal).
     waiting_room_measure_seconds: float = 2.0
 

@@ -260,20 +260,33 @@ def next_rate(completions_per_s: float, hold_latency_ms: float | None, pace: Pac
     return round(min(max(rate, min(pace.floor, pace.ceiling) / 4), pace.ceiling), 3)
 
 
-# What the first estimate of a turn's seats weighs, in turns: the sale's own turns replace it
-# as they come, without the first few swinging it.
-PRIOR_TURNS = 20
+# What a first estimate from outside the sale weighs, in turns: the sale's own turns replace it
+# as they come, without the first few dozen swinging it (a turn's seats vary from one to the
+# limit, and the first turns are few when most of the queue is told its ETA).
+PRIOR_TURNS = 50
+
+
+def per_turn(total: float, turns: int, prior: float) -> float:
+    """``total`` over ``turns``, starting from ``prior`` counted as ``PRIOR_TURNS`` turns."""
+    return (total + prior * PRIOR_TURNS) / (max(turns, 0) + PRIOR_TURNS)
 
 
 def seats_per_turn(turn_seats: float, turns: int, prior: float) -> float:
     """Seats a turn takes: ``turn_seats`` over ``turns``, starting from ``prior`` (the
-    platform's recent orders, or the configured guess) counted as ``PRIOR_TURNS`` turns.
+    platform's recent orders, or the configured guess).
 
     Over the turns that held, it is what a buyer who holds takes: what the admissions are
     bounded by (counting turns that end unused there would admit more buyers the fewer seats
     they find). Over every turn that ended, used or lost, it is what a turn given takes on
     average: what the forecast spends seats by."""
-    return (turn_seats + prior * PRIOR_TURNS) / (max(turns, 0) + PRIOR_TURNS)
+    return per_turn(turn_seats, turns, prior)
+
+
+def lost_share(lost: int, ended: int, prior: float) -> float:
+    """The share of turns that end unused: the ``lost`` among the ``ended`` turns (those whose
+    deadline has passed: only they are decided, so turns used early do not hide the losses
+    still to come), starting from ``prior``."""
+    return min(max(per_turn(lost, ended, prior), 0.0), 1.0)
 
 
 def seat_capacity(available_seats: int, seats_per_buyer: float) -> int:

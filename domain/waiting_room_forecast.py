@@ -74,6 +74,9 @@ class Turns:
     # first holds the platform takes a second: turns beyond it wait their turn to hold, in
     # the order they were given (the room admits faster than the saga completes, by design)
     holds_per_s: float = math.inf
+    # the share of turns whose buyer never comes to hold (left, or saw the turn too late):
+    # they end unused at their deadline
+    lost_share: float = 0.0
 
     def seats_at(self, available: float, total: int) -> float:
         """Seats the next turn takes with ``available`` of ``total`` seats left (what is left,
@@ -104,6 +107,9 @@ class _Room:
     pending: list[tuple[int, int, int]]  # turns looking again: (when, their end, how many)
     # unused turns in the order given: [when they may hold, their end, how many]
     queue: deque[list[int]] = field(default_factory=deque)
+    absent: list[tuple[int, int]] = field(default_factory=list)  # (end, how many): never hold
+    absent_share: float = 0.0  # what share of the turns given never hold
+    absent_carry: float = 0.0  # the fraction of a turn that the last batches left over
     outstanding: int = 0  # unused turns in ``queue`` and ``pending``
     soon: float = 0.0  # seats in ``near``
     budget: float = 0.0  # first holds the platform can still take this step
@@ -118,8 +124,14 @@ class _Room:
             heapq.heappush(self.far, (at_ms, seats))
 
     def give(self, hold_at_ms: int, ends_ms: int, count: int) -> None:
-        self.queue.append([hold_at_ms, ends_ms, count])
         self.outstanding += count
+        self.absent_carry += count * self.absent_share
+        absent = min(count, math.floor(self.absent_carry + 1e-9))
+        self.absent_carry -= absent
+        if absent:
+            heapq.heappush(self.absent, (ends_ms, absent))
+        if count > absent:
+            self.queue.append([hold_at_ms, ends_ms, count - absent])
 
     def look_again(self, at_ms: int, ends_ms: int, count: int) -> None:
         heapq.heappush(self.pending, (at_ms, ends_ms, count))
@@ -135,6 +147,8 @@ class _Room:
             _, seats = heapq.heappop(self.near)
             self.soon -= seats
             self.available += seats
+        while self.absent and self.absent[0][0] <= now_ms:
+            self.outstanding -= heapq.heappop(self.absent)[1]
         retry: list[tuple[int, int, int]] = []
         step = turns.holds_per_s * STEP_MS / 1000
         self.budget = min(self.budget + step, max(turns.holds_per_s, 1.0))
@@ -197,7 +211,9 @@ class _Room:
 
     def settled(self) -> bool:
         """Nothing more can happen: no seat left, none to come back, no turn to hold."""
-        return self.available < 1 and not (self.near or self.far or self.pending or self.queue)
+        return self.available < 1 and not (
+            self.near or self.far or self.pending or self.queue or self.absent
+        )
 
 
 def play_forward(
@@ -233,6 +249,7 @@ def play_forward(
         near=[],
         far=[],
         pending=[],
+        absent_share=turns.lost_share,
     )
     # In the order given (the first come first at the platform); a tick's turns share a moment.
     for given_ms, count in sorted(Counter(unused_given_ms).items()):

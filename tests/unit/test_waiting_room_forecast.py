@@ -118,6 +118,21 @@ def test_a_turn_the_busy_platform_cannot_reach_in_time_ends_unused() -> None:
     assert etas(slow, 40)[39] is not None
 
 
+def test_turns_whose_buyer_never_comes_end_unused_and_free_their_place() -> None:
+    # 10 seats at 2 a turn, five turns given just now. If every buyer comes, the seats serve
+    # nobody after them; if one in five never comes, one turn ends unused at its deadline
+    # (+30 s) and its seats serve a turn after it, the 5 s lead ahead.
+    given = [NOW] * 5
+    everyone = forward(10, unused=given)
+    some_leave = forward(10, unused=given, turns=Turns(2.0, 1000, 30_000, lost_share=0.2))
+    assert etas(everyone, 1) == [None]
+    assert etas(some_leave, 2) == [30, None]
+    # given one at a time, the share is kept, not rounded away turn by turn
+    one_by_one = [NOW - k for k in range(5)]
+    spread = forward(10, unused=one_by_one, turns=Turns(2.0, 1000, 30_000, lost_share=0.2))
+    assert etas(spread, 2) == [30, None]
+
+
 def test_a_forecast_survives_its_redis_field_and_stays_short() -> None:
     plan = forward(100_000, rate=1)
     assert rules.Forecast.decode(plan.encode()) == plan

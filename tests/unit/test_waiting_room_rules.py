@@ -154,7 +154,18 @@ def test_a_turns_seats_start_at_the_prior_and_follow_the_sales_own_turns() -> No
     few = rules.seats_per_turn(2 * 3, 3, 2.5)  # three turns of two seats barely move it
     assert 2.0 < few < 2.5 and few > 2.4
     many = rules.seats_per_turn(2 * 500, 500, 2.5)  # five hundred make it theirs
-    assert 2.0 < many < 2.02
+    assert 2.0 < many < 2.05
+
+
+def test_the_lost_share_is_measured_over_the_turns_whose_deadline_passed() -> None:
+    assert rules.lost_share(0, 0, 0.1) == 0.1  # nothing decided yet: the guess
+    # Turns used early are not yet decided: a sale with few turns ended still leans on the
+    # guess, whatever the turns used so far say.
+    assert rules.lost_share(0, 5, 0.1) > 0.09
+    half = rules.lost_share(250, 500, 0.1)  # half of five hundred ended turns were lost
+    assert 0.45 < half < 0.5
+    assert rules.lost_share(0, 10_000, 0.1) < 0.001
+    assert rules.lost_share(10, 5, 1.0) == 1.0  # never more than every turn
 
 
 def test_the_seats_available_now_are_held_and_come_back_at_the_pace() -> None:
