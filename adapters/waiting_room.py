@@ -5,7 +5,8 @@ Keys, under ``<prefix>wr:<event id>:``:
   for the pre-queue, ``1 + n`` for the n-th arrival after the opening). One entry per account:
   ``ZADD NX``. Entries are never removed or moved, so a position never changes.
 - ``meta``: hash: ``admitted`` (the first that many positions have their turn), ``opened_ms``,
-  the pace (``rate``, ``credit``, ``tick_ms``), the measured admission pace for ETAs
+  the pace (``rate``, ``credit``, ``tick_ms``; ``tick_gap_ms``: how far apart ticks come,
+  smoothed), the measured admission pace for ETAs
   (``pace``, ``win_ms``, ``win_n``), what the pace was derived from (operators read it), and
   the latest forecast of the turns to come (``plan``, ``domain.waiting_room.Forecast``), and
   what turns take (``turns_used``, ``turn_seats``: seats held within them; ``order_size``: the
@@ -74,7 +75,7 @@ for i = 1, #deadlines, 2 do
 end
 local m = redis.call('HMGET', meta, 'admitted', 'credit', 'tick_ms', 'opened_ms', 'pace',
   'win_ms', 'win_n', 'rate', 'lost', 'completions_per_s', 'hold_ms', 'capacity', 'turns_used',
-  'turn_seats', 'order_size', 'ended')
+  'turn_seats', 'order_size', 'ended', 'tick_gap_ms')
 return {m, redis.call('ZCARD', q), redis.call('ZCARD', turns), redis.call('SCARD', lost),
   redis.call('ZRANGE', turns, 0, -1, 'WITHSCORES')}
 """
@@ -153,6 +154,7 @@ class RoomSnapshot:
     turn_seats: int = 0  # seats held within them
     order_size: float | None = None  # seats per order in the platform's recent sales
     ended: int = 0  # turns whose deadline has passed, used or lost
+    tick_gap_ms: float | None = None  # how far apart ticks come, smoothed
     unused_deadlines_ms: tuple[int, ...] = ()  # of the turns given and not used yet
 
 
@@ -207,7 +209,7 @@ class RedisWaitingRooms:
     async def snapshot(self, event_id: str, now_ms: int) -> RoomSnapshot:
         keys = [self._k(event_id, n) for n in ("q", "turns", "lost", "meta", "ends")]
         meta, queued, outstanding, lost_now, unused = await self._snapshot(keys=keys, args=[now_ms])
-        *room, turns_used, turn_seats, order_size, ended = meta
+        *room, turns_used, turn_seats, order_size, ended, tick_gap = meta
         (admitted, credit, tick, opened, pace, win_ms, win_n, rate, lost, done, hold, cap) = room
         return RoomSnapshot(
             admitted=int(_num(admitted)),
@@ -228,6 +230,7 @@ class RedisWaitingRooms:
             turn_seats=int(_num(turn_seats)),
             order_size=_opt(order_size),
             ended=int(_num(ended)),
+            tick_gap_ms=_opt(tick_gap),
             unused_deadlines_ms=tuple(int(_num(score)) for score in unused[1::2]),
         )
 

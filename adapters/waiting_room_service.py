@@ -72,6 +72,7 @@ EVENT_TTL_SECONDS = 1.0  # how stale this process's copy of an event's switch an
 # this often (an event put back to SCHEDULED after opening must not cost a read per poll).
 REREAD_AFTER_OPENING_SECONDS = 0.1
 PACE_WINDOW_MS = 2000  # the ETAs' pace is measured over windows this long
+TICK_GAP_WEIGHT = 0.3  # a tick's spacing in the smoothed one: one late tick does not swing it
 
 Run = Callable[..., Awaitable[Any]]
 
@@ -382,6 +383,8 @@ class WaitingRoom:
                 elapsed = rules.opening_elapsed_s(now_ms, _opens_ms(event))
             else:
                 elapsed = (now_ms - snap.tick_ms) / 1000
+                gap = rules.smoothed(snap.tick_gap_ms, now_ms - snap.tick_ms, TICK_GAP_WEIGHT)
+                fields["tick_gap_ms"] = round(gap)
             credit = rules.accrue(snap.credit, rate, elapsed)
             # A turn that holds takes per_holder seats; the turns given take per_turn on
             # average, since some end unused (see rules.seats_per_turn).
@@ -458,6 +461,7 @@ class WaitingRoom:
             unused_deadlines_ms=list(snap.unused_deadlines_ms),
             used=(snap.turns_used, snap.turn_seats, snap.order_size),
             ended=(snap.lost, snap.ended),
+            tick_gap_ms=snap.tick_gap_ms,
             sellable_seats=event.sellable_seats,
             waiting=waiting,
             admitting=admitting,
@@ -570,12 +574,14 @@ def room_forecast(
     sellable_seats: int,
     waiting: int,
     admitting: int = 0,
+    tick_gap_ms: float | None = None,
 ) -> rules.Forecast:
     """The turns to come, the room's rule played forward (``domain.waiting_room_forecast``)
     with the settings' model of its buyers: the tick's forecast, and the bench's replay of it
     (``bench/room_timeline.py``). ``used``: turns used, the seats they took, and the platform's
     seats per order (None: the configured guess); ``ended``: turns lost, and turns whose
-    deadline has passed; ``admitting``: this tick's new turns."""
+    deadline has passed; ``admitting``: this tick's new turns; ``tick_gap_ms``: how far apart
+    the room's ticks come (None: as often as they may)."""
     turns_used, turn_seats, order_size = used
     prior = order_size or settings.waiting_room_seats_per_buyer
     turn_ms = settings.waiting_room_turn_seconds * 1000
@@ -601,6 +607,7 @@ def room_forecast(
         turns,
         int(settings.waiting_room_return_lead_seconds * 1000),
         waiting,
+        int(tick_gap_ms or TICK_SECONDS * 1000),
     )
 
 

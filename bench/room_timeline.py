@@ -34,6 +34,7 @@ FIELDS = (
     "turns_used",
     "turn_seats",
     "ended",
+    "tick_gap_ms",
     "order_size",
     "completions_per_s",
     "plan",
@@ -113,6 +114,7 @@ def recomputed(reading: dict, seats: int, settings: Settings) -> rules.Forecast:
         ),
         # recorded since turns' ends were counted; before, no turn counts as decided
         ended=(int(float(reading["lost"] or 0)), int(float(reading.get("ended") or 0))),
+        tick_gap_ms=None if reading.get("tick_gap_ms") is None else float(reading["tick_gap_ms"]),
         sellable_seats=seats,
         waiting=EVERY_POSITION,
     )

@@ -42,7 +42,11 @@ from domain.waiting_room import (
     seats_per_turn,
 )
 
-STEP_MS = 250  # the controller's tick
+# The controller's tick at the soonest (``TICK_SECONDS``). On a busy API process ticks come
+# further apart, and a turn due between two comes at the later: the forecast steps at the
+# ticks' measured spacing, within these bounds.
+STEP_MS = 250
+MAX_STEP_MS = 2000
 HORIZON_MS = 180_000  # turns further out are told no ETA
 MAX_STEPS = 160  # a forecast's steps: every poll reads them all
 # Turns this close to the last step (as a share of its wait) are told its time: one ETA for
@@ -112,6 +116,7 @@ class _Room:
     absent_carry: float = 0.0  # the fraction of a turn that the last batches left over
     outstanding: int = 0  # unused turns in ``queue`` and ``pending``
     soon: float = 0.0  # seats in ``near``
+    step_ms: int = STEP_MS  # the time between two ticks
     budget: float = 0.0  # first holds the platform can still take this step
 
     def expect(self, at_ms: int, seats: float, now_ms: int) -> None:
@@ -150,8 +155,8 @@ class _Room:
         while self.absent and self.absent[0][0] <= now_ms:
             self.outstanding -= heapq.heappop(self.absent)[1]
         retry: list[tuple[int, int, int]] = []
-        step = turns.holds_per_s * STEP_MS / 1000
-        self.budget = min(self.budget + step, max(turns.holds_per_s, 1.0))
+        step = turns.holds_per_s * self.step_ms / 1000
+        self.budget = min(self.budget + step, max(step, turns.holds_per_s, 1.0))
         while self.queue and self.queue[0][0] <= now_ms:
             _, ends_ms, count = lot = self.queue[0]
             if ends_ms <= now_ms:  # never came in their turn
@@ -179,8 +184,8 @@ class _Room:
     ) -> None:
         """``count`` turns try to hold now; those finding no seat look again while they last."""
         held, taken = self._hold(count, turns)
-        if held < count and now_ms + STEP_MS < ends_ms:
-            retry.append((now_ms + STEP_MS, ends_ms, count - held))  # no seat yet: again
+        if held < count and now_ms + self.step_ms < ends_ms:
+            retry.append((now_ms + self.step_ms, ends_ms, count - held))  # no seat yet: again
         self.expect(now_ms + self.how.pay_ms, taken * self.how.failed_share, now_ms)
         self.expect(now_ms + self.how.hold_ms, taken * self.how.abandoned_share, now_ms)
 
@@ -229,13 +234,15 @@ def play_forward(
     turns: Turns,
     lead_ms: int,
     waiting: int,
+    tick_ms: int = STEP_MS,
 ) -> Forecast:
     """The turns to come after the ``len(unused_given_ms)`` unused ones, as ``Forecast`` steps.
 
     ``held_expiries_ms``: one entry per live held seat (its hold's expiry); ``unused_given_ms``:
     when each unused turn was given; ``used``: the turns used so far, the seats they took and
     the first estimate of a turn's seats (what ``seats_per_turn`` counts from); ``credit``: the
-    pace's credit left after this tick; ``waiting``: buyers still waiting (no turn beyond them).
+    pace's credit left after this tick; ``waiting``: buyers still waiting (no turn beyond them);
+    ``tick_ms``: how far apart the room's ticks come (turns are given at ticks only).
     """
     turns_used, turn_seats, prior = used
     room = _Room(
@@ -250,6 +257,7 @@ def play_forward(
         far=[],
         pending=[],
         absent_share=turns.lost_share,
+        step_ms=min(max(tick_ms, STEP_MS), MAX_STEP_MS),
     )
     # In the order given (the first come first at the platform); a tick's turns share a moment.
     for given_ms, count in sorted(Counter(unused_given_ms).items()):
@@ -271,6 +279,6 @@ def play_forward(
                 steps.append((t_ms, given))
             else:
                 break
-        credit = accrue(credit - count, rate, STEP_MS / 1000)
-        t_ms += STEP_MS
+        credit = accrue(credit - count, rate, room.step_ms / 1000)
+        t_ms += room.step_ms
     return Forecast(now_ms, rate, tuple(steps))

@@ -24,6 +24,7 @@ def forward(
     turns: Turns = PLENTY,
     how: rules.Returns = NOBODY_RETURNS,
     waiting: int = 10_000,
+    tick_ms: int = 250,
 ) -> rules.Forecast:
     return play_forward(
         NOW,
@@ -38,6 +39,7 @@ def forward(
         turns,
         5_000,
         waiting,
+        tick_ms,
     )
 
 
@@ -48,6 +50,15 @@ def test_with_seats_for_everyone_turns_come_at_the_pace() -> None:
     opening = forward(1000, rate=5, credit=5)
     assert opening.steps[0][0] == NOW and opening.steps[0][1] >= 5
     assert etas(opening, 10)[9] == 1 and etas(plan, 10)[9] == 2
+
+
+def test_turns_come_at_the_ticks_however_far_apart_they_come() -> None:
+    # at 4 a second, the first turn is due a quarter second from now: at the next tick
+    assert forward(1000, rate=4).turn_ms(1) == NOW + 250
+    # a busy process ticks a second apart: the turns due meanwhile all come at that tick
+    busy = forward(1000, rate=4, tick_ms=1000)
+    assert [busy.turn_ms(turn) for turn in (1, 4, 5)] == [NOW + 1000] * 2 + [NOW + 2000]
+    assert forward(1000, rate=4, tick_ms=60_000).turn_ms(1) == NOW + 2000  # within bounds
 
 
 def test_no_more_turns_than_the_seats_can_serve_nor_buyers_waiting() -> None:
