@@ -27,8 +27,9 @@ per order of the platform's latest bookings, where the estimate of a turn's seat
 
 **Recovery.** Everything is in Redis (AOF on the dev stack, a replicated ElastiCache in
 production) except the organizer's switch (PostgreSQL). An API process that dies loses
-nothing: any other one ticks on. After a pause in ticking the credit is capped at one second's
-worth, so a restart never floods the saga. If Redis itself loses the room, admissions already
+nothing: any other one ticks on (a tick's lease outlives a process that died mid-tick by two
+seconds at most). After a pause in ticking the credit is capped at two seconds' worth, so a
+restart never floods the saga. If Redis itself loses the room, admissions already
 issued stay valid (they are verified by signature alone) and buyers join again; before the
 opening that costs nobody anything, since pre-queue positions are random anyway.
 

@@ -3,8 +3,8 @@
 The controller admits by two bounds (``domain.waiting_room``): the pace's credit, and the
 seats (no more unused turns than the available seats, plus those expected back within a short
 lead, can serve at what a turn takes). The forecast every buyer's ETA is read from runs that
-same rule forward from the room as the tick sees it, a quarter second at a time, with a model of
-what the admitted buyers then do:
+same rule forward from the room as the tick sees it, a tick at a time (at the ticks' measured
+spacing), with a model of what the admitted buyers then do:
 
 - a buyer holds ``hold_after_ms`` after its turn is given at the soonest, and later when the
   platform is busy: it takes ``holds_per_s`` first holds a second, in the order the turns were
@@ -12,6 +12,8 @@ what the admitted buyers then do:
   given faster than buyers get to hold, and the wait for a hold grows until the seats bound
   the admissions); a turn the platform does not reach before it ends is lost; a buyer finding
   no seat looks again until its turn ends;
+- a share of the turns (``lost_share``) never hold: their buyer left, or saw the turn too late;
+  they end unused at their deadline, and their place goes to the turns after them;
 - a turn takes ``seats`` while seats are plentiful, and fewer as they run out: the last seats
   are shorter runs, then scattered singles (``SEATS_AS_THEY_RUN_OUT``);
 - what a buyer holds comes back as ``Returns`` says (a failed payment's share soon after the
