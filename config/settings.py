@@ -177,9 +177,11 @@ class Settings(BaseSettings):
     waiting_room_abandoned_share: float = 0.1
     waiting_room_return_lead_seconds: float = 5.0
     # The ETAs' model of admitted buyers (domain/waiting_room_forecast.py): how soon after its
-    # turn is given a buyer holds when the platform is idle (a status poll and a hold); when
-    # it is busy, buyers hold as fast as the saga completes checkouts.
-    waiting_room_hold_after_seconds: float = 2.0
+    # turn is given a buyer holds at the soonest (a status poll, the seat map, a hold: the
+    # bench's scripted buyers took 3-6 s at the tenth percentile while the sale was busy, and a
+    # person choosing seats takes longer); when the platform is busy, buyers hold as fast as the
+    # saga completes checkouts.
+    waiting_room_hold_after_seconds: float = 4.0
     # ...and the share of turns that end unused (the buyer left, or saw the turn too late): a
     # first guess, which the turns whose deadline has passed replace as they come.
     waiting_room_lost_share: float = 0.1
