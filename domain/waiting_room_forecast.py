@@ -116,7 +116,7 @@ class _Room:
     absent: list[tuple[int, int]] = field(default_factory=list)  # (end, how many): never hold
     absent_share: float = 0.0  # what share of the turns given never hold
     absent_carry: float = 0.0  # the fraction of a turn that the last batches left over
-    outstanding: int = 0  # unused turns in ``queue`` and ``pending``
+    outstanding: int = 0  # unused turns in ``queue``, ``pending`` and ``absent``
     soon: float = 0.0  # seats in ``near``
     step_ms: int = STEP_MS  # the time between two ticks
     budget: float = 0.0  # first holds the platform can still take this step
