@@ -608,7 +608,7 @@ def room_forecast(
         turns,
         int(settings.waiting_room_return_lead_seconds * 1000),
         waiting,
-        int(tick_gap_ms or TICK_SECONDS * 1000),
+        tick_gap_ms,
     )
 
 

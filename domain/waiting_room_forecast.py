@@ -236,7 +236,7 @@ def play_forward(
     turns: Turns,
     lead_ms: int,
     waiting: int,
-    tick_ms: int = STEP_MS,
+    tick_ms: float | None = None,
 ) -> Forecast:
     """The turns to come after the ``len(unused_given_ms)`` unused ones, as ``Forecast`` steps.
 
@@ -244,7 +244,8 @@ def play_forward(
     when each unused turn was given; ``used``: the turns used so far, the seats they took and
     the first estimate of a turn's seats (what ``seats_per_turn`` counts from); ``credit``: the
     pace's credit left after this tick; ``waiting``: buyers still waiting (no turn beyond them);
-    ``tick_ms``: how far apart the room's ticks come (turns are given at ticks only).
+    ``tick_ms``: how far apart the room's ticks come (turns are given at ticks only; None: as
+    often as they may).
     """
     turns_used, turn_seats, prior = used
     room = _Room(
@@ -259,7 +260,7 @@ def play_forward(
         far=[],
         pending=[],
         absent_share=turns.lost_share,
-        step_ms=min(max(tick_ms, STEP_MS), MAX_STEP_MS),
+        step_ms=STEP_MS if tick_ms is None else round(min(max(tick_ms, STEP_MS), MAX_STEP_MS)),
     )
     # In the order given (the first come first at the platform); a tick's turns share a moment.
     for given_ms, count in sorted(Counter(unused_given_ms).items()):
