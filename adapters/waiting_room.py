@@ -10,7 +10,8 @@ Keys, under ``<prefix>wr:<event id>:``:
   (``pace``, ``win_ms``, ``win_n``), what the pace was derived from (operators read it), and
   the latest forecast of the turns to come (``plan``, ``domain.waiting_room.Forecast``), and
   what turns take (``turns_used``, ``turn_seats``: seats held within them; ``order_size``: the
-  platform's recent orders, read once for the room's first estimate).
+  platform's recent orders, read once for the room's first estimate); ``paid_seats``,
+  ``failed_seats``: seats whose payment was answered, paid for or declined.
 - ``turns``: sorted set, buyer -> turn deadline (ms), for turns not used yet;
   ``granted``: hash, buyer -> deadline, every turn ever given (to re-issue the same admission);
   ``given_at``: hash, buyer -> the moment (ms) its turn was given (one value per admission
@@ -75,7 +76,7 @@ for i = 1, #deadlines, 2 do
 end
 local m = redis.call('HMGET', meta, 'admitted', 'credit', 'tick_ms', 'opened_ms', 'pace',
   'win_ms', 'win_n', 'rate', 'lost', 'completions_per_s', 'hold_ms', 'capacity', 'turns_used',
-  'turn_seats', 'order_size', 'ended', 'tick_gap_ms')
+  'turn_seats', 'order_size', 'ended', 'tick_gap_ms', 'paid_seats', 'failed_seats')
 return {m, redis.call('ZCARD', q), redis.call('ZCARD', turns), redis.call('SCARD', lost),
   redis.call('ZRANGE', turns, 0, -1, 'WITHSCORES')}
 """
@@ -155,6 +156,8 @@ class RoomSnapshot:
     order_size: float | None = None  # seats per order in the platform's recent sales
     ended: int = 0  # turns whose deadline has passed, used or lost
     tick_gap_ms: float | None = None  # how far apart ticks come, smoothed
+    paid_seats: int = 0  # seats whose payment was answered: paid for
+    failed_seats: int = 0  # and declined
     unused_deadlines_ms: tuple[int, ...] = ()  # of the turns given and not used yet
 
 
@@ -209,7 +212,7 @@ class RedisWaitingRooms:
     async def snapshot(self, event_id: str, now_ms: int) -> RoomSnapshot:
         keys = [self._k(event_id, n) for n in ("q", "turns", "lost", "meta", "ends")]
         meta, queued, outstanding, lost_now, unused = await self._snapshot(keys=keys, args=[now_ms])
-        *room, turns_used, turn_seats, order_size, ended, tick_gap = meta
+        *room, turns_used, turn_seats, order_size, ended, tick_gap, paid, failed = meta
         (admitted, credit, tick, opened, pace, win_ms, win_n, rate, lost, done, hold, cap) = room
         return RoomSnapshot(
             admitted=int(_num(admitted)),
@@ -231,6 +234,8 @@ class RedisWaitingRooms:
             order_size=_opt(order_size),
             ended=int(_num(ended)),
             tick_gap_ms=_opt(tick_gap),
+            paid_seats=int(_num(paid)),
+            failed_seats=int(_num(failed)),
             unused_deadlines_ms=tuple(int(_num(score)) for score in unused[1::2]),
         )
 
@@ -285,6 +290,11 @@ class RedisWaitingRooms:
             keys=[self._k(event_id, "turns"), self._k(event_id, "used"), self._k(event_id, "meta")],
             args=[user_id, KEY_TTL_SECONDS, seats],
         )
+
+    async def payment_answered(self, event_id: str, seats: int, paid: bool) -> None:
+        """A payment for ``seats`` seats was answered: paid for, or declined."""
+        field = "paid_seats" if paid else "failed_seats"
+        await self._redis.hincrby(self._k(event_id, "meta"), field, seats)  # type: ignore[misc]
 
     async def held_expiries_ms(self, event_id: str, now_ms: int) -> list[int]:
         """The expiry (epoch ms) of every live held seat of the event, one entry per seat, from

@@ -235,6 +235,20 @@ class WaitingRoom:
         except Exception as exc:  # noqa: BLE001 - never fail a hold that succeeded
             log.warning("turn of %s for %s not marked used: %s", user_id, event_id, exc)
 
+    async def payment_answered(self, event_id: str, seats: int, paid: bool) -> None:
+        """A payment for ``seats`` seats of the event was answered: the room counts what share
+        is declined (its forecast's failed share). Only while the room is on, and best effort:
+        a payment not counted only leaves the share a little less measured."""
+        event = self.cached_event(event_id)
+        if event is False:
+            event = await self.event(event_id)
+        if not isinstance(event, RoomEvent) or not event.room_on:
+            return
+        try:
+            await self._store.payment_answered(event_id, seats, paid)
+        except Exception as exc:  # noqa: BLE001 - never fail a payment that was answered
+            log.warning("payment for %s not counted in its waiting room: %s", event_id, exc)
+
     # --- buyers ---
 
     async def join(self, user_id: str, event_id: str) -> QueueStatus:
@@ -391,9 +405,8 @@ class WaitingRoom:
             # average, since some end unused (see rules.seats_per_turn).
             per_holder = self._seats_per_turn(snap)
             per_turn = self._seats_per_turn(snap, snap.lost)
-            returns = rules.expected_returns(
-                now_ms, available, held, self._returns, rate * per_turn
-            )
+            how = rules.measured_returns(self._returns, snap.failed_seats, snap.paid_seats)
+            returns = rules.expected_returns(now_ms, available, held, how, rate * per_turn)
             lead_ms = int(self._settings.waiting_room_return_lead_seconds * 1000)
             soon = rules.returning_within(returns, now_ms, lead_ms)
             capacity = rules.seat_capacity(available + soon, per_holder)
@@ -402,7 +415,7 @@ class WaitingRoom:
             )
             waiting = snap.queued - snap.admitted - count
             plan = self._forecast(
-                event, snap, now_ms, (rate, credit - count), available, held, waiting, count
+                event, snap, now_ms, (rate, credit - count), available, held, waiting, count, how
             )
             fields["plan"] = plan.encode()
         else:
@@ -448,9 +461,11 @@ class WaitingRoom:
         held: list[int],
         waiting: int,
         admitting: int = 0,
+        how: rules.Returns | None = None,
     ) -> rules.Forecast:
         """The turns to come for ``waiting`` buyers after this tick's ``admitting`` new ones,
-        from ``snap`` at ``pace`` (the rate, the credit left)."""
+        from ``snap`` at ``pace`` (the rate, the credit left), held seats coming back as
+        ``how`` says (None: the settings)."""
         rate, credit = pace
         return room_forecast(
             self._settings,
@@ -466,6 +481,7 @@ class WaitingRoom:
             sellable_seats=event.sellable_seats,
             waiting=waiting,
             admitting=admitting,
+            how=how,
         )
 
     def _rate(self, snap: RoomSnapshot) -> float:
@@ -576,13 +592,15 @@ def room_forecast(
     waiting: int,
     admitting: int = 0,
     tick_gap_ms: float | None = None,
+    how: rules.Returns | None = None,
 ) -> rules.Forecast:
     """The turns to come, the room's rule played forward (``domain.waiting_room_forecast``)
     with the settings' model of its buyers: the tick's forecast, and the bench's replay of it
     (``bench/room_timeline.py``). ``used``: turns used, the seats they took, and the platform's
     seats per order (None: the configured guess); ``ended``: turns lost, and turns whose
     deadline has passed; ``admitting``: this tick's new turns; ``tick_gap_ms``: how far apart
-    the room's ticks come (None: as often as they may)."""
+    the room's ticks come (None: as often as they may); ``how``: how held seats come back (None:
+    as the settings say)."""
     turns_used, turn_seats, order_size = used
     prior = order_size or settings.waiting_room_seats_per_buyer
     turn_ms = settings.waiting_room_turn_seconds * 1000
@@ -604,7 +622,7 @@ def room_forecast(
         unused,
         sellable_seats,
         (turns_used, turn_seats, prior),
-        room_returns(settings),
+        how or room_returns(settings),
         turns,
         int(settings.waiting_room_return_lead_seconds * 1000),
         waiting,

@@ -18,7 +18,7 @@ from typing import Any
 import redis
 
 from adapters.seat_claims import GRANT, claims_key
-from adapters.waiting_room_service import room_forecast
+from adapters.waiting_room_service import room_forecast, room_returns
 from bench.stack import seats_sold
 from bench.stats import percentile
 from config.settings import Settings
@@ -35,6 +35,8 @@ FIELDS = (
     "turn_seats",
     "ended",
     "tick_gap_ms",
+    "paid_seats",
+    "failed_seats",
     "order_size",
     "completions_per_s",
     "plan",
@@ -117,6 +119,11 @@ def recomputed(reading: dict, seats: int, settings: Settings) -> rules.Forecast:
         tick_gap_ms=None if reading.get("tick_gap_ms") is None else float(reading["tick_gap_ms"]),
         sellable_seats=seats,
         waiting=EVERY_POSITION,
+        how=rules.measured_returns(
+            room_returns(settings),
+            int(float(reading.get("failed_seats") or 0)),
+            int(float(reading.get("paid_seats") or 0)),
+        ),
     )
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 
@@ -163,6 +163,20 @@ def held_seats_back(now_ms: int, expiries_ms: list[int], how: Returns) -> list[t
             lots.append((began_ms + how.pay_ms, seats * how.failed_share))
             lots.append((expires_ms, seats * how.abandoned_share))
     return lots
+
+
+def measured_returns(how: Returns, failed_seats: int, paid_seats: int) -> Returns:
+    """``how``, its failed share measured on the sale itself: of the seats whose payment was
+    answered, ``failed_seats`` were declined (from the configured share, counted as
+    ``PRIOR_TURNS`` seats). It swings from sale to sale (one run of the bench's sale had half
+    again as many declines as another), and it sets how fast turns come once every seat is
+    taken. The configured shares are of the seats held; the abandoned never pay, so the
+    declined are a share of the rest."""
+    paying = 1.0 - how.abandoned_share
+    if paying <= 0:
+        return how
+    declined = per_turn(failed_seats, failed_seats + paid_seats, how.failed_share / paying)
+    return replace(how, failed_share=min(max(declined, 0.0), 1.0) * paying)
 
 
 # Returned seats are held again and may come back again: the forecast follows them this many

@@ -124,7 +124,11 @@ async def resolve_submit_payment(
         state = None if exc.code == ErrorCode.TRY_AGAIN else _lazy_state(context, checkout)
         return failure(exc, checkout=state, taken_seat_ids=[])
     count_outcome(final)
-    return state_payload(final, final.status == CheckoutStatus.CONFIRMED.value)
+    confirmed = final.status == CheckoutStatus.CONFIRMED.value
+    room = context.services.waiting_room
+    if room is not None and final.status in TERMINAL:
+        await room.payment_answered(final.event_id, len(final.seat_ids), confirmed)
+    return state_payload(final, confirmed)
 
 
 @mutation.field("extendHold")

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine, text
 
+from adapters.payments import TOKEN_APPROVE, TOKEN_DECLINE
 from adapters.waiting_room_events import recent_order_size
 from adapters.waiting_room_service import WaitingRoom
 from api.services import Services
@@ -320,3 +321,35 @@ async def asyncio_sleep(seconds: float) -> None:
     import asyncio
 
     await asyncio.sleep(seconds)
+
+
+PAY = """mutation($c: ID!, $t: String) { submitPayment(checkoutId: $c, paymentToken: $t) {
+  success failureReason } }"""
+
+
+async def test_answered_payments_measure_the_share_declined(
+    gql: Any, services: Services, make_buyer: Any, make_admin: Any, event_factory: Any
+) -> None:
+    event = event_factory(seats=6)
+    await room_on(gql, event.id, make_admin())
+    buyers = [make_buyer(), make_buyer()]
+    for buyer in buyers:
+        await join(gql, event.id, buyer)
+    answers = []
+    cards = ((event.seat_ids[:2], TOKEN_APPROVE), (event.seat_ids[2:5], TOKEN_DECLINE))
+    for buyer, (seats, card) in zip(buyers, cards, strict=True):
+        for _ in range(20):  # six seats serve two turns: both are admitted, a tick apart
+            token = (await status(gql, event.id, buyer))["admission"]
+            if token:
+                break
+            await asyncio_sleep(0.3)
+        assert token
+        started = data_of(await gql(START, {"e": event.id, "s": seats, "a": token}, buyer))
+        checkout = started["startCheckout"]["checkout"]["id"]
+        paid = data_of(await gql(PAY, {"c": checkout, "t": card}, buyer))["submitPayment"]
+        answers.append((paid["success"], paid["failureReason"]))
+    assert answers == [(True, None), (False, "PAYMENT_DECLINED")]
+    room = services.waiting_room
+    assert room is not None
+    snap = await room._store.snapshot(event.id, 0)
+    assert (snap.paid_seats, snap.failed_seats) == (2, 3)

@@ -56,3 +56,18 @@ async def test_the_ticks_lease_lasts_until_its_admission_is_applied(
     # A tick that lost the race to another process's (the cursor moved) ends its lease too.
     assert await rooms.admit(event, 0, 1, NOW + 30_000, NOW, {}) == -1
     assert await rooms.lease(event, 60_000)
+
+
+async def test_answered_payments_count_their_seats_paid_for_or_declined(
+    rooms: RedisWaitingRooms,
+) -> None:
+    event = str(uuid.uuid4())
+    await queue(rooms, event, ["a", "b", "c"])
+    assert await rooms.admit(event, 0, 3, NOW + 30_000, NOW, {}) == 3
+    await rooms.payment_answered(event, 3, paid=True)
+    await rooms.payment_answered(event, 2, paid=False)
+    await rooms.payment_answered(event, 1, paid=True)
+    snap = await rooms.snapshot(event, NOW + 1_000)
+    assert (snap.paid_seats, snap.failed_seats) == (4, 2)
+    other = await rooms.snapshot(str(uuid.uuid4()), NOW)
+    assert (other.paid_seats, other.failed_seats) == (0, 0)  # per room

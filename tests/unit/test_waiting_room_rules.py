@@ -74,6 +74,26 @@ def test_seats_come_back_from_failed_payments_soon_and_abandoned_holds_at_expiry
     assert rules.returning_within(returns, now, 20_000) == 2
 
 
+def test_the_failed_share_is_measured_on_the_sales_answered_payments() -> None:
+    how = rules.Returns(hold_seconds=30, pay_seconds=5, failed_share=0.1, abandoned_share=0.2)
+    # nothing answered yet: the configured share (of the seats held; of those paying, 0.125)
+    assert rules.measured_returns(how, 0, 0).failed_share == pytest.approx(0.1)
+    # a fifth of 1,000 paying seats declined: the prior's 50 seats barely move it
+    declined = rules.measured_returns(how, 200, 800)
+    share = (200 + 0.125 * rules.PRIOR_TURNS) / (1000 + rules.PRIOR_TURNS) * 0.8
+    assert declined.failed_share == pytest.approx(share)
+    assert declined.abandoned_share == 0.2 and declined.hold_ms == how.hold_ms
+    # none declined of a few: the share falls, from the prior, as they come
+    assert 0 < rules.measured_returns(how, 0, 50).failed_share < 0.1
+    assert (
+        rules.measured_returns(how, 0, 50).failed_share
+        > rules.measured_returns(how, 0, 500).failed_share
+    )
+    # everyone abandons: nobody pays, the configured shares stand
+    nobody_pays = rules.Returns(hold_seconds=30, pay_seconds=5, failed_share=0, abandoned_share=1)
+    assert rules.measured_returns(nobody_pays, 3, 0) == nobody_pays
+
+
 def test_returned_seats_are_followed_a_few_holds_ahead_and_no_further() -> None:
     now = 1_000_000
     how = rules.Returns(hold_seconds=10, pay_seconds=10, failed_share=0, abandoned_share=1.0)
