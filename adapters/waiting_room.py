@@ -19,7 +19,8 @@ Keys, under ``<prefix>wr:<event id>:``:
   ``used``: set, buyers who held within their turn; ``lost``: set, buyers whose turn ended
   unused (they lose it: one entry per account, no second turn); ``ends``: hash, deadline ->
   turns given with it, until it passes and they count in ``meta``'s ``ended`` (how many
-  turns are decided, used or lost: what the lost share is measured over).
+  turns are decided, used or lost: what the lost share is measured over); ``delays``: hash,
+  how long after its turn each buyer first held (quarter seconds) -> turns.
 - ``lease``: the one API process that advances the cursor now (``SET NX PX``), until its
   tick's admission script ends it (or it expires, if that process died mid-tick).
 
@@ -31,6 +32,7 @@ admission script applies it only if the cursor is still where the decision saw i
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import redis.asyncio as aredis
 
@@ -38,6 +40,7 @@ from adapters.seat_claims import GRANT, claims_key
 from domain.waiting_room import ARRIVALS_START
 
 KEY_TTL_SECONDS = 7 * 86400  # an on-sale's room outlives its sale by a week, then goes
+DELAY_BUCKET_MS = 250  # the holds' delays after their turn are counted to a quarter second
 
 _JOIN = """
 local q, meta = KEYS[1], KEYS[2]
@@ -61,6 +64,7 @@ return {1, key}
 # reports the room.
 _SNAPSHOT = """
 local q, turns, lost, meta, ends = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local delays = KEYS[6]
 local expired = redis.call('ZRANGEBYSCORE', turns, '-inf', ARGV[1])
 for _, buyer in ipairs(expired) do
   redis.call('ZREM', turns, buyer)
@@ -78,7 +82,7 @@ local m = redis.call('HMGET', meta, 'admitted', 'credit', 'tick_ms', 'opened_ms'
   'win_ms', 'win_n', 'rate', 'lost', 'completions_per_s', 'hold_ms', 'capacity', 'turns_used',
   'turn_seats', 'order_size', 'ended', 'tick_gap_ms', 'paid_seats', 'failed_seats')
 return {m, redis.call('ZCARD', q), redis.call('ZCARD', turns), redis.call('SCARD', lost),
-  redis.call('ZRANGE', turns, 0, -1, 'WITHSCORES')}
+  redis.call('ZRANGE', turns, 0, -1, 'WITHSCORES'), redis.call('HGETALL', delays)}
 """
 
 # Gives the next ARGV[2] positions their turn, if the cursor is still at ARGV[1]; either way
@@ -114,11 +118,18 @@ return {rank or -1, redis.call('HGET', granted, ARGV[1]) or '',
   m[6] or '', redis.call('HGET', given_at, ARGV[1]) or ''}
 """
 
-# Marks the buyer's turn used and counts what it took: a turn once, its seats at every hold.
+# Marks the buyer's turn used and counts what it took: a turn once, its seats at every hold;
+# and, once per turn, how long after it was given the buyer held (in DELAY_BUCKET_MS buckets).
 _USED = """
 redis.call('ZREM', KEYS[1], ARGV[1])
 if redis.call('SADD', KEYS[2], ARGV[1]) == 1 then
   redis.call('HINCRBY', KEYS[3], 'turns_used', 1)
+  local given = redis.call('HGET', KEYS[4], ARGV[1])
+  if given then
+    local bucket = math.floor(math.max(tonumber(ARGV[4]) - tonumber(given), 0) / tonumber(ARGV[5]))
+    redis.call('HINCRBY', KEYS[5], bucket, 1)
+    redis.call('EXPIRE', KEYS[5], ARGV[2])
+  end
 end
 redis.call('HINCRBY', KEYS[3], 'turn_seats', ARGV[3])
 redis.call('EXPIRE', KEYS[2], ARGV[2])
@@ -133,6 +144,16 @@ def _num(value: object, default: float = 0.0) -> float:
 
 def _opt(value: object) -> float | None:
     return None if value is None or value in (b"", "") else _num(value)
+
+
+def hold_delays(buckets: dict[Any, Any]) -> tuple[tuple[int, int], ...]:
+    """The ``delays`` hash as (ms, turns), soonest first: each bucket at its middle."""
+    return tuple(
+        sorted(
+            (int(bucket) * DELAY_BUCKET_MS + DELAY_BUCKET_MS // 2, int(count))
+            for bucket, count in buckets.items()
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -159,6 +180,9 @@ class RoomSnapshot:
     paid_seats: int = 0  # seats whose payment was answered: paid for
     failed_seats: int = 0  # and declined
     unused_deadlines_ms: tuple[int, ...] = ()  # of the turns given and not used yet
+    # how long after its turn was given each buyer first held: (ms, the middle of its
+    # DELAY_BUCKET_MS; turns)
+    hold_delays_ms: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -210,8 +234,11 @@ class RedisWaitingRooms:
         return int(result[0]) == 1
 
     async def snapshot(self, event_id: str, now_ms: int) -> RoomSnapshot:
-        keys = [self._k(event_id, n) for n in ("q", "turns", "lost", "meta", "ends")]
-        meta, queued, outstanding, lost_now, unused = await self._snapshot(keys=keys, args=[now_ms])
+        names = ("q", "turns", "lost", "meta", "ends", "delays")
+        keys = [self._k(event_id, n) for n in names]
+        meta, queued, outstanding, lost_now, unused, delays = await self._snapshot(
+            keys=keys, args=[now_ms]
+        )
         *room, turns_used, turn_seats, order_size, ended, tick_gap, paid, failed = meta
         (admitted, credit, tick, opened, pace, win_ms, win_n, rate, lost, done, hold, cap) = room
         return RoomSnapshot(
@@ -237,6 +264,7 @@ class RedisWaitingRooms:
             paid_seats=int(_num(paid)),
             failed_seats=int(_num(failed)),
             unused_deadlines_ms=tuple(int(_num(score)) for score in unused[1::2]),
+            hold_delays_ms=hold_delays(dict(zip(delays[::2], delays[1::2], strict=True))),
         )
 
     async def admit(
@@ -283,12 +311,14 @@ class RedisWaitingRooms:
             given_at_ms=None if given in (b"", "") else int(_num(given)),
         )
 
-    async def turn_used(self, event_id: str, user_id: str, seats: int) -> None:
-        """The buyer held ``seats`` within its turn: it no longer waits to be used (nor is
-        lost), and what it took counts toward what a turn takes."""
+    async def turn_used(self, event_id: str, user_id: str, seats: int, now_ms: int) -> None:
+        """The buyer held ``seats`` within its turn at ``now_ms``: it no longer waits to be
+        used (nor is lost), what it took counts toward what a turn takes, and (its first hold)
+        how long after its turn it held."""
+        names = ("turns", "used", "meta", "given_at", "delays")
         await self._used(
-            keys=[self._k(event_id, "turns"), self._k(event_id, "used"), self._k(event_id, "meta")],
-            args=[user_id, KEY_TTL_SECONDS, seats],
+            keys=[self._k(event_id, n) for n in names],
+            args=[user_id, KEY_TTL_SECONDS, seats, now_ms, DELAY_BUCKET_MS],
         )
 
     async def payment_answered(self, event_id: str, seats: int, paid: bool) -> None:

@@ -43,7 +43,7 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -231,7 +231,7 @@ class WaitingRoom:
         """The buyer held ``seats`` within its turn. Best effort: a turn not marked used is
         counted lost at its deadline, which only lets the next buyer in a little sooner."""
         try:
-            await self._store.turn_used(event_id, user_id, seats)
+            await self._store.turn_used(event_id, user_id, seats, self._now_ms())
         except Exception as exc:  # noqa: BLE001 - never fail a hold that succeeded
             log.warning("turn of %s for %s not marked used: %s", user_id, event_id, exc)
 
@@ -478,6 +478,7 @@ class WaitingRoom:
             used=(snap.turns_used, snap.turn_seats, snap.order_size),
             ended=(snap.lost, snap.ended),
             tick_gap_ms=snap.tick_gap_ms,
+            hold_delays_ms=snap.hold_delays_ms,
             sellable_seats=event.sellable_seats,
             waiting=waiting,
             admitting=admitting,
@@ -593,6 +594,7 @@ def room_forecast(
     admitting: int = 0,
     tick_gap_ms: float | None = None,
     how: rules.Returns | None = None,
+    hold_delays_ms: Sequence[tuple[int, int]] = (),
 ) -> rules.Forecast:
     """The turns to come, the room's rule played forward (``domain.waiting_room_forecast``)
     with the settings' model of its buyers: the tick's forecast, and the bench's replay of it
@@ -600,14 +602,17 @@ def room_forecast(
     seats per order (None: the configured guess); ``ended``: turns lost, and turns whose
     deadline has passed; ``admitting``: this tick's new turns; ``tick_gap_ms``: how far apart
     the room's ticks come (None: as often as they may); ``how``: how held seats come back (None:
-    as the settings say)."""
+    as the settings say); ``hold_delays_ms``: how long after their turn buyers first held, as
+    (ms, turns)."""
     turns_used, turn_seats, order_size = used
     prior = order_size or settings.waiting_room_seats_per_buyer
     turn_ms = settings.waiting_room_turn_seconds * 1000
     unused = [deadline - turn_ms for deadline in unused_deadlines_ms] + [now_ms] * admitting
     turns = Turns(
         seats=rules.seats_per_turn(turn_seats, turns_used, prior),
-        hold_after_ms=int(settings.waiting_room_hold_after_seconds * 1000),
+        hold_after_ms=rules.soonest_hold_ms(
+            hold_delays_ms, int(settings.waiting_room_hold_after_seconds * 1000)
+        ),
         turn_ms=turn_ms,
         # What the rate was derived from: the saga completes rate / headroom checkouts a second.
         holds_per_s=rate / settings.waiting_room_headroom,

@@ -18,6 +18,7 @@ from typing import Any
 import redis
 
 from adapters.seat_claims import GRANT, claims_key
+from adapters.waiting_room import hold_delays
 from adapters.waiting_room_service import room_forecast, room_returns
 from bench.stack import seats_sold
 from bench.stats import percentile
@@ -49,6 +50,7 @@ def sample(client: redis.Redis, engine: Any, prefix: str, event_id: str, opened_
     room = f"{prefix}wr:{event_id}:"
     meta = client.hmget(room + "meta", list(FIELDS))
     turns = client.zrange(room + "turns", 0, -1, withscores=True)
+    delays = client.hgetall(room + "delays")
     grants = client.hgetall(claims_key(prefix, event_id))
     held: Counter[int] = Counter()
     for name, value in grants.items():
@@ -62,6 +64,7 @@ def sample(client: redis.Redis, engine: Any, prefix: str, event_id: str, opened_
         "t_ms": int((now - opened_at) * 1000),
         "unused_deadlines_ms": sorted(int(score - opened_at * 1000) for _, score in turns),
         "held_expiries_ms": dict(sorted(held.items())),
+        "hold_delays": {int(bucket): int(count) for bucket, count in delays.items()},
         "sold": seats_sold(engine, event_id),
     }
     return reading
@@ -119,6 +122,7 @@ def recomputed(reading: dict, seats: int, settings: Settings) -> rules.Forecast:
         tick_gap_ms=None if reading.get("tick_gap_ms") is None else float(reading["tick_gap_ms"]),
         sellable_seats=seats,
         waiting=EVERY_POSITION,
+        hold_delays_ms=hold_delays(reading.get("hold_delays", {})),
         how=rules.measured_returns(
             room_returns(settings),
             int(float(reading.get("failed_seats") or 0)),

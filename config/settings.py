@@ -179,8 +179,9 @@ class Settings(BaseSettings):
     # The ETAs' model of admitted buyers (domain/waiting_room_forecast.py): how soon after its
     # turn is given a buyer holds at the soonest (a status poll, the seat map, a hold: the
     # bench's scripted buyers took 3-6 s at the tenth percentile while the sale was busy, and a
-    # person choosing seats takes longer); when the platform is busy, buyers hold as fast as the
-    # saga completes checkouts.
+    # person choosing seats takes longer); a first guess, which the first quartile of the sale's
+    # own first holds' delays replaces once 50 turns have held. When the platform is busy,
+    # buyers hold as fast as the saga completes checkouts.
     waiting_room_hold_after_seconds: float = 4.0
     # ...and the share of turns that end unused (the buyer left, or saw the turn too late): a
     # first guess, which the turns whose deadline has passed replace as they come.

@@ -23,6 +23,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
@@ -301,6 +302,28 @@ def lost_share(lost: int, ended: int, prior: float) -> float:
     deadline has passed: only they are decided, so turns used early do not hide the losses
     still to come), starting from ``prior``."""
     return min(max(per_turn(lost, ended, prior), 0.0), 1.0)
+
+
+# The soonest a buyer holds after its turn is given, as the forecast models it: this quantile
+# of the sale's own first holds' delays. Later holds waited for the platform, which the
+# forecast's hold queue models on its own (domain/waiting_room_forecast.py).
+SOONEST_HOLD_QUANTILE = 0.25
+
+
+def soonest_hold_ms(delays_ms: Sequence[tuple[int, int]], prior_ms: int) -> int:
+    """How soon after its turn a buyer holds: ``SOONEST_HOLD_QUANTILE`` of ``delays_ms`` ((ms,
+    turns) of the sale's first holds), or ``prior_ms`` (the configured guess) until
+    ``PRIOR_TURNS`` turns have held. Measured, because it is mostly the platform's speed: a
+    second or two on a quick one, twice that on a loaded one."""
+    total = sum(count for _, count in delays_ms)
+    if total < PRIOR_TURNS:
+        return prior_ms
+    seen = 0
+    for ms, count in sorted(delays_ms):
+        seen += count
+        if seen >= SOONEST_HOLD_QUANTILE * total:
+            return ms
+    return prior_ms  # unreachable: the quantile is within the total
 
 
 def seat_capacity(available_seats: int, seats_per_buyer: float) -> int:

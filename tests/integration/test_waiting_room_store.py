@@ -30,7 +30,7 @@ async def test_turns_count_as_ended_when_their_deadline_passes_used_or_lost(
     event = str(uuid.uuid4())
     await queue(rooms, event, ["a", "b", "c"])
     assert await rooms.admit(event, 0, 2, NOW + 30_000, NOW, {}) == 2  # a and b, until +30 s
-    await rooms.turn_used(event, "a", 2)
+    await rooms.turn_used(event, "a", 2, NOW + 1_300)
     # Before the deadline nothing is decided: a used turn is not yet counted, lest the turns
     # used early hide the losses still to come.
     early = await rooms.snapshot(event, NOW + 10_000)
@@ -71,3 +71,19 @@ async def test_answered_payments_count_their_seats_paid_for_or_declined(
     assert (snap.paid_seats, snap.failed_seats) == (4, 2)
     other = await rooms.snapshot(str(uuid.uuid4()), NOW)
     assert (other.paid_seats, other.failed_seats) == (0, 0)  # per room
+
+
+async def test_a_turns_first_hold_counts_how_long_after_the_turn_it_came(
+    rooms: RedisWaitingRooms,
+) -> None:
+    event = str(uuid.uuid4())
+    await queue(rooms, event, ["a", "b", "c"])
+    assert await rooms.admit(event, 0, 2, NOW + 30_000, NOW, {}) == 2  # a and b, at NOW
+    assert await rooms.admit(event, 2, 1, NOW + 32_000, NOW + 2_000, {}) == 1  # c, 2 s later
+    await rooms.turn_used(event, "a", 2, NOW + 1_300)  # 1.3 s after its turn
+    await rooms.turn_used(event, "a", 1, NOW + 9_000)  # a second hold in the turn: not again
+    await rooms.turn_used(event, "b", 1, NOW + 1_400)
+    await rooms.turn_used(event, "c", 3, NOW + 2_100)  # 0.1 s after its own turn
+    snap = await rooms.snapshot(event, NOW + 3_000)
+    assert snap.hold_delays_ms == ((125, 1), (1375, 2))  # quarter seconds, at their middle
+    assert (snap.turns_used, snap.turn_seats) == (3, 7)

@@ -94,6 +94,19 @@ def test_the_failed_share_is_measured_on_the_sales_answered_payments() -> None:
     assert rules.measured_returns(nobody_pays, 3, 0) == nobody_pays
 
 
+def test_the_soonest_hold_is_a_low_quantile_of_the_sales_own_first_holds() -> None:
+    prior = 4000
+    assert rules.soonest_hold_ms([], prior) == prior
+    few = [(1125, rules.PRIOR_TURNS - 1)]
+    assert rules.soonest_hold_ms(few, prior) == prior  # too few measured yet
+    # a quarter of the turns held within 1.1 s, the rest later (they waited for the platform)
+    delays = [(625, 10), (1125, 15), (3125, 40), (9875, 35)]
+    assert rules.soonest_hold_ms(delays, prior) == 1125
+    assert rules.soonest_hold_ms(list(reversed(delays)), prior) == 1125  # in any order
+    slow = [(6125, 60), (12125, 40)]
+    assert rules.soonest_hold_ms(slow, prior) == 6125  # later than the guess, on a slow platform
+
+
 def test_returned_seats_are_followed_a_few_holds_ahead_and_no_further() -> None:
     now = 1_000_000
     how = rules.Returns(hold_seconds=10, pay_seconds=10, failed_share=0, abandoned_share=1.0)
