@@ -405,7 +405,7 @@ class WaitingRoom:
             # average, since some end unused (see rules.seats_per_turn).
             per_holder = self._seats_per_turn(snap)
             per_turn = self._seats_per_turn(snap, snap.lost)
-            how = rules.measured_returns(self._returns, snap.failed_seats, snap.paid_seats)
+            how = self._measured_returns(snap)
             returns = rules.expected_returns(now_ms, available, held, how, rate * per_turn)
             lead_ms = int(self._settings.waiting_room_return_lead_seconds * 1000)
             soon = rules.returning_within(returns, now_ms, lead_ms)
@@ -489,6 +489,9 @@ class WaitingRoom:
         """The admission rate the room runs at: the last measured, the floor before any."""
         return snap.rate if snap.rate is not None else self._pace.floor
 
+    def _measured_returns(self, snap: RoomSnapshot) -> rules.Returns:
+        return rules.measured_returns(self._returns, snap.failed_seats, snap.paid_seats)
+
     def _seats_per_turn(self, snap: RoomSnapshot, lost_turns: int = 0) -> float:
         prior = snap.order_size or self._settings.waiting_room_seats_per_buyer
         return rules.seats_per_turn(snap.turn_seats, snap.turns_used + lost_turns, prior)
@@ -540,6 +543,7 @@ class WaitingRoom:
         if event is None:
             raise DomainError(ErrorCode.NOT_FOUND, "event not found")
         snap = await self._store.snapshot(event.id, self._now_ms())
+        soonest_hold_ms = room_soonest_hold_ms(self._settings, snap.hold_delays_ms)
         return {
             "event_id": event.id,
             "enabled": event.room_on,
@@ -555,6 +559,8 @@ class WaitingRoom:
             "hold_latency_ms": snap.hold_ms,
             "seat_capacity": snap.capacity,
             "seats_per_turn": round(self._seats_per_turn(snap), 2),
+            "failed_share": round(self._measured_returns(snap).failed_share, 3),
+            "soonest_hold_seconds": soonest_hold_ms / 1000,
             "max_rate": self._pace.ceiling,
             "turn_seconds": self._settings.waiting_room_turn_seconds,
         }
@@ -576,6 +582,12 @@ def room_returns(settings: Settings) -> rules.Returns:
         failed_share=settings.waiting_room_failed_share,
         abandoned_share=settings.waiting_room_abandoned_share,
     )
+
+
+def room_soonest_hold_ms(settings: Settings, delays_ms: Sequence[tuple[int, int]]) -> int:
+    """How soon after its turn a buyer holds, from the sale's first holds' delays (ms, turns)
+    and the settings' guess (``domain.waiting_room.soonest_hold_ms``)."""
+    return rules.soonest_hold_ms(delays_ms, int(settings.waiting_room_hold_after_seconds * 1000))
 
 
 def room_forecast(
@@ -610,9 +622,7 @@ def room_forecast(
     unused = [deadline - turn_ms for deadline in unused_deadlines_ms] + [now_ms] * admitting
     turns = Turns(
         seats=rules.seats_per_turn(turn_seats, turns_used, prior),
-        hold_after_ms=rules.soonest_hold_ms(
-            hold_delays_ms, int(settings.waiting_room_hold_after_seconds * 1000)
-        ),
+        hold_after_ms=room_soonest_hold_ms(settings, hold_delays_ms),
         turn_ms=turn_ms,
         # What the rate was derived from: the saga completes rate / headroom checkouts a second.
         holds_per_s=rate / settings.waiting_room_headroom,

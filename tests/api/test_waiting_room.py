@@ -323,6 +323,7 @@ async def asyncio_sleep(seconds: float) -> None:
     await asyncio.sleep(seconds)
 
 
+MEASURED = "query($e: ID!) { waitingRoom(eventId: $e) { failedShare soonestHoldSeconds } }"
 PAY = """mutation($c: ID!, $t: String) { submitPayment(checkoutId: $c, paymentToken: $t) {
   success failureReason } }"""
 
@@ -331,7 +332,8 @@ async def test_answered_payments_measure_the_share_declined(
     gql: Any, services: Services, make_buyer: Any, make_admin: Any, event_factory: Any
 ) -> None:
     event = event_factory(seats=6)
-    await room_on(gql, event.id, make_admin())
+    admin = make_admin()
+    await room_on(gql, event.id, admin)
     buyers = [make_buyer(), make_buyer()]
     for buyer in buyers:
         await join(gql, event.id, buyer)
@@ -349,7 +351,13 @@ async def test_answered_payments_measure_the_share_declined(
         paid = data_of(await gql(PAY, {"c": checkout, "t": card}, buyer))["submitPayment"]
         answers.append((paid["success"], paid["failureReason"]))
     assert answers == [(True, None), (False, "PAYMENT_DECLINED")]
-    room = services.waiting_room
-    assert room is not None
-    snap = await room._store.snapshot(event.id, 0)
-    assert (snap.paid_seats, snap.failed_seats) == (2, 3)
+    view = data_of(await gql(MEASURED, {"e": event.id}, admin))["waitingRoom"]
+    # of the paying seats, 3 of 5 declined, beside the configured tenth of the seats held (of
+    # those paying: 0.1 / 0.9) counted as PRIOR_TURNS seats; as a share of the seats held
+    settings = services.settings
+    paying = 1 - settings.waiting_room_abandoned_share
+    prior = settings.waiting_room_failed_share / paying
+    declined = (3 + prior * PRIOR_TURNS) / (5 + PRIOR_TURNS)
+    assert view["failedShare"] == round(declined * paying, 3)
+    # two turns held: too few to measure how soon buyers hold, so the configured guess
+    assert view["soonestHoldSeconds"] == settings.waiting_room_hold_after_seconds
