@@ -23,7 +23,9 @@ checkouts that reached a terminal state (one count at Temporal's visibility) and
 latency (the saga step's histogram), giving the rate (``domain.waiting_room.next_rate``),
 within the operator's floor and ceiling; and, once per room, from before the opening, the seats
 per order of the platform's latest bookings, where the estimate of a turn's seats starts
-(``domain.waiting_room.seats_per_turn``; each hold in a turn then reports its seats).
+(``domain.waiting_room.seats_per_turn``; each hold in a turn then reports its seats, and a
+turn's first hold how long after the turn it came: the forecast's soonest hold). Each answered
+payment reports its seats, paid for or declined: the forecast's failed share.
 
 **Recovery.** Everything is in Redis (AOF on the dev stack, a replicated ElastiCache in
 production) except the organizer's switch (PostgreSQL). An API process that dies loses
