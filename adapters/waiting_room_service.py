@@ -241,10 +241,8 @@ class WaitingRoom:
         """A payment for ``seats`` seats of the event was answered: the room counts what share
         is declined (its forecast's failed share). Only while the room is on, and best effort:
         a payment not counted only leaves the share a little less measured."""
-        event = self.cached_event(event_id)
-        if event is False:
-            event = await self.event(event_id)
-        if not isinstance(event, RoomEvent) or not event.room_on:
+        event = await self.event(event_id)
+        if event is None or not event.room_on:
             return
         try:
             await self._store.payment_answered(event_id, seats, paid)
