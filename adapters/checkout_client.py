@@ -83,11 +83,24 @@ async def _cancellation_kept(call: Awaitable[T]) -> T:
         raise
 
 
+class UpdateNotApplied(DomainError):
+    """An update the workflow did not apply (the server rejected it as unprocessed when its
+    workflow task was lost under load, or the SDK failed that task): TRY_AGAIN.
+
+    Its handler may still have begun in the lost task: a hold's local activity may have
+    locked seats under the checkout's id that the workflow does not know it holds. So a hold
+    is sent again (``CheckoutClient``): the workflow then either takes those seats or, refused,
+    releases them, and a hold answered TRY_AGAIN leaves no lock of its own behind."""
+
+    def __init__(self) -> None:
+        super().__init__(ErrorCode.TRY_AGAIN, "the request could not be carried out now; try again")
+
+
 def update_refusal(exc: WorkflowUpdateFailedError) -> DomainError:
     """What a failed update tells its caller: the DomainError a workflow or activity raised,
     from the ApplicationError that carried it (the event client reads updates' refusals the
-    same way). Any other failure (the SDK failing a workflow task under load, say) did not
-    apply the update, so the caller may ask again: TRY_AGAIN, never an internal error."""
+    same way). Any other failure did not apply the update (``UpdateNotApplied``), so the
+    caller may ask again: TRY_AGAIN, never an internal error."""
     cause: BaseException | None = exc
     while cause is not None:
         if isinstance(cause, ApplicationError) and cause.type in ErrorCode.__members__:
@@ -98,8 +111,8 @@ def update_refusal(exc: WorkflowUpdateFailedError) -> DomainError:
                 **(details if isinstance(details, dict) else {}),
             )
         cause = cause.__cause__
-    log.warning("update failed without a refusal of ours; answered TRY_AGAIN", exc_info=exc)
-    return DomainError(ErrorCode.TRY_AGAIN, "the request could not be carried out now; try again")
+    log.warning("update failed without a refusal of ours; not applied", exc_info=exc)
+    return UpdateNotApplied()
 
 
 class CheckoutClient:
@@ -243,7 +256,8 @@ class CheckoutClient:
         timed out, and is being retried) is sent again under the same update id, so it
         applies at most once, after each of ``retry_delays`` (6 s in all by default: a
         timed-out task is retried by the server once a worker picks it up again). Then the
-        caller gets DomainError TRY_AGAIN.
+        caller gets DomainError TRY_AGAIN. One the workflow did not apply (``UpdateNotApplied``)
+        is sent again too, under a new id.
 
         So is an update whose call ran out of time at the server ("context deadline
         exceeded"): when the dev server loses the new checkout's first workflow task, the
@@ -328,6 +342,10 @@ class CheckoutClient:
                 if not retryable_rpc(exc):
                     raise _rpc_to_domain(exc, checkout_id) from exc
                 failure = exc
+            except UpdateNotApplied as exc:
+                failure = exc
+                # Rejected, it was never applied: a new request, under an id of its own.
+                update_id = f"hold-{uuid.uuid4()}"
             if delay is None:
                 raise DomainError(
                     ErrorCode.TRY_AGAIN,
@@ -395,12 +413,21 @@ class CheckoutClient:
             raise
 
     async def hold(self, checkout_id: str, seat_ids: list[str]) -> HoldSeatsResult:
-        return await self._update(
-            checkout_id,
-            UPDATE_HOLD_SEATS,
-            HoldSeatsRequest(seat_ids=list(seat_ids)),
-            HoldSeatsResult,
-        )
+        """Adds seats to the open checkout; one the workflow did not apply is sent again
+        after each of ``retry_delays`` (see ``UpdateNotApplied``), then TRY_AGAIN."""
+        for delay in (*self._retry_delays, None):
+            try:
+                return await self._update(
+                    checkout_id,
+                    UPDATE_HOLD_SEATS,
+                    HoldSeatsRequest(seat_ids=list(seat_ids)),
+                    HoldSeatsResult,
+                )
+            except UpdateNotApplied:
+                if delay is None:
+                    raise
+            await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
 
     async def submit_payment(
         self,

@@ -1,7 +1,8 @@
 """CheckoutClient against scripted Temporal answers.
 
 update-with-start: a hold the server aborted, refused or outwaited is sent again, under the
-same update id; a cancelled call is not. A state query that runs out of time is TRY_AGAIN.
+same update id; a cancelled call is not; a hold the workflow did not apply is sent again as a
+new request. A state query that runs out of time is TRY_AGAIN.
 Later calls name the run that the hold started.
 """
 
@@ -257,9 +258,77 @@ def test_a_failed_update_carrying_our_refusal_answers_that_refusal() -> None:
 
 
 def test_a_failed_update_without_a_refusal_of_ours_answers_try_again() -> None:
-    # e.g. the SDK failing the workflow task under load: nothing was applied.
+    # e.g. the SDK failing the workflow task under load: the workflow did not apply it.
     sdk_failure = ApplicationError("unprocessed protocol messages", type="WorkflowTaskFailed")
 
     error = update_refusal(WorkflowUpdateFailedError(sdk_failure))
 
     assert error.code is ErrorCode.TRY_AGAIN
+
+
+def unprocessed() -> WorkflowUpdateFailedError:
+    """The server's rejection of an update whose workflow task was lost before it answered."""
+    return WorkflowUpdateFailedError(
+        ApplicationError("Workflow Update is rejected", type="UnprocessedUpdate")
+    )
+
+
+async def test_a_hold_the_workflow_did_not_apply_is_sent_again_as_a_new_request() -> None:
+    # Its lost run may have locked the seats: sent again, the workflow takes or frees them.
+    client = ScriptedClient(unprocessed(), HELD)
+    checkouts = CheckoutClient(client, "q", retry_delays=(0, 0))  # type: ignore[arg-type]
+
+    assert await checkouts.start_and_hold("c1", "u1", "e1", ["s1"]) == HELD
+    assert len(client.update_ids) == 2 and len(set(client.update_ids)) == 2
+
+
+class UpdatableHandle:
+    """A running checkout's handle answering its updates from a script."""
+
+    def __init__(self, script: list[Any]) -> None:
+        self._script = script
+        self.updates = 0
+
+    async def execute_update(self, *_: Any, **__: Any) -> Any:
+        self.updates += 1
+        step = self._script.pop(0)
+        if isinstance(step, Exception):
+            raise step
+        return step
+
+
+class RunningCheckout:
+    def __init__(self, *script: Any) -> None:
+        self.handle = UpdatableHandle(list(script))
+
+    def get_workflow_handle(self, *_: Any, **__: Any) -> Any:
+        return self.handle
+
+
+async def test_seats_added_to_a_checkout_are_sent_again_until_applied() -> None:
+    client = RunningCheckout(unprocessed(), unprocessed(), HELD)
+    checkouts = CheckoutClient(client, "q", retry_delays=(0, 0))  # type: ignore[arg-type]
+
+    assert await checkouts.hold("c1", ["s1"]) == HELD
+    assert client.handle.updates == 3
+
+
+async def test_seats_added_never_applied_end_in_try_again_after_the_retries() -> None:
+    client = RunningCheckout(unprocessed(), unprocessed(), unprocessed(), HELD)
+    checkouts = CheckoutClient(client, "q", retry_delays=(0, 0))  # type: ignore[arg-type]
+
+    with pytest.raises(DomainError) as refused:
+        await checkouts.hold("c1", ["s1"])
+    assert refused.value.code == ErrorCode.TRY_AGAIN
+    assert client.handle.updates == 3
+
+
+async def test_a_refusal_of_added_seats_is_answered_at_once() -> None:
+    taken = WorkflowUpdateFailedError(ApplicationError("taken", type="SEATS_UNAVAILABLE"))
+    client = RunningCheckout(taken, HELD)
+    checkouts = CheckoutClient(client, "q", retry_delays=(0, 0))  # type: ignore[arg-type]
+
+    with pytest.raises(DomainError) as refused:
+        await checkouts.hold("c1", ["s1"])
+    assert refused.value.code == ErrorCode.SEATS_UNAVAILABLE
+    assert client.handle.updates == 1
