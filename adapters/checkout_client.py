@@ -246,10 +246,13 @@ class CheckoutClient:
         user_id: str,
         event_id: str,
         seat_ids: list[str],
+        opens: bool = True,
     ) -> HoldSeatsResult:
         """Starts the checkout and holds its first seats in one round trip (update-with-start).
 
-        Calling it again with the same checkout id adds the seats to that open checkout.
+        Calling it again with the same checkout id adds the seats to that open checkout: pass
+        ``opens=False`` then, so that a hold answered TRY_AGAIN leaves the checkout and the
+        seats it held before as they were (a new checkout is cancelled instead, below).
 
         An update the server aborts (its workflow task was lost or timed out, which a
         saturated server does) or does not admit yet (the workflow's last task failed, e.g.
@@ -271,14 +274,15 @@ class CheckoutClient:
                 self._start_and_hold_retried(checkout_id, user_id, event_id, seat_ids)
             )
         except DomainError as exc:
-            if exc.code == ErrorCode.TRY_AGAIN:
+            if exc.code == ErrorCode.TRY_AGAIN and opens:
                 # The server may have the start and run the hold once its backends answer:
                 # the checkout is cancelled, so nothing stays held by a hold refused here.
                 self._abandon(checkout_id)
             raise
         except asyncio.CancelledError:
             # Cut short by the caller (the backend watch, a request's cap): the same.
-            self._abandon(checkout_id)
+            if opens:
+                self._abandon(checkout_id)
             raise
 
     def _abandon(self, checkout_id: str) -> None:

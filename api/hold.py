@@ -245,21 +245,26 @@ async def hold_in_open_checkout(
     """
     pointers = context.services.open_checkouts
     client = await context.services.checkouts()
-    checkout_id = await run_sync(pointers.current, user_id, event_id) or str(uuid.uuid4())
+    existing = await run_sync(pointers.current, user_id, event_id)
+    checkout_id = existing or str(uuid.uuid4())
     for _ in range(3):
         closed = False
 
-        async def ask_saga(checkout_id: str = checkout_id) -> HoldSeatsResult:
+        # A hold answered TRY_AGAIN cancels a checkout this call opens, but never the buyer's
+        # open one: the seats it held before stay held.
+        async def ask_saga(
+            checkout_id: str = checkout_id, opens: bool = checkout_id != existing
+        ) -> HoldSeatsResult:
             opened = await run_sync(pointers.get_or_open, user_id, event_id, checkout_id)
             if opened != checkout_id:
                 raise _OpenedElsewhere(opened)
-            return await client.start_and_hold(checkout_id, user_id, event_id, seat_ids)
+            return await client.start_and_hold(checkout_id, user_id, event_id, seat_ids, opens)
 
         try:
             result = await hold(context, checkout_id, event_id, seat_ids, ask_saga)
             closed = not result.held and result.failure_reason == ErrorCode.CHECKOUT_CLOSED
         except _OpenedElsewhere as other:
-            checkout_id = other.checkout_id
+            checkout_id = existing = other.checkout_id
             continue
         except DomainError as exc:
             if exc.code != ErrorCode.CHECKOUT_CLOSED:

@@ -163,6 +163,18 @@ async def test_a_hold_past_the_call_backstop_is_try_again_and_abandons_its_check
     await _abandoned(client, "checkout-c1")
 
 
+async def test_seats_added_to_an_open_checkout_past_the_backstop_leave_it_open() -> None:
+    # lockSeat joining the buyer's open checkout: a TRY_AGAIN must not drop its other seats.
+    client = HangingClient()
+    checkouts = CheckoutClient(client, "q", call_seconds=0.05)  # type: ignore[arg-type]
+
+    with pytest.raises(DomainError) as refused:
+        await checkouts.start_and_hold("c1", "u1", "e1", ["s1"], opens=False)
+    assert refused.value.code == ErrorCode.TRY_AGAIN
+    await asyncio.sleep(0.1)  # a background cancel would have been sent by now
+    assert client.cancelled == []
+
+
 async def test_a_hold_cancelled_by_its_caller_is_cancelled_and_abandons_its_checkout() -> None:
     client = HangingClient()
     checkouts = CheckoutClient(client, "q", call_seconds=60)  # type: ignore[arg-type]
