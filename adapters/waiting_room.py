@@ -16,7 +16,6 @@ Keys, under ``<prefix>wr:<event id>:``:
   ``granted``: hash, buyer -> deadline, every turn ever given (to re-issue the same admission);
   ``given_at``: hash, buyer -> the moment (ms) its turn was given (one value per admission
   batch: the batch is what fairness is measured by);
-  ``told``: set, buyers told of their turn (a turn runs whole from then: see ``entry``);
   ``used``: set, buyers who held within their turn; ``lost``: set, buyers whose turn ended
   unused (they lose it: one entry per account, no second turn); ``ends``: hash, deadline ->
   turns given with it, until it passes and they count in ``meta``'s ``ended`` (how many
@@ -109,28 +108,10 @@ for i = 1, 6 do redis.call('EXPIRE', KEYS[i], ARGV[5]) end
 return #given
 """
 
-# The buyer's place; and, the first time the buyer is told of its unused turn, the turn runs
-# from now (ARGV[3], the deadline a turn given now would get) if that is later than its own
-# deadline: the turn moves in ``turns``, ``granted`` and ``ends``.
 _STATUS = """
 local q, granted, used, lost, meta, given_at = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
-local turns, ends, told = KEYS[7], KEYS[8], KEYS[9]
 local rank = redis.call('ZRANK', q, ARGV[1])
 local m = redis.call('HMGET', meta, 'admitted', 'opened_ms', 'pace', 'rate', 'capacity', 'plan')
-local deadline = redis.call('ZSCORE', turns, ARGV[1])
-if deadline and tonumber(deadline) > tonumber(ARGV[2])
-    and redis.call('SADD', told, ARGV[1]) == 1 then
-  redis.call('EXPIRE', told, ARGV[4])
-  if tonumber(ARGV[3]) > tonumber(deadline) then
-    local before = redis.call('HGET', granted, ARGV[1])
-    redis.call('ZADD', turns, ARGV[3], ARGV[1])
-    redis.call('HSET', granted, ARGV[1], ARGV[3])
-    if before and redis.call('HINCRBY', ends, before, -1) <= 0 then
-      redis.call('HDEL', ends, before)
-    end
-    redis.call('HINCRBY', ends, ARGV[3], 1)
-  end
-end
 return {rank or -1, redis.call('HGET', granted, ARGV[1]) or '',
   redis.call('SISMEMBER', used, ARGV[1]), redis.call('SISMEMBER', lost, ARGV[1]),
   m[1] or '0', m[2] or '', m[3] or '', m[4] or '', redis.call('ZCARD', q), m[5] or '',
@@ -309,19 +290,9 @@ class RedisWaitingRooms:
             )
         )
 
-    async def entry(
-        self, event_id: str, user_id: str, now_ms: int, turn_from_now_ms: int
-    ) -> BuyerEntry:
-        """The buyer's place in the room at ``now_ms``. The first time the buyer is told of
-        its turn, the turn runs until ``turn_from_now_ms`` (the deadline of a turn given now)
-        if that is later: a buyer told late, by a busy platform or a slow poll, still gets a
-        whole turn from when it learns of it (once; a turn never seen ends at its own
-        deadline)."""
-        names = ("q", "granted", "used", "lost", "meta", "given_at", "turns", "ends", "told")
-        keys = [self._k(event_id, n) for n in names]
-        found = await self._status(
-            keys=keys, args=[user_id, now_ms, turn_from_now_ms, KEY_TTL_SECONDS]
-        )
+    async def entry(self, event_id: str, user_id: str) -> BuyerEntry:
+        keys = [self._k(event_id, n) for n in ("q", "granted", "used", "lost", "meta", "given_at")]
+        found = await self._status(keys=keys, args=[user_id])
         rank, deadline, used, lost, admitted, opened, pace, rate, queued, capacity, plan, given = (
             found
         )

@@ -17,9 +17,7 @@ from the saga's grants). The admission script applies it only if the cursor did 
 meanwhile, together with the tick's forecast of the turns to come
 (``domain.waiting_room_forecast``: the same rule played forward), from which every buyer's
 poll reads its ETA. Before the opening a tick only writes the opening's forecast (it takes no
-lease, so the first process to see the opening ticks at once). A buyer's first poll after its
-turn was given starts the turn over if it is told late (``RedisWaitingRooms.entry``): the
-admission it is given then runs a whole turn, so a slow platform costs nobody their turn.
+lease, so the first process to see the opening ticks at once).
 Every ``waiting_room_measure_seconds`` one process measures the saga's pace: the event's
 checkouts that reached a terminal state (one count at Temporal's visibility) and its own hold
 latency (the saga step's histogram), giving the rate (``domain.waiting_room.next_rate``),
@@ -287,7 +285,7 @@ class WaitingRoom:
 
     async def _status(self, event: RoomEvent, user_id: str) -> QueueStatus:
         await self._tick(event)
-        entry = await self._store.entry(event.id, user_id, *self._turn_from_now())
+        entry = await self._store.entry(event.id, user_id)
         copied_at = self._events.get(event.id, (0.0, None))[0]
         if (
             entry.opened_ms is not None
@@ -303,7 +301,7 @@ class WaitingRoom:
                 event = fresh
                 self._ticked.pop(event.id, None)
                 await self._tick(event)
-                entry = await self._store.entry(event.id, user_id, *self._turn_from_now())
+                entry = await self._store.entry(event.id, user_id)
         now_ms = self._now_ms()
         state = rules.buyer_state(
             event.status,
@@ -345,11 +343,6 @@ class WaitingRoom:
                 }
             )
         return QueueStatus(**{**status.__dict__, "message": _messages(status)})
-
-    def _turn_from_now(self) -> tuple[int, int]:
-        """Now, and the deadline of a turn given now (on a whole second, as the tick's)."""
-        now_ms = self._now_ms()
-        return now_ms, turn_deadline_ms(now_ms, self._settings.waiting_room_turn_seconds)
 
     # --- the controller ---
 
@@ -435,7 +428,8 @@ class WaitingRoom:
                 sample = (snap.admitted - snap.win_n) / ((now_ms - snap.win_ms) / 1000)
                 fields["pace"] = round(rules.smoothed(snap.pace, sample), 3)
             fields["win_ms"], fields["win_n"] = now_ms, snap.admitted
-        deadline = turn_deadline_ms(now_ms, self._settings.waiting_room_turn_seconds)
+        # On a whole second: the admission's ``exp`` (seconds) ends the turn at the same moment.
+        deadline = (now_ms // 1000 + self._settings.waiting_room_turn_seconds) * 1000
         await self._store.admit(event.id, snap.admitted, count, deadline, now_ms, fields)
 
     async def _forecast_opening(self, event: RoomEvent) -> None:
@@ -574,12 +568,6 @@ class WaitingRoom:
     async def admissions(self, event_id: str) -> list[tuple[str, int]]:
         """(buyer, the moment ms its turn was given) of every turn given so far."""
         return await self._store.admitted_order(event_id)
-
-
-def turn_deadline_ms(now_ms: int, turn_seconds: int) -> int:
-    """The end of a turn that starts at ``now_ms``: on a whole second, so that the admission's
-    ``exp`` (seconds) ends the turn at the same moment."""
-    return (now_ms // 1000 + turn_seconds) * 1000
 
 
 def _opens_ms(event: RoomEvent) -> int | None:

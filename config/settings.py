@@ -148,9 +148,8 @@ class Settings(BaseSettings):
 
     # --- the waiting room (domain/waiting_room.py, api/resolvers/queue.py) ---
     # An admitted buyer must hold within this, or loses the turn; an admission lives as long
-    # (the buyer is told when it ends). It runs from the turn's start, or from when the buyer is
-    # first told of it if later. Short, because an unused turn keeps seats from the next buyers:
-    # 30 s is for choosing seats; paying has the hold's own time.
+    # (the buyer is told when it ends). Short, because an unused turn keeps seats from the next
+    # buyers: 30 s is for choosing seats; paying has the hold's own time.
     waiting_room_turn_seconds: int = 30
     # Admissions per second at the opening, before the saga's pace is measured, and never
     # fewer; the operator's ceiling: never more (an override when the measured pace is wrong).

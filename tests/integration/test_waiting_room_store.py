@@ -1,5 +1,5 @@
-"""The waiting room's Redis state (adapters/waiting_room.py) on a real Redis: turns' ends, a turn
-run whole from when its buyer is told of it, and the tick's lease."""
+"""The waiting room's Redis state (adapters/waiting_room.py) on a real Redis: turns' ends and
+the tick's lease."""
 
 from __future__ import annotations
 
@@ -87,42 +87,3 @@ async def test_a_turns_first_hold_counts_how_long_after_the_turn_it_came(
     snap = await rooms.snapshot(event, NOW + 3_000)
     assert snap.hold_delays_ms == ((125, 1), (1375, 2))  # quarter seconds, at their middle
     assert (snap.turns_used, snap.turn_seats) == (3, 7)
-
-
-async def test_a_turn_runs_whole_from_when_its_buyer_is_first_told_of_it(
-    rooms: RedisWaitingRooms,
-) -> None:
-    event = str(uuid.uuid4())
-    await queue(rooms, event, ["a", "b", "c", "d"])
-    assert await rooms.admit(event, 0, 3, NOW + 30_000, NOW, {}) == 3  # a, b, c until +30 s
-
-    # a asks at once: its turn keeps its deadline.
-    a = await rooms.entry(event, "a", NOW + 500, NOW + 30_000)
-    assert a.deadline_ms == NOW + 30_000
-    # b learns of its turn 20 s late (a slow poll): it gets a whole turn from then, once.
-    b = await rooms.entry(event, "b", NOW + 20_000, NOW + 50_000)
-    assert b.deadline_ms == NOW + 50_000
-    again = await rooms.entry(event, "b", NOW + 25_000, NOW + 55_000)
-    assert again.deadline_ms == NOW + 50_000
-    # d has no turn yet: asking changes nothing, and later its turn is its own.
-    assert (await rooms.entry(event, "d", NOW + 20_000, NOW + 50_000)).deadline_ms is None
-
-    # c, never told, ends at its own deadline; b's turn runs on and is counted when it ends.
-    at_deadline = await rooms.snapshot(event, NOW + 30_000)
-    assert (at_deadline.lost, at_deadline.ended, at_deadline.outstanding) == (2, 2, 1)
-    assert at_deadline.unused_deadlines_ms == (NOW + 50_000,)
-    at_its_end = await rooms.snapshot(event, NOW + 50_000)
-    assert (at_its_end.lost, at_its_end.ended, at_its_end.outstanding) == (3, 3, 0)
-
-
-async def test_a_turn_told_after_it_ended_or_once_used_is_not_given_more(
-    rooms: RedisWaitingRooms,
-) -> None:
-    event = str(uuid.uuid4())
-    await queue(rooms, event, ["a", "b"])
-    assert await rooms.admit(event, 0, 2, NOW + 30_000, NOW, {}) == 2
-    await rooms.turn_used(event, "a", 2, NOW + 1_000)
-    assert (await rooms.entry(event, "a", NOW + 2_000, NOW + 32_000)).deadline_ms == NOW + 30_000
-    late = await rooms.entry(event, "b", NOW + 30_000, NOW + 60_000)
-    assert late.deadline_ms == NOW + 30_000  # ended: no second turn
-    assert (await rooms.snapshot(event, NOW + 30_000)).lost == 1
