@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
@@ -479,6 +480,7 @@ class WaitingRoom:
             ended=(snap.lost, snap.ended),
             tick_gap_ms=snap.tick_gap_ms,
             hold_delays_ms=snap.hold_delays_ms,
+            hold_latency_ms=snap.hold_ms,
             sellable_seats=event.sellable_seats,
             waiting=waiting,
             admitting=admitting,
@@ -542,8 +544,11 @@ class WaitingRoom:
         event = await self.event(event_id)
         if event is None:
             raise DomainError(ErrorCode.NOT_FOUND, "event not found")
-        snap = await self._store.snapshot(event.id, self._now_ms())
-        soonest_hold_ms = room_soonest_hold_ms(self._settings, snap.hold_delays_ms)
+        now_ms = self._now_ms()
+        snap = await self._store.snapshot(event.id, now_ms)
+        first_holds = room_first_holds(
+            self._settings, now_ms, snap.hold_delays_ms, snap.unused_deadlines_ms, snap.lost
+        )
         return {
             "event_id": event.id,
             "enabled": event.room_on,
@@ -560,7 +565,10 @@ class WaitingRoom:
             "seat_capacity": snap.capacity,
             "seats_per_turn": round(self._seats_per_turn(snap), 2),
             "failed_share": round(self._measured_returns(snap).failed_share, 3),
-            "soonest_hold_seconds": soonest_hold_ms / 1000,
+            "soonest_hold_seconds": room_hold_after_ms(self._settings, first_holds) / 1000,
+            "lost_share": round(
+                room_lost_share(self._settings, first_holds, (snap.lost, snap.ended)), 3
+            ),
             "max_rate": self._pace.ceiling,
             "turn_seconds": self._settings.waiting_room_turn_seconds,
         }
@@ -584,10 +592,40 @@ def room_returns(settings: Settings) -> rules.Returns:
     )
 
 
-def room_soonest_hold_ms(settings: Settings, delays_ms: Sequence[tuple[int, int]]) -> int:
-    """How soon after its turn a buyer holds, from the sale's first holds' delays (ms, turns)
-    and the settings' guess (``domain.waiting_room.soonest_hold_ms``)."""
-    return rules.soonest_hold_ms(delays_ms, int(settings.waiting_room_hold_after_seconds * 1000))
+def room_first_holds(
+    settings: Settings,
+    now_ms: int,
+    delays_ms: Sequence[tuple[int, int]],
+    unused_deadlines_ms: Sequence[int],
+    lost: int,
+) -> rules.FirstHolds | None:
+    """How long the sale's turns wait for their first hold (``domain.waiting_room.FirstHolds``),
+    from the first holds' delays (ms, turns), the unused turns' deadlines and the turns lost."""
+    turn_ms = settings.waiting_room_turn_seconds * 1000
+    ages_ms = [now_ms - (deadline - turn_ms) for deadline in unused_deadlines_ms]
+    return rules.FirstHolds.read(delays_ms, ages_ms, lost, turn_ms)
+
+
+def room_hold_after_ms(settings: Settings, first_holds: rules.FirstHolds | None) -> int:
+    """How long after its turn a buyer holds, as the ETAs count it, the settings' guess until
+    the sale's first holds tell (``domain.waiting_room.hold_after_ms``)."""
+    return rules.hold_after_ms(
+        first_holds,
+        settings.waiting_room_turn_seconds * 1000,
+        int(settings.waiting_room_hold_after_seconds * 1000),
+    )
+
+
+def room_lost_share(
+    settings: Settings, first_holds: rules.FirstHolds | None, ended: tuple[int, int]
+) -> float:
+    """The share of turns that end unused: over the turns whose deadline has passed (``ended``:
+    lost, ended), starting from what the sale's first holds say, the settings' guess before."""
+    turn_ms = settings.waiting_room_turn_seconds * 1000
+    start = (
+        settings.waiting_room_lost_share if first_holds is None else first_holds.unused_at(turn_ms)
+    )
+    return rules.lost_share(*ended, start)
 
 
 def room_forecast(
@@ -607,6 +645,7 @@ def room_forecast(
     tick_gap_ms: float | None = None,
     how: rules.Returns | None = None,
     hold_delays_ms: Sequence[tuple[int, int]] = (),
+    hold_latency_ms: float | None = None,
 ) -> rules.Forecast:
     """The turns to come, the room's rule played forward (``domain.waiting_room_forecast``)
     with the settings' model of its buyers: the tick's forecast, and the bench's replay of it
@@ -615,18 +654,23 @@ def room_forecast(
     deadline has passed; ``admitting``: this tick's new turns; ``tick_gap_ms``: how far apart
     the room's ticks come (None: as often as they may); ``how``: how held seats come back (None:
     as the settings say); ``hold_delays_ms``: how long after their turn buyers first held, as
-    (ms, turns)."""
+    (ms, turns); ``hold_latency_ms``: how long holds take at the saga now (None: not measured).
+    The share of turns that end unused starts from what the first holds and the unused turns'
+    ages say (``unused_share_at_end``), the settings' guess before them."""
     turns_used, turn_seats, order_size = used
     prior = order_size or settings.waiting_room_seats_per_buyer
     turn_ms = settings.waiting_room_turn_seconds * 1000
     unused = [deadline - turn_ms for deadline in unused_deadlines_ms] + [now_ms] * admitting
+    behind = rules.falling_behind(hold_latency_ms, settings.waiting_room_hold_latency_target_ms)
+    first_holds = room_first_holds(settings, now_ms, hold_delays_ms, unused_deadlines_ms, ended[0])
     turns = Turns(
         seats=rules.seats_per_turn(turn_seats, turns_used, prior),
-        hold_after_ms=room_soonest_hold_ms(settings, hold_delays_ms),
+        hold_after_ms=room_hold_after_ms(settings, first_holds),
         turn_ms=turn_ms,
-        # What the rate was derived from: the saga completes rate / headroom checkouts a second.
-        holds_per_s=rate / settings.waiting_room_headroom,
-        lost_share=rules.lost_share(*ended, settings.waiting_room_lost_share),
+        # Falling behind, the saga takes what the rate was derived from: rate / headroom
+        # checkouts a second; keeping up, the holds as they come.
+        holds_per_s=rate / settings.waiting_room_headroom if behind else math.inf,
+        lost_share=room_lost_share(settings, first_holds, ended),
     )
     return play_forward(
         now_ms,

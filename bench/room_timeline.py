@@ -40,6 +40,7 @@ FIELDS = (
     "failed_seats",
     "order_size",
     "completions_per_s",
+    "hold_ms",
     "plan",
 )
 
@@ -123,6 +124,8 @@ def recomputed(reading: dict, seats: int, settings: Settings) -> rules.Forecast:
         sellable_seats=seats,
         waiting=EVERY_POSITION,
         hold_delays_ms=hold_delays(reading.get("hold_delays", {})),
+        # recorded since the forecast read it; before, as if never measured
+        hold_latency_ms=None if reading.get("hold_ms") is None else float(reading["hold_ms"]),
         how=rules.measured_returns(
             room_returns(settings),
             int(float(reading.get("failed_seats") or 0)),

@@ -180,11 +180,12 @@ class Settings(BaseSettings):
     # turn is given a buyer holds at the soonest (a status poll, the seat map, a hold: the
     # bench's scripted buyers took 3-6 s at the tenth percentile while the sale was busy, and a
     # person choosing seats takes longer); a first guess, which the first quartile of the sale's
-    # own first holds' delays replaces once 50 turns have held. When the platform is busy,
-    # buyers hold as fast as the saga completes checkouts.
+    # own first holds' delays replaces once 50 turns have held. When the saga falls behind
+    # (holds slower than the latency target), buyers hold as fast as it completes checkouts.
     waiting_room_hold_after_seconds: float = 4.0
     # ...and the share of turns that end unused (the buyer left, or saw the turn too late): a
-    # first guess, which the turns whose deadline has passed replace as they come.
+    # first guess, which the sale's first holds and unused turns replace within seconds, and
+    # the turns whose deadline has passed as they come (domain/waiting_room.py).
     waiting_room_lost_share: float = 0.1
     # How often the pace is measured (one count of the event's finished checkouts at Temporal).
     waiting_room_measure_seconds: float = 2.0

@@ -262,6 +262,12 @@ class Pace:
     latency_target_ms: float  # holds slower than this slow admission down
 
 
+def falling_behind(hold_latency_ms: float | None, latency_target_ms: float) -> bool:
+    """Whether the saga is falling behind: its holds take longer than the target. Until then
+    it takes holds as they come; after, at what it completes."""
+    return hold_latency_ms is not None and hold_latency_ms > latency_target_ms
+
+
 def next_rate(completions_per_s: float, hold_latency_ms: float | None, pace: Pace) -> float:
     """Admissions per second from what the saga completes and how long holds take.
 
@@ -270,7 +276,7 @@ def next_rate(completions_per_s: float, hold_latency_ms: float | None, pace: Pac
     target mean the saga is falling behind: the rate is scaled down in proportion.
     """
     rate = max(pace.floor, completions_per_s * pace.headroom)
-    if hold_latency_ms is not None and hold_latency_ms > pace.latency_target_ms:
+    if hold_latency_ms is not None and falling_behind(hold_latency_ms, pace.latency_target_ms):
         rate *= pace.latency_target_ms / hold_latency_ms
     return round(min(max(rate, min(pace.floor, pace.ceiling) / 4), pace.ceiling), 3)
 
@@ -304,26 +310,91 @@ def lost_share(lost: int, ended: int, prior: float) -> float:
     return min(max(per_turn(lost, ended, prior), 0.0), 1.0)
 
 
-# The soonest a buyer holds after its turn is given, as the forecast models it: this quantile
-# of the sale's own first holds' delays. Later holds waited for the platform, which the
-# forecast's hold queue models on its own (domain/waiting_room_forecast.py).
-SOONEST_HOLD_QUANTILE = 0.25
+# What the turns' wait for their first hold is read from: no fewer first holds than this, and
+# each age with at least this many turns still at risk (unused, or never used, as old or older).
+MIN_FIRST_HOLDS = 5
+MIN_TURNS_AT_RISK = 10
 
 
-def soonest_hold_ms(delays_ms: Sequence[tuple[int, int]], prior_ms: int) -> int:
-    """How soon after its turn a buyer holds: ``SOONEST_HOLD_QUANTILE`` of ``delays_ms`` ((ms,
-    turns) of the sale's first holds), or ``prior_ms`` (the configured guess) until
-    ``PRIOR_TURNS`` turns have held. Measured, because it is mostly the platform's speed: a
-    second or two on a quick one, twice that on a loaded one."""
-    total = sum(count for _, count in delays_ms)
-    if total < PRIOR_TURNS:
-        return prior_ms
-    seen = 0
-    for ms, count in sorted(delays_ms):
-        seen += count
-        if seen >= SOONEST_HOLD_QUANTILE * total:
-            return ms
-    return prior_ms  # unreachable: the quantile is within the total
+@dataclass(frozen=True)
+class FirstHolds:
+    """How long turns wait for their first hold, read from the sale's first seconds.
+
+    A turn's wait is a survival time: the turns used held at their delay; the unused ones are
+    censored at their age (they may hold yet), the lost at the turn's end. ``points`` is the
+    product-limit estimate of the share still unused at each delay, read as far as enough
+    turns are at risk; past the last it falls on at the rate it fell over its later half
+    (``per_ms``): buyers on a quick platform hold within seconds, nearly none is left by the
+    turn's end; on a slow one they trickle in, and more are left. Read this way, not from the
+    delays alone: early in a sale only the quickest have held yet.
+    """
+
+    points: tuple[tuple[int, float], ...]  # (delay ms, share still unused), from (0, 1.0)
+    per_ms: float  # how fast the share falls past the last point (per ms, exponential)
+
+    @classmethod
+    def read(
+        cls,
+        delays_ms: Sequence[tuple[int, int]],
+        unused_ages_ms: Sequence[int],
+        lost: int,
+        turn_ms: int,
+    ) -> FirstHolds | None:
+        """From ``delays_ms`` ((ms, turns) of the first holds), the unused turns' ages and the
+        turns ``lost``; None until ``MIN_FIRST_HOLDS`` held."""
+        if sum(count for _, count in delays_ms) < MIN_FIRST_HOLDS:
+            return None
+        # At one age the holds come before the censored: a turn aged exactly so may not hold later.
+        events = sorted(
+            [(ms, count, False) for ms, count in delays_ms]
+            + [(age, 1, True) for age in unused_ages_ms]
+            + ([(turn_ms, lost, True)] if lost else [])
+        )
+        at_risk = sum(count for _, count, _ in events)
+        points = [(0, 1.0)]
+        for age, count, censored in events:
+            if at_risk < MIN_TURNS_AT_RISK or age >= turn_ms:
+                break
+            if not censored:
+                points.append((age, points[-1][1] * (1 - count / at_risk)))
+            at_risk -= count
+        last_ms, last = points[-1]
+        per_ms = 0.0
+        if last > 0.0 and last_ms > 0:
+            half = next(share for ms, share in reversed(points) if ms <= last_ms / 2)
+            per_ms = math.log(half / last) / (last_ms / 2)
+        return cls(tuple(points), per_ms)
+
+    def unused_at(self, ms: int) -> float:
+        """The share of turns not used ``ms`` after they were given."""
+        last_ms, last = self.points[-1]
+        if ms >= last_ms:
+            return last * math.exp(-self.per_ms * (ms - last_ms))
+        return next(share for at, share in reversed(self.points) if at <= ms)
+
+    def delay_until(self, unused: float) -> int | None:
+        """The delay after which only ``unused`` of the turns are left unused (None: never)."""
+        for ms, share in self.points:
+            if share <= unused:
+                return ms
+        last_ms, last = self.points[-1]
+        if unused <= 0.0 or self.per_ms <= 0.0:
+            return None
+        return last_ms + math.ceil(math.log(last / unused) / self.per_ms)
+
+    def median_ms(self, turn_ms: int) -> int:
+        """The delay by which half the turns that hold within ``turn_ms`` have held."""
+        holding = 1.0 - self.unused_at(turn_ms)
+        delay = self.delay_until(1.0 - holding / 2)
+        return turn_ms if delay is None else min(delay, turn_ms)
+
+
+def hold_after_ms(first_holds: FirstHolds | None, turn_ms: int, prior_ms: int) -> int:
+    """How long after its turn a buyer holds, as the forecast counts it: the median wait of
+    the turns that hold (``FirstHolds.median_ms``), ``prior_ms`` (the configured guess) until
+    it can be read. Measured, because it is mostly the platform's speed and the buyers' polls:
+    a second or two on a quick one, several on a loaded one."""
+    return prior_ms if first_holds is None else first_holds.median_ms(turn_ms)
 
 
 def seat_capacity(available_seats: int, seats_per_buyer: float) -> int:

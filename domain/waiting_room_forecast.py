@@ -6,12 +6,12 @@ lead, can serve at what a turn takes). The forecast every buyer's ETA is read fr
 same rule forward from the room as the tick sees it, a tick at a time (at the ticks' measured
 spacing), with a model of what the admitted buyers then do:
 
-- a buyer holds ``hold_after_ms`` after its turn is given at the soonest, and later when the
-  platform is busy: it takes ``holds_per_s`` first holds a second, in the order the turns were
-  given (the room admits ``headroom`` times what the saga completes, so by design turns are
-  given faster than buyers get to hold, and the wait for a hold grows until the seats bound
-  the admissions); a turn the platform does not reach before it ends is lost; a buyer finding
-  no seat looks again until its turn ends;
+- a buyer holds ``hold_after_ms`` after its turn is given, and later when the saga falls
+  behind (its holds slower than the latency target): it then takes ``holds_per_s`` first
+  holds a second, in the order the turns were given (the room admits ``headroom`` times what
+  the saga completes, so turns are given faster than buyers get to hold, and the wait for a
+  hold grows until the seats bound the admissions); a turn the platform does not reach before
+  it ends is lost; a buyer finding no seat looks again until its turn ends;
 - a share of the turns (``lost_share``) never hold: their buyer left, or saw the turn too late;
   they end unused at their deadline, and their place goes to the turns after them;
 - a turn takes ``seats`` while seats are plentiful, and fewer as they run out: the last seats
@@ -75,10 +75,11 @@ class Turns:
     """What the admitted buyers do, as the forecast models it."""
 
     seats: float  # seats a turn takes while seats are plentiful
-    hold_after_ms: int  # how long after its turn is given a buyer holds, at the soonest
+    hold_after_ms: int  # how long after its turn is given a buyer holds
     turn_ms: int  # a buyer who finds no seat looks again until its turn ends
     # first holds the platform takes a second: turns beyond it wait their turn to hold, in
-    # the order they were given (the room admits faster than the saga completes, by design)
+    # the order they were given (the room admits faster than the saga completes, by design);
+    # unbounded while the saga keeps up
     holds_per_s: float = math.inf
     # the share of turns whose buyer never comes to hold (left, or saw the turn too late):
     # they end unused at their deadline

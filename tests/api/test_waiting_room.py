@@ -323,7 +323,8 @@ async def asyncio_sleep(seconds: float) -> None:
     await asyncio.sleep(seconds)
 
 
-MEASURED = "query($e: ID!) { waitingRoom(eventId: $e) { failedShare soonestHoldSeconds } }"
+MEASURED = """query($e: ID!) { waitingRoom(eventId: $e) {
+  failedShare soonestHoldSeconds lostShare } }"""
 PAY = """mutation($c: ID!, $t: String) { submitPayment(checkoutId: $c, paymentToken: $t) {
   success failureReason } }"""
 
@@ -361,3 +362,4 @@ async def test_answered_payments_measure_the_share_declined(
     assert view["failedShare"] == round(declined * paying, 3)
     # two turns held: too few to measure how soon buyers hold, so the configured guess
     assert view["soonestHoldSeconds"] == settings.waiting_room_hold_after_seconds
+    assert view["lostShare"] == settings.waiting_room_lost_share

@@ -94,17 +94,18 @@ def test_the_failed_share_is_measured_on_the_sales_answered_payments() -> None:
     assert rules.measured_returns(nobody_pays, 3, 0) == nobody_pays
 
 
-def test_the_soonest_hold_is_a_low_quantile_of_the_sales_own_first_holds() -> None:
+def test_a_buyer_holds_after_the_median_wait_of_the_turns_that_hold() -> None:
     prior = 4000
-    assert rules.soonest_hold_ms([], prior) == prior
-    few = [(1125, rules.PRIOR_TURNS - 1)]
-    assert rules.soonest_hold_ms(few, prior) == prior  # too few measured yet
-    # a quarter of the turns held within 1.1 s, the rest later (they waited for the platform)
+    assert rules.hold_after_ms(None, 30_000, prior) == prior  # nothing read yet: the guess
+    # every turn held: half within 3.1 s
     delays = [(625, 10), (1125, 15), (3125, 40), (9875, 35)]
-    assert rules.soonest_hold_ms(delays, prior) == 1125
-    assert rules.soonest_hold_ms(list(reversed(delays)), prior) == 1125  # in any order
-    slow = [(6125, 60), (12125, 40)]
-    assert rules.soonest_hold_ms(slow, prior) == 6125  # later than the guess, on a slow platform
+    first = rules.FirstHolds.read(delays, [], 0, 30_000)
+    assert rules.hold_after_ms(first, 30_000, prior) == 3125
+    reverse = rules.FirstHolds.read(list(reversed(delays)), [], 0, 30_000)
+    assert rules.hold_after_ms(reverse, 30_000, prior) == 3125  # in any order
+    # later than the guess, on a slow platform
+    slow = rules.FirstHolds.read([(6125, 60), (12125, 40)], [], 0, 30_000)
+    assert rules.hold_after_ms(slow, 30_000, prior) == 6125
 
 
 def test_returned_seats_are_followed_a_few_holds_ahead_and_no_further() -> None:
@@ -221,3 +222,43 @@ def test_the_first_tick_credits_the_time_since_the_opening() -> None:
     assert rules.opening_elapsed_s(10_000, None) == 1.0
     assert rules.opening_elapsed_s(10_500, 10_000) == 1.5  # seen half a second late
     assert rules.opening_elapsed_s(9_000, 10_000) == 1.0  # a clock a little behind
+
+
+def unused_at_end(delays: list[tuple[int, int]], ages: list[int], lost: int = 0) -> float:
+    first = rules.FirstHolds.read(delays, ages, lost, 30_000)
+    assert first is not None
+    return first.unused_at(30_000)
+
+
+def test_the_share_left_unused_is_read_from_the_first_seconds() -> None:
+    # Too few first holds to read anything from: the guess stands.
+    assert rules.FirstHolds.read([(1_000, 4)], [500] * 50, 0, 30_000) is None
+    # A quick platform: of 100 turns given 8 s ago, 90 held within 4 s; the share unused falls
+    # fast, and next to none is left by the turn's end.
+    quick = [(500, 30), (1_500, 30), (2_500, 20), (3_500, 10)]
+    assert unused_at_end(quick, [8_000] * 10) < 0.01
+    # A slow one: 20 of 100 held between 6 and 8 s; turns trickle in, and many end unused.
+    assert 0.1 < unused_at_end([(6_500, 10), (7_500, 10)], [8_000] * 80) < 0.5
+    # The unused turns are censored, not lost: 20 held in the first second of 20 given then,
+    # and 80 more given just now (unused, 100 ms old) do not read as left unused.
+    assert unused_at_end([(500, 20)], [100] * 80) < 0.05
+    # Turns lost at their end count as never used.
+    assert unused_at_end(quick, [8_000] * 10, lost=50) > unused_at_end(quick, [8_000] * 10)
+
+
+def test_the_wait_for_a_first_hold_counts_the_turns_not_used_yet() -> None:
+    # Early in a sale only the quickest have held: 20 held within 2 s, 80 given 3 s ago have
+    # not yet. The delays alone would put the median at 1 s; read with the unused turns, half
+    # of those that will hold have not by 3 s.
+    early = rules.FirstHolds.read([(1_000, 10), (2_000, 10)], [3_000] * 80, 0, 30_000)
+    assert early is not None
+    assert 3_000 < early.median_ms(30_000) <= 30_000
+    # and within the turn, however slow the trickle
+    trickle = rules.FirstHolds.read([(5_000, 5)], [6_000] * 95, 0, 30_000)
+    assert trickle is not None and trickle.median_ms(30_000) <= 30_000
+
+
+def test_the_saga_falls_behind_when_its_holds_are_slower_than_the_target() -> None:
+    assert not rules.falling_behind(None, 2000)  # not measured: as it comes
+    assert not rules.falling_behind(1500, 2000)
+    assert rules.falling_behind(2500, 2000)
