@@ -655,8 +655,9 @@ def room_forecast(
     the room's ticks come (None: as often as they may); ``how``: how held seats come back (None:
     as the settings say); ``hold_delays_ms``: how long after their turn buyers first held, as
     (ms, turns); ``hold_latency_ms``: how long holds take at the saga now (None: not measured).
-    The share of turns that end unused starts from what the first holds and the unused turns'
-    ages say (``unused_share_at_end``), the settings' guess before them."""
+    How soon buyers hold and the share of turns that end unused are read from the first holds
+    and the unused turns' ages (``domain.waiting_room.FirstHolds``), the settings' guesses
+    before them."""
     turns_used, turn_seats, order_size = used
     prior = order_size or settings.waiting_room_seats_per_buyer
     turn_ms = settings.waiting_room_turn_seconds * 1000

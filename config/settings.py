@@ -176,11 +176,10 @@ class Settings(BaseSettings):
     waiting_room_failed_share: float = 0.1
     waiting_room_abandoned_share: float = 0.1
     waiting_room_return_lead_seconds: float = 5.0
-    # The ETAs' model of admitted buyers (domain/waiting_room_forecast.py): how soon after its
-    # turn is given a buyer holds at the soonest (a status poll, the seat map, a hold: the
-    # bench's scripted buyers took 3-6 s at the tenth percentile while the sale was busy, and a
-    # person choosing seats takes longer); a first guess, which the first quartile of the sale's
-    # own first holds' delays replaces once 50 turns have held. When the saga falls behind
+    # The ETAs' model of admitted buyers (domain/waiting_room_forecast.py): how long after its
+    # turn is given a buyer holds (a status poll, the seat map, a hold; a person choosing seats
+    # takes longer than the bench's scripted buyers); a first guess, which the median wait for a
+    # first hold of the sale's own turns replaces once 5 have held. When the saga falls behind
     # (holds slower than the latency target), buyers hold as fast as it completes checkouts.
     waiting_room_hold_after_seconds: float = 4.0
     # ...and the share of turns that end unused (the buyer left, or saw the turn too late): a

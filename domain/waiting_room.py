@@ -341,7 +341,8 @@ class FirstHolds:
         turn_ms: int,
     ) -> FirstHolds | None:
         """From ``delays_ms`` ((ms, turns) of the first holds), the unused turns' ages and the
-        turns ``lost``; None until ``MIN_FIRST_HOLDS`` held."""
+        turns ``lost``; None until ``MIN_FIRST_HOLDS`` held, with ``MIN_TURNS_AT_RISK`` turns
+        at risk at the first of them."""
         if sum(count for _, count in delays_ms) < MIN_FIRST_HOLDS:
             return None
         # At one age the holds come before the censored: a turn aged exactly so may not hold later.
@@ -358,6 +359,8 @@ class FirstHolds:
             if not censored:
                 points.append((age, points[-1][1] * (1 - count / at_risk)))
             at_risk -= count
+        if len(points) == 1:
+            return None  # too few turns at risk at the first hold to read anything
         last_ms, last = points[-1]
         per_ms = 0.0
         if last > 0.0 and last_ms > 0:

@@ -231,8 +231,9 @@ def unused_at_end(delays: list[tuple[int, int]], ages: list[int], lost: int = 0)
 
 
 def test_the_share_left_unused_is_read_from_the_first_seconds() -> None:
-    # Too few first holds to read anything from: the guess stands.
+    # Too few first holds to read anything from, or too few turns: the guess stands.
     assert rules.FirstHolds.read([(1_000, 4)], [500] * 50, 0, 30_000) is None
+    assert rules.FirstHolds.read([(1_000, 6)], [], 0, 30_000) is None
     # A quick platform: of 100 turns given 8 s ago, 90 held within 4 s; the share unused falls
     # fast, and next to none is left by the turn's end.
     quick = [(500, 30), (1_500, 30), (2_500, 20), (3_500, 10)]
