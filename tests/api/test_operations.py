@@ -147,8 +147,9 @@ async def test_rate_limits_per_user_and_per_ip_bite_when_low(
     low = api_settings.model_copy(
         update={
             "rate_limit_enabled": True,
-            "rate_limit_per_user": "3/minute",
-            "rate_limit_per_ip": "5/minute",
+            # hours, not minutes: no fixed window may end mid-test (see test_abuse_limits.py)
+            "rate_limit_per_user": "3/hour",
+            "rate_limit_per_ip": "5/hour",
             "redis_prefix": f"{api_settings.redis_prefix}rl-{uuid.uuid4().hex[:6]}:",
         }
     )
