@@ -419,19 +419,13 @@ class CheckoutClient:
     async def hold(self, checkout_id: str, seat_ids: list[str]) -> HoldSeatsResult:
         """Adds seats to the open checkout; one the workflow did not apply is sent again
         after each of ``retry_delays`` (see ``UpdateNotApplied``), then TRY_AGAIN."""
-        for delay in (*self._retry_delays, None):
+        request = HoldSeatsRequest(seat_ids=list(seat_ids))
+        for delay in self._retry_delays:
             try:
-                return await self._update(
-                    checkout_id,
-                    UPDATE_HOLD_SEATS,
-                    HoldSeatsRequest(seat_ids=list(seat_ids)),
-                    HoldSeatsResult,
-                )
+                return await self._update(checkout_id, UPDATE_HOLD_SEATS, request, HoldSeatsResult)
             except UpdateNotApplied:
-                if delay is None:
-                    raise
-            await asyncio.sleep(delay)
-        raise AssertionError("unreachable")
+                await asyncio.sleep(delay)
+        return await self._update(checkout_id, UPDATE_HOLD_SEATS, request, HoldSeatsResult)
 
     async def submit_payment(
         self,
