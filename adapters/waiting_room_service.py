@@ -429,8 +429,7 @@ class WaitingRoom:
                 sample = (snap.admitted - snap.win_n) / ((now_ms - snap.win_ms) / 1000)
                 fields["pace"] = round(rules.smoothed(snap.pace, sample), 3)
             fields["win_ms"], fields["win_n"] = now_ms, snap.admitted
-        # On a whole second: the admission's ``exp`` (seconds) ends the turn at the same moment.
-        deadline = (now_ms // 1000 + self._settings.waiting_room_turn_seconds) * 1000
+        deadline = rules.turn_deadline_ms(now_ms, self._settings.waiting_room_turn_seconds)
         await self._store.admit(event.id, snap.admitted, count, deadline, now_ms, fields)
 
     async def _forecast_opening(self, event: RoomEvent) -> None:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 import random
 import time
 from collections import Counter
@@ -82,6 +83,8 @@ class Pool:
         self._size = size
         self._free: asyncio.Queue[Lane] = asyncio.Queue()
         self._lanes: list[Lane] = []
+        # every call: (epoch s asked, ms waiting for a free connection, ms on it, operation)
+        self.calls: list[tuple[float, float, float, str]] = []
 
     async def __aenter__(self) -> Pool:
         for _ in range(self._size):
@@ -95,13 +98,16 @@ class Pool:
             await lane.__aexit__(None, None, None)
 
     async def call(self, call: Call) -> Reply:
+        asked, queued = time.time(), time.perf_counter()
         lane = await self._free.get()
         try:
             began = time.perf_counter()
             status, body, server_ms = await lane.post_json(
                 f"{next(self._urls)}/graphql", call.body(), call.headers()
             )
-            return Reply(status, body, (time.perf_counter() - began) * 1000, server_ms)
+            took = (time.perf_counter() - began) * 1000
+            self.calls.append((asked, (began - queued) * 1000, took, call.op))
+            return Reply(status, body, took, server_ms)
         finally:
             self._free.put_nowait(lane)
 
@@ -407,6 +413,38 @@ def eta_by_position(visits: Sequence[Visit], groups: int = 5) -> list[dict[str, 
     return rows
 
 
+def calls_by_phase(
+    calls: Sequence[tuple[float, float, float, str]], opened_at: float, seconds: float = 10.0
+) -> list[dict[str, Any]]:
+    """The buyers' calls by when they were asked (``seconds`` apart from the opening; before it,
+    one row): how many a second, and the p50/p90 of the wait for a free connection and of the
+    call itself, in ms; how many of each operation. What a buyer's turn waits to be noticed is
+    mostly these."""
+    phases: dict[int, list[tuple[float, float]]] = {}
+    ops: dict[int, Counter[str]] = {}
+    for asked, queued_ms, took_ms, op in calls:
+        phase = max(-1, math.floor((asked - opened_at) / seconds))
+        phases.setdefault(phase, []).append((queued_ms, took_ms))
+        ops.setdefault(phase, Counter())[op] += 1
+    rows = []
+    for phase, timings in sorted(phases.items()):
+        queued = [q for q, _ in timings]
+        took = [t for _, t in timings]
+        span = seconds if phase >= 0 else None
+        rows.append(
+            {
+                "from_s": phase * seconds if phase >= 0 else None,
+                "per_s": round(len(timings) / span, 1) if span else None,
+                "queued_p50_ms": round(percentile(queued, 50)),
+                "queued_p90_ms": round(percentile(queued, 90)),
+                "call_p50_ms": round(percentile(took, 50)),
+                "call_p90_ms": round(percentile(took, 90)),
+                "calls": dict(ops[phase].most_common()),
+            }
+        )
+    return rows
+
+
 def eta_missing(visits: Sequence[Visit]) -> int:
     """Admitted buyers whose first status after the opening gave no ETA."""
     return sum(
@@ -594,6 +632,7 @@ async def run(
         "eta_error_samples": len(errors),
         "eta_missing": eta_missing(visits),
         "eta_by_position": eta_by_position(visits),
+        "calls_by_phase": calls_by_phase(pool.calls, opened_at),
         # each admitted buyer's first status after the opening: where the ETA's misses are
         "eta_told": [
             {

@@ -400,6 +400,13 @@ def hold_after_ms(first_holds: FirstHolds | None, turn_ms: int, prior_ms: int) -
     return prior_ms if first_holds is None else first_holds.median_ms(turn_ms)
 
 
+def turn_deadline_ms(given_ms: int, turn_seconds: int) -> int:
+    """When a turn given at ``given_ms`` ends: on a whole second, since the admission's ``exp``
+    counts seconds, and rounded up, so the turn lasts at least the ``turn_seconds`` its buyer
+    is told (rounded down, a turn given late in its second lasted nearly a second less)."""
+    return -(-(given_ms + turn_seconds * 1000) // 1000) * 1000
+
+
 def seat_capacity(available_seats: int, seats_per_buyer: float) -> int:
     """How many buyers with an unused turn the available seats can serve (at least one while
     any seat is available: a lone seat still sells)."""

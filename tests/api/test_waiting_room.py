@@ -54,9 +54,7 @@ async def room_on(gql: Any, event_id: str, admin: Any) -> None:
 
 @pytest.fixture
 def short_turns(services: Services) -> Iterator[None]:
-    """The room with two-second turns for the test (the API's own is built by bootstrap). A
-    turn ends on a whole second, so it lasts between one and two: a one-second turn given late
-    in its second ended before the buyer's first status under load."""
+    """The room with two-second turns for the test (the API's own is built by bootstrap)."""
     original = services.waiting_room
     quick = services.settings.model_copy(update={"waiting_room_turn_seconds": 2})
     services.waiting_room = waiting_room(quick, services)

@@ -7,6 +7,7 @@ import pytest
 from bench.__main__ import room_cost
 from bench.fair_sale import (
     Visit,
+    calls_by_phase,
     discordant_pairs,
     eta_errors_pct,
     eta_missing,
@@ -70,3 +71,17 @@ def test_the_room_is_compared_like_for_like_with_the_sale_without_it() -> None:
         ]
         is None
     )
+
+
+def test_calls_by_phase_counts_each_phase_s_calls_and_their_waits() -> None:
+    opened = 1000.0
+    calls = [(999.0, 5.0, 50.0, "join")] + [
+        (opened + 0.1 * i, float(i), 10.0 * i, "status") for i in range(1, 11)
+    ]
+    calls.append((opened + 12.0, 0.0, 7.0, "status"))
+    rows = calls_by_phase(calls, opened, seconds=10.0)
+    assert [row["from_s"] for row in rows] == [None, 0.0, 10.0]
+    assert rows[0]["queued_p50_ms"] == 5 and rows[0]["per_s"] is None
+    assert rows[1]["per_s"] == 1.0 and rows[1]["call_p90_ms"] >= 90
+    assert rows[2]["call_p50_ms"] == 7
+    assert rows[1]["calls"] == {"status": 10}

@@ -263,3 +263,14 @@ def test_the_saga_falls_behind_when_its_holds_are_slower_than_the_target() -> No
     assert not rules.falling_behind(None, 2000)  # not measured: as it comes
     assert not rules.falling_behind(1500, 2000)
     assert rules.falling_behind(2500, 2000)
+
+
+@pytest.mark.parametrize(
+    ("given_ms", "deadline_ms"),
+    [(10_000, 40_000), (10_001, 41_000), (10_999, 41_000), (0, 30_000)],
+)
+def test_a_turn_ends_on_a_whole_second_no_sooner_than_it_was_told(
+    given_ms: int, deadline_ms: int
+) -> None:
+    assert rules.turn_deadline_ms(given_ms, 30) == deadline_ms
+    assert rules.turn_deadline_ms(given_ms, 30) - given_ms >= 30_000
