@@ -41,6 +41,7 @@ FIELDS = (
     "order_size",
     "completions_per_s",
     "hold_ms",
+    "credit",
     "plan",
 )
 
@@ -99,8 +100,8 @@ async def record(
 
 def recomputed(reading: dict, seats: int, settings: Settings) -> rules.Forecast:
     """The forecast the room's current rules make from a reading, as the controller's tick
-    does (``adapters/waiting_room_service.py``), its credit and this tick's admissions aside:
-    change ``domain.waiting_room_forecast`` and replay a recorded sale to see what it does."""
+    does (``adapters/waiting_room_service.py``), this tick's admissions aside: change
+    ``domain.waiting_room_forecast`` and replay a recorded sale to see what it does."""
     held = [int(at) for at, n in reading["held_expiries_ms"].items() for _ in range(n)]
     rate = float(reading["rate"] or settings.waiting_room_min_rate)
     order_size = reading["order_size"]
@@ -109,7 +110,9 @@ def recomputed(reading: dict, seats: int, settings: Settings) -> rules.Forecast:
         settings,
         now_ms=reading["t_ms"],
         rate=rate,
-        credit=rate if opening else 0.0,
+        # the pace's credit left after the tick (recorded since the replay read it; before,
+        # none): without it the replay put the first turns up to its two seconds' worth late
+        credit=rate if opening else float(reading.get("credit") or 0.0),
         available=max(0, seats - reading["sold"] - len(held)),
         held_expiries_ms=held,
         unused_deadlines_ms=reading["unused_deadlines_ms"],
