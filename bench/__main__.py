@@ -30,6 +30,7 @@ from bench import (
     micro_locks,
     organizer,
     page,
+    queue_crowd,
     saga,
 )
 from bench.stack import BenchStack, check_invariants, start
@@ -47,6 +48,7 @@ SECTIONS = (
     "page",
     "scaling",
     "fair",
+    "crowd",
 )
 RESULTS = Path(__file__).resolve().parent / "results"
 SCALING_ORDER = (1, 2, 2, 1)
@@ -106,7 +108,7 @@ async def run_sections(
 
     needs_api = {"api", "flash", "organizer", "page", "scaling"} & set(chosen)
     if not needs_api:
-        return await _fair_section(bench, args, out)
+        return await _crowd_section(bench, args, await _fair_section(bench, args, out))
     apis = [await asyncio.to_thread(bench.start_api, **api_env) for _ in range(args.api_processes)]
     urls = [url for _, url in apis]
     if "api" in chosen:
@@ -155,7 +157,7 @@ async def run_sections(
             out["scaling"][name] = await _sale(
                 bench, urls, args, buyers, seats, workers, seed=100 + workers
             )
-    return await _fair_section(bench, args, out)
+    return await _crowd_section(bench, args, await _fair_section(bench, args, out))
 
 
 # --- fair: issue 25's sale through the waiting room (its own API processes and workers) ---
@@ -211,6 +213,24 @@ async def _fair_section(
     finally:
         for proc in procs:
             await asyncio.to_thread(bench.stop_app, proc)
+    return out
+
+
+# --- crowd: what the waiting crowd costs the API, polled and subscribed ---
+
+
+async def _crowd_section(
+    bench: BenchStack, args: argparse.Namespace, out: dict[str, Any]
+) -> dict[str, Any]:
+    if "crowd" not in args.sections.split(","):
+        return out
+    buyers = max(200, args.buyers // 5)
+    print(f"== crowd: {buyers} buyers waiting in a room, polled, then subscribed", flush=True)
+    proc, url = await asyncio.to_thread(bench.start_api, HOLD_SECONDS=str(args.hold_seconds))
+    try:
+        out["crowd"] = await queue_crowd.run(bench, url, proc.pid, buyers, args.seats)
+    finally:
+        await asyncio.to_thread(bench.stop_app, proc)
     return out
 
 
