@@ -42,6 +42,7 @@ admitted, unused turns, lost turns, the rate and what it was derived from).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import secrets
@@ -157,6 +158,7 @@ class WaitingRoom:
         self._clock = clock
         self._signer = AdmissionSigner(settings.jwt_secret)
         self._events: dict[str, tuple[float, RoomEvent | None]] = {}
+        self._changed: dict[str, asyncio.Event] = {}  # set when an event's sale or switch changes
         self._ticked: dict[str, float] = {}
         self._ticking: set[str] = set()
         self._measured: dict[str, float] = {}
@@ -178,7 +180,7 @@ class WaitingRoom:
         if cached is not None and now - cached[0] < EVENT_TTL_SECONDS:
             return cached[1]
         found = await self._run_sync(room_event, self._engine, event_id)
-        self._events[event_id] = (now, found)
+        self._keep(event_id, found, now)
         return found
 
     def cached_event(self, event_id: str) -> RoomEvent | None | bool:
@@ -196,7 +198,7 @@ class WaitingRoom:
     async def _refresh(self, event_id: str) -> None:
         try:
             found = await self._run_sync(room_event, self._engine, event_id)
-            self._events[event_id] = (time.monotonic(), found)
+            self._keep(event_id, found, time.monotonic())
         except Exception as exc:  # noqa: BLE001 - the next caller reads it itself
             log.warning("event %s not read for its waiting room: %s", event_id, exc)
         finally:
@@ -207,8 +209,33 @@ class WaitingRoom:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def _keep(self, event_id: str, found: RoomEvent | None, copied_at: float) -> None:
+        """Keeps this process's copy; when it ends the wait (sold out, closed, the room switched
+        off) where the last one did not, it wakes the subscriptions waiting on the event."""
+        before = self._events.get(event_id, (0.0, None))[1]
+        self._events[event_id] = (copied_at, found)
+        if before is not None and not _wait_over(before) and _wait_over(found):
+            changed = self._changed.pop(event_id, None)
+            if changed is not None:
+                changed.set()
+
+    async def until_changed(self, event_id: str, seconds: float) -> None:
+        """Waits ``seconds``, or less when this process sees the wait end meanwhile: every
+        buyer still waiting hears the sale sold out or closed within a second of this process's
+        copy, not at its next poll. Only the end wakes them all at once: its answer is each
+        subscription's last, while one wake of a crowd mid-sale (its opening, a pause) would
+        be ten thousand statuses in the same moment."""
+        changed = self._changed.setdefault(event_id, asyncio.Event())
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await changed.wait()
+
     def forget(self, event_id: str) -> None:
-        self._events.pop(event_id, None)
+        """Makes this process's copy stale: the next caller reads the event (and a change
+        from the copy wakes the event's subscriptions)."""
+        cached = self._events.get(event_id)
+        if cached is not None:
+            self._events[event_id] = (-math.inf, cached[1])
 
     async def switch(self, event_id: str, enabled: bool) -> None:
         await self._run_sync(switch_waiting_room, self._engine, event_id, enabled)
@@ -575,6 +602,16 @@ class WaitingRoom:
     async def admissions(self, event_id: str) -> list[tuple[str, int]]:
         """(buyer, the moment ms its turn was given) of every turn given so far."""
         return await self._store.admitted_order(event_id)
+
+
+def _wait_over(event: RoomEvent | None) -> bool:
+    """Whether the event's waiting buyers are done waiting: sold out, not selling, no room."""
+    return (
+        event is None
+        or event.status == "SOLD_OUT"
+        or event.status in rules.CLOSED_STATUSES
+        or not event.room_on
+    )
 
 
 def _opens_ms(event: RoomEvent) -> int | None:

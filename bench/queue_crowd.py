@@ -16,7 +16,7 @@ import contextlib
 import os
 import time
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -29,6 +29,7 @@ from bench.stack import BenchStack, create_users, seed_event
 UPDATES = """subscription Updates($eventId: ID!) { queueUpdates(eventId: $eventId) {
   state position etaSeconds pollAfterMs } }"""
 FINAL_STATES = frozenset({"TURN_EXPIRED", "SOLD_OUT", "CLOSED"})
+OPENS_AFTER_SECONDS = 15.0  # time for the crowd to join the pre-queue before the opening
 
 
 def cpu_seconds(pid: int) -> float:
@@ -103,13 +104,16 @@ async def _subscriber(
 
 
 async def _room(bench: BenchStack, pool: Pool, tokens: list[str], seats: int) -> str:
-    """An event whose room opens with every buyer in its pre-queue."""
+    """An event whose room opens, at its ``onSaleAt``, with every buyer in its pre-queue."""
     event = await asyncio.to_thread(seed_event, bench.engine, seats, 20, "crowd")
-    opens = datetime.now(UTC) + timedelta(seconds=3600)
-    await asyncio.to_thread(prepare_event, bench.engine, event.event_id, opens, 4)
+    opens = time.time() + OPENS_AFTER_SECONDS
+    await asyncio.to_thread(
+        prepare_event, bench.engine, event.event_id, datetime.fromtimestamp(opens, UTC), 4
+    )
     await asyncio.gather(
         *(pool.call(Call("join", JOIN, {"eventId": event.event_id}, t)) for t in tokens)
     )
+    await asyncio.sleep(max(0.0, opens - time.time()))
     await asyncio.to_thread(open_sale, bench.engine, event.event_id)
     return event.event_id
 

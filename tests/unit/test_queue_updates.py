@@ -28,8 +28,13 @@ class ScriptedRoom:
     def __init__(self, answers: list[QueueStatus]) -> None:
         self._answers = answers
 
+        self.waits: list[float] = []
+
     async def status(self, user_id: str, event_id: str) -> QueueStatus:
         return self._answers.pop(0)
+
+    async def until_changed(self, event_id: str, seconds: float) -> None:
+        self.waits.append(seconds)
 
 
 async def test_each_change_is_sent_once_until_the_turn_comes() -> None:
@@ -56,3 +61,14 @@ async def test_each_change_is_sent_once_until_the_turn_comes() -> None:
         (QueueState.ADMITTED, None, False),
         (QueueState.TURN_EXPIRED, None, False),
     ]
+
+
+async def test_it_asks_again_as_the_room_suggests_and_at_least_every_five_seconds() -> None:
+    near = QueueStatus(EVENT, True, QueueState.WAITING, position=2, poll_after_ms=1_000)
+    far_back = QueueStatus(EVENT, True, QueueState.WAITING, position=900, poll_after_ms=15_000)
+    expired = QueueStatus(EVENT, True, QueueState.TURN_EXPIRED, poll_after_ms=1)
+    room: Any = ScriptedRoom([far_back, expired])
+
+    [s async for s in _updates(room, "u1", EVENT, near)]
+
+    assert room.waits == [1.0, 5.0]
