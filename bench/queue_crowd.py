@@ -154,7 +154,9 @@ async def run(
             await asyncio.sleep(window_seconds / 2)
             used, elapsed = cpu_seconds(api_pid) - cpu, time.time() - began
             received = tally.statuses - statuses
-            await asyncio.gather(*tasks, return_exceptions=True)
+            for failed in await asyncio.gather(*tasks, return_exceptions=True):
+                if isinstance(failed, BaseException):
+                    tally.ended[f"error {type(failed).__name__}"] += 1
             out[way] = {
                 "api_cpu_ms_per_s": round(used / elapsed * 1000, 1),
                 "statuses_per_s": round(received / elapsed, 1),

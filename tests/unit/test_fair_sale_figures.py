@@ -1,6 +1,9 @@
-"""The fair sale's figures: order against queue position, ETA errors, the room's cost."""
+"""The fair sale's figures: order against queue position, ETA errors, the room's cost; the
+crowd's CPU reading."""
 
 from __future__ import annotations
+
+import os
 
 import pytest
 
@@ -14,6 +17,7 @@ from bench.fair_sale import (
     kendall_tau,
     kendall_tau_b,
 )
+from bench.queue_crowd import cpu_seconds
 
 
 def test_batches_admitted_in_order_are_perfectly_fair() -> None:
@@ -85,3 +89,9 @@ def test_calls_by_phase_counts_each_phase_s_calls_and_their_waits() -> None:
     assert rows[1]["per_s"] == 1.0 and rows[1]["call_p90_ms"] >= 90
     assert rows[2]["call_p50_ms"] == 7
     assert rows[1]["calls"] == {"status": 10}
+
+
+def test_a_process_cpu_is_read_from_proc_and_only_grows() -> None:
+    before = cpu_seconds(os.getpid())
+    sum(i * i for i in range(200_000))
+    assert 0 < before <= cpu_seconds(os.getpid())
