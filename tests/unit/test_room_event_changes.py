@@ -40,6 +40,18 @@ def copy(status: str, switched_on: bool = True, sellable: int = 100) -> RoomEven
     return RoomEvent(EVENT, status, None, switched_on, 4, sellable)
 
 
+async def waiting_across(changed: RoomEvent) -> asyncio.Task[None]:
+    """A subscription's wait (30 s) while the process reads the event again and finds it
+    ``changed`` from on sale."""
+    room = room_reading(copy("ON_SALE"), changed)
+    await room.event(EVENT)
+    waiting = asyncio.create_task(room.until_changed(EVENT, 30))
+    await asyncio.sleep(0)
+    room.forget(EVENT)
+    await room.event(EVENT)
+    return waiting
+
+
 @pytest.mark.parametrize(
     "changed",
     [copy("SOLD_OUT"), copy("CANCELLED"), copy("ON_SALE", switched_on=False)],
@@ -48,15 +60,7 @@ def copy(status: str, switched_on: bool = True, sellable: int = 100) -> RoomEven
 async def test_the_end_of_the_wait_wakes_the_waiting_subscriptions_at_once(
     changed: RoomEvent,
 ) -> None:
-    room = room_reading(copy("ON_SALE"), changed)
-    await room.event(EVENT)
-    waiting = asyncio.create_task(room.until_changed(EVENT, 30))
-    await asyncio.sleep(0)
-
-    room.forget(EVENT)
-    await room.event(EVENT)
-
-    await asyncio.wait_for(waiting, 1)
+    await asyncio.wait_for(await waiting_across(changed), 1)
 
 
 @pytest.mark.parametrize(
@@ -65,13 +69,7 @@ async def test_the_end_of_the_wait_wakes_the_waiting_subscriptions_at_once(
     ids=["seats taken off sale", "paused"],
 )
 async def test_a_change_that_does_not_end_the_wait_lets_them_sleep(changed: RoomEvent) -> None:
-    room = room_reading(copy("ON_SALE"), changed)
-    await room.event(EVENT)
-    waiting = asyncio.create_task(room.until_changed(EVENT, 30))
-    await asyncio.sleep(0)
-
-    room.forget(EVENT)
-    await room.event(EVENT)
+    waiting = await waiting_across(changed)
     await asyncio.sleep(0.05)
 
     assert not waiting.done()
