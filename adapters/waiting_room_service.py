@@ -158,7 +158,7 @@ class WaitingRoom:
         self._clock = clock
         self._signer = AdmissionSigner(settings.jwt_secret)
         self._events: dict[str, tuple[float, RoomEvent | None]] = {}
-        self._changed: dict[str, asyncio.Event] = {}  # set when an event's sale or switch changes
+        self._changed: dict[str, asyncio.Event] = {}  # set when an event's wait ends (_keep)
         self._ticked: dict[str, float] = {}
         self._ticking: set[str] = set()
         self._measured: dict[str, float] = {}
@@ -225,7 +225,9 @@ class WaitingRoom:
         copy, not at its next poll. Only the end wakes them all at once: its answer is each
         subscription's last, while one wake of a crowd mid-sale (its opening, a pause) would
         be ten thousand statuses in the same moment."""
-        changed = self._changed.setdefault(event_id, asyncio.Event())
+        changed = self._changed.get(event_id)
+        if changed is None:  # not setdefault: every subscription's every wait passes here
+            changed = self._changed[event_id] = asyncio.Event()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(seconds):
                 await changed.wait()
