@@ -343,6 +343,11 @@ class WaitingRoom:
             now_ms,
         )
         status = QueueStatus(event.id, True, state, queued=entry.queued)
+        if state == QueueState.PRE_QUEUE and entry.rank is not None:
+            ask_after = rules.pre_queue_poll_after_ms(now_ms, _opens_ms(event), entry.rank)
+            status = QueueStatus(
+                event.id, True, state, queued=entry.queued, poll_after_ms=ask_after
+            )
         if state in (QueueState.WAITING, QueueState.ADMITTED) and entry.rank is not None:
             plan = rules.Forecast.decode(entry.plan)
             place = rules.place(entry.rank, entry.admitted, plan, now_ms)

@@ -458,6 +458,32 @@ def poll_after_ms(
     return int(min(max(eta_seconds * 1000 / 4, floor_ms), ceiling_ms))
 
 
+# At the opening the pre-queue asks for its places front first, this many ms apart per place:
+# a thousand a second, about what one API process answers beside the saga's first holds.
+OPENING_MS_PER_PLACE = 1.0
+
+
+def pre_queue_poll_after_ms(
+    now_ms: int,
+    opens_ms: int | None,
+    rank: int,
+    floor_ms: int = 1000,
+    ceiling_ms: int = 15_000,
+) -> int:
+    """When a buyer in the pre-queue should ask again: nothing changes for it before the
+    opening, so at the opening (at most ``ceiling_ms`` ahead: the opening may be moved), and
+    then in the order of the places being drawn, ``OPENING_MS_PER_PLACE`` apart, so the buyers
+    whose turn comes first hear of it first and the crowd does not ask all in one moment. The
+    spread is at most ``ceiling_ms``: a crowd larger than it fills asks at its usual pace.
+
+    The hint says roughly where the buyer will stand a few seconds before the places are shown;
+    nothing can be done with that: its key was drawn at its join and one account has one."""
+    if opens_ms is not None and opens_ms - now_ms > ceiling_ms:
+        return ceiling_ms
+    until_ms = floor_ms if opens_ms is None else max(opens_ms - now_ms, floor_ms)
+    return int(until_ms + min(max(rank, 0) * OPENING_MS_PER_PLACE, ceiling_ms))
+
+
 # Statuses whose sale has opened (the pre-queue is shuffled, arrivals queue in order), and the
 # one in which buyers are admitted.
 OPENED_STATUSES = frozenset({"ON_SALE", "PAUSED", "SOLD_OUT"})

@@ -194,6 +194,37 @@ async def test_the_pre_queue_is_shuffled_at_the_opening_and_later_arrivals_queue
     assert late_places == [26, 27, 28]
 
 
+async def test_the_pre_queue_is_told_to_ask_at_the_opening_front_first(
+    gql: Any,
+    services: Services,
+    make_buyer: Any,
+    event_factory: Any,
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # places a second apart, so the milliseconds between the test's asks cannot reorder them
+    monkeypatch.setattr("domain.waiting_room.OPENING_MS_PER_PLACE", 1000.0)
+    event = event_factory(seats=4, status="SCHEDULED")
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE events SET on_sale_at = :t WHERE id = :e"),
+            {"t": datetime.now(UTC) + timedelta(seconds=5), "e": event.id},
+        )
+    services.waiting_room.forget(event.id)  # type: ignore[union-attr]
+    early = [make_buyer() for _ in range(6)]
+    for buyer in early:
+        assert (await join(gql, event.id, buyer))["state"] == "PRE_QUEUE"
+    hints = [(await status(gql, event.id, b))["pollAfterMs"] for b in early]
+    # at the opening (5 s away at most), then a place's second after another: 5 places behind
+    assert 0 < min(hints) <= 5_000 and max(hints) - min(hints) > 4_000, hints
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE events SET status = 'ON_SALE' WHERE id = :e"), {"e": event.id})
+    services.waiting_room.forget(event.id)  # type: ignore[union-attr]
+    places = [(await status(gql, event.id, b))["position"] for b in early]
+    by_hint = [place for _, place in sorted(zip(hints, places, strict=True))]
+    assert by_hint == sorted(places) == list(range(1, 7))
+
+
 async def test_a_process_that_learns_of_the_opening_from_the_room_tells_etas_at_once(
     gql: Any,
     services: Services,

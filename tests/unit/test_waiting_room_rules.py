@@ -274,3 +274,21 @@ def test_a_turn_ends_on_a_whole_second_no_sooner_than_it_was_told(
 ) -> None:
     assert rules.turn_deadline_ms(given_ms, 30) == deadline_ms
     assert rules.turn_deadline_ms(given_ms, 30) - given_ms >= 30_000
+
+
+def test_the_pre_queue_asks_at_the_opening_front_first() -> None:
+    ask = rules.pre_queue_poll_after_ms
+    opens = 1_000_000
+    # long before the opening: at the usual ceiling (the opening may be moved)
+    assert ask(opens - 3_600_000, opens, 0) == 15_000
+    # within the ceiling: at the opening, each place a millisecond after the one before it
+    assert ask(opens - 10_000, opens, 0) == 10_000
+    assert ask(opens - 10_000, opens, 2_500) == 12_500
+    assert ask(opens - 10_000, opens, 2_501) > ask(opens - 10_000, opens, 2_500)
+    # the opening passed and the sale has not opened yet: soon, still front first
+    assert ask(opens + 5_000, opens, 0) == 1000
+    assert ask(opens + 5_000, opens, 300) == 1300
+    # no opening time (the organizer's switch): soon
+    assert ask(opens, None, 0) == 1000
+    # a crowd larger than the spread: the back asks within the ceiling after the opening
+    assert ask(opens - 10_000, opens, 1_000_000) == 25_000
