@@ -78,10 +78,10 @@ from domain.waiting_room_forecast import Turns, play_forward
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 0.25
-# A room's clock outlives this process's last ask about it by this much: longer than any wait the
-# room suggests between asks (pollAfterMs, at most 15 s), so it never stops under a buyer still
-# watching here, and short enough that a process does not tick for long a room whose buyers have
-# all gone to other processes (theirs run their own clocks).
+# A room's clock outlives this process's last ask about it by this much: at least twice the
+# longest wait the room suggests between a buyer's asks (pollAfterMs), so it never stops under a
+# buyer still watching here, and short enough that a process does not tick for long a room whose
+# buyers have all gone to other processes (theirs run their own clocks).
 CLOCK_IDLE_SECONDS = 60.0
 # Long enough for a tick on a busy process; the admission script ends it with the tick.
 LEASE_MS = 2000
