@@ -6,17 +6,23 @@ lives in Redis beside the queue, where one Lua script moves it atomically. A wor
 add a timer, an activity and a dozen history events per tick to the very Temporal server the
 flash sale saturates, and its decisions would still have to be copied to Redis for the API.
 
-**How it advances.** There is no background process: each poll of a room (``joinQueue``,
-``queueStatus``, ``queueUpdates``) may tick it, at most every ``TICK_SECONDS`` per API
-process, and only the process that takes the room's lease (``SET NX PX``) does; the lease
-lasts until the tick's admission script ends it, so one tick runs at a time. A tick ends
-unused turns past their deadline (reading the room, the seats and the holds at once), then
-admits ``domain.waiting_room.admissions_now``: the pace's credit, within what the seats can
-serve (the available ones, and the held ones likely to come back within a short lead, read
-from the saga's grants). The admission script applies it only if the cursor did not move
-meanwhile, together with the tick's forecast of the turns to come
-(``domain.waiting_room_forecast``: the same rule played forward), from which every buyer's
-poll reads its ETA. Before the opening a tick only writes the opening's forecast (it takes no
+**How it advances.** Each API process keeps a clock for every room its buyers ask about
+(``joinQueue``, ``queueStatus``, ``queueUpdates``): a task that ticks the room every
+``TICK_SECONDS`` while its wait lasts (not sold out, closed, nor switched off), however long its
+buyers were told to wait before asking again, and ends ``CLOCK_IDLE_SECONDS`` after this
+process's last ask (a room nobody here watches is ticked by the clocks of the processes whose
+buyers do). The clocks run once ``start_clock`` is called (the API's lifespan, which ends them
+with ``aclose``). The asks tick too, at most every ``TICK_SECONDS`` per process counted together
+with the clock, so a buyer's answer is as fresh as the room allows and a room built without a
+clock (tests, tools) still advances. Only the process that takes the room's lease
+(``SET NX PX``) ticks; the lease lasts until the tick's admission script ends it, so one tick
+runs at a time. A tick ends unused turns past their deadline (reading the room, the seats and
+the holds at once), then admits ``domain.waiting_room.admissions_now``: the pace's credit,
+within what the seats can serve (the available ones, and the held ones likely to come back
+within a short lead, read from the saga's grants). The admission script applies it only if the
+cursor did not move meanwhile, together with the tick's forecast of the turns to come
+(``domain.waiting_room_forecast``: the same rule played forward), from which every buyer's poll
+reads its ETA. Before the opening a tick only writes the opening's forecast (it takes no
 lease, so the first process to see the opening ticks at once).
 Every ``waiting_room_measure_seconds`` one process measures the saga's pace: the event's
 checkouts that reached a terminal state (one count at Temporal's visibility) and its own hold
@@ -51,7 +57,9 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from redis.exceptions import RedisError
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from adapters.waiting_room import RedisWaitingRooms, RoomSnapshot
 from adapters.waiting_room_events import (
@@ -70,6 +78,11 @@ from domain.waiting_room_forecast import Turns, play_forward
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 0.25
+# A room's clock outlives this process's last ask about it by this much: at least twice the
+# longest wait the room suggests between a buyer's asks (pollAfterMs), so it never stops under a
+# buyer still watching here, and short enough that a process does not tick for long a room whose
+# buyers have all gone to other processes (theirs run their own clocks).
+CLOCK_IDLE_SECONDS = 60.0
 # Long enough for a tick on a busy process; the admission script ends it with the tick.
 LEASE_MS = 2000
 EVENT_TTL_SECONDS = 1.0  # how stale this process's copy of an event's switch and status may be
@@ -163,6 +176,9 @@ class WaitingRoom:
         self._ticking: set[str] = set()
         self._measured: dict[str, float] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._clock_on = False
+        self._clocks: dict[str, asyncio.Task[None]] = {}  # each room's clock (_run_clock)
+        self._asked: dict[str, float] = {}  # when this process was last asked about a room
         self._refreshing: set[str] = set()
         self._pace = rules.Pace(
             floor=settings.waiting_room_min_rate,
@@ -314,6 +330,10 @@ class WaitingRoom:
         return event
 
     async def _status(self, event: RoomEvent, user_id: str) -> QueueStatus:
+        self._keep_time(event)
+        # The ask ticks as well as the clock (both within one TICK_SECONDS per process, so it
+        # costs nothing more): the buyer's answer is as fresh as the room allows, and a room
+        # whose clock is not started (tests, tools) still advances.
         await self._tick(event)
         entry = await self._store.entry(event.id, user_id)
         copied_at = self._events.get(event.id, (0.0, None))[0]
@@ -383,6 +403,59 @@ class WaitingRoom:
 
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)
+
+    def start_clock(self) -> None:
+        """From now on every room asked about on this process is ticked by a clock of its own
+        (the module doc); the API's lifespan starts it, tests and tools leave it off."""
+        self._clock_on = True
+
+    async def aclose(self) -> None:
+        """Ends the rooms' clocks and this process's other background work for the rooms (a
+        copy of an event being read, a pace being measured), and starts no clock after."""
+        self._clock_on = False
+        tasks = [*self._clocks.values(), *self._tasks]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._clocks.clear()  # a clock cancelled before it first ran never removed itself
+
+    def _keep_time(self, event: RoomEvent) -> None:
+        """A buyer asked about the room: its clock runs on, or starts if it does not run."""
+        self._asked[event.id] = time.monotonic()
+        clock = self._clocks.get(event.id)
+        if self._clock_on and (clock is None or clock.done()) and not _wait_over(event):
+            self._clocks[event.id] = asyncio.create_task(
+                self._run_clock(event.id), name=f"waiting-room-clock-{event.id}"
+            )
+
+    async def _run_clock(self, event_id: str) -> None:
+        """Ticks the room every TICK_SECONDS until its wait is over or CLOCK_IDLE_SECONDS pass
+        without an ask here. The copy of the event is read again each time (it is at most
+        EVENT_TTL_SECONDS old), so the clock sees the opening, a pause or the end."""
+        failures = 0
+        try:
+            while time.monotonic() - self._asked.get(event_id, 0.0) < CLOCK_IDLE_SECONDS:
+                try:
+                    event = await self.event(event_id)
+                    if event is None or _wait_over(event):
+                        return
+                    await self._tick(event)
+                except Exception as exc:  # noqa: BLE001 - an outage passes: the clock goes on
+                    if failures == 0:  # once per outage, not four times a second
+                        # An outage is its own news (Redis, PostgreSQL); anything else is a bug.
+                        expected = isinstance(exc, RedisError | OSError | SQLAlchemyError)
+                        log.warning(
+                            "waiting room %s not ticked: %s", event_id, exc, exc_info=not expected
+                        )
+                    failures += 1
+                else:
+                    if failures:
+                        log.info("waiting room %s ticks again (%d failed)", event_id, failures)
+                    failures = 0
+                await asyncio.sleep(TICK_SECONDS)
+        finally:
+            if self._clocks.get(event_id) is asyncio.current_task():
+                del self._clocks[event_id]
 
     async def _tick(self, event: RoomEvent) -> None:
         """Advances the room's cursor, if this process's turn to (see the module doc)."""

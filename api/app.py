@@ -114,9 +114,14 @@ def create_app(
             tune_gc(settings.gc_gen0_threshold)
         # Which backends answer, so an outage is answered at once (api/backend_watch.py).
         app.state.services.backends.start()
+        room = app.state.services.waiting_room
+        if room is not None:  # admissions go on while buyers wait without asking
+            room.start_clock()
         try:
             yield
         finally:
+            if room is not None:  # before Redis closes: the clocks tick on it
+                await room.aclose()
             await app.state.services.backends.stop()
             if owned:
                 await app.state.services.close()

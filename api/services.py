@@ -115,7 +115,8 @@ class Services:
     rate_limiter: RateLimiter
     account_throttle: AccountThrottle
     default_payment_token: str | None
-    # the waiting rooms (adapters/waiting_room_service.py); set by bootstrap.build_services
+    # the waiting rooms (adapters/waiting_room_service.py); set by bootstrap.build_services,
+    # their clocks started by the app's lifespan
     waiting_room: WaitingRoom | None = None
     # which backends answer (api/backend_watch.py); set by bootstrap.build_services, started
     # by the app's lifespan

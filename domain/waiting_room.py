@@ -421,9 +421,10 @@ def admissions_now(credit: float, capacity: int, outstanding: int, waiting: int)
     return max(0, min(math.floor(credit), capacity - outstanding, waiting))
 
 
-# The pace's credit is capped at this many seconds' worth. Ticks ride on buyers' polls, so a
-# busy API process ticks late now and then; under a second's cap every late tick lost turns
-# and the room ran behind the pace its forecast promised. Two seconds' worth is still no burst.
+# The pace's credit is capped at this many seconds' worth. A busy API process runs its ticks
+# late now and then (they wait their turn on the event loop); under a second's cap every late
+# tick lost turns and the room ran behind the pace its forecast promised. Two seconds' worth is
+# still no burst.
 CREDIT_SECONDS = 2.0
 
 

@@ -25,10 +25,6 @@ subscription = SubscriptionType()
 queue_status = ObjectType("QueueStatus")
 event_type = ObjectType("Event")
 
-# A subscription asks again at least this often (and at most as often as the room suggests):
-# the room's controller ticks on its buyers' asks, and a crowd all told to wait long left it
-# without a tick as long (docs/measurements.md, 2026-12-07 04:43-05:20).
-MAX_UPDATE_SECONDS = 5.0
 _FINAL = frozenset({QueueState.TURN_EXPIRED, QueueState.SOLD_OUT, QueueState.CLOSED})
 
 
@@ -127,11 +123,9 @@ async def _updates(
     last = _fingerprint(status)
     yield status
     while status.room_on and status.state not in _FINAL:
-        # as the room suggests, at least every MAX_UPDATE_SECONDS, and at once when the wait is
-        # over for everyone (sold out, closed, the room switched off)
-        await waiting_room.until_changed(
-            event_id, min(status.poll_after_ms / 1000, MAX_UPDATE_SECONDS)
-        )
+        # as the room suggests (its clock admits meanwhile), and at once when the wait is over
+        # for everyone (sold out, closed, the room switched off)
+        await waiting_room.until_changed(event_id, status.poll_after_ms / 1000)
         status = await waiting_room.status(user_id, event_id)
         if _fingerprint(status) != last:
             last = _fingerprint(status)
