@@ -65,6 +65,12 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=1, help="worker processes in the sale")
     parser.add_argument("--api-processes", type=int, default=1)
     parser.add_argument("--hold-seconds", type=int, default=30, help="hold length in the sale")
+    parser.add_argument(
+        "--fair-waiting",
+        choices=sorted(fair_sale.WAYS_OF_WAITING),
+        default="subscribed",
+        help="how the fair sale's buyers follow their place: the page's subscription, or polls",
+    )
     parser.add_argument("--quick", action="store_true", help="fewer samples in every section")
     parser.add_argument("--keep-database", action="store_true")
     parser.add_argument("--output", type=Path, default=RESULTS / "latest.json")
@@ -206,6 +212,7 @@ async def _fair_section(
             args.clients,
             args.hold_seconds,
             turn_seconds=Settings().waiting_room_turn_seconds,
+            waiting=args.fair_waiting,
         )
         fair["sale_without_room_from"] = plain_from
         fair.update(room_cost(fair, plain))

@@ -26,6 +26,7 @@ flash sale's invariants.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import math
 import random
@@ -36,6 +37,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import aiohttp
 from sqlalchemy import text
 from temporalio.client import Client
 
@@ -45,6 +47,7 @@ from bench import room_timeline
 from bench.buyer import SEAT_MAP, Call, Outcome, Reply, buy, plan_buyers
 from bench.flash_sale import wait_terminal
 from bench.http_lane import Lane
+from bench.queue_socket import SocketEnded, queue_updates
 from bench.stack import (
     BenchStack,
     check_invariants,
@@ -73,6 +76,7 @@ DONE_STATES = frozenset({"SOLD_OUT", "CLOSED", "TURN_EXPIRED"})
 # An admitted buyer's results that mean "no seat to hold right now": it looks again in its turn.
 NOTHING_TO_HOLD = frozenset({"sold_out", "gave_up"})
 LOOK_AGAIN_SECONDS = 1.0
+WAYS_OF_WAITING = frozenset({"subscribed", "polled"})
 
 
 class Pool:
@@ -131,6 +135,8 @@ class Visit:
     outcome: Outcome | None = None  # the last attempt's
     attempts: list[Outcome] = field(default_factory=list)  # every attempt in the turn
     http_5xx: int = 0
+    updates: int = 0  # statuses the subscription sent
+    socket_failed: str | None = None  # why the subscription ended early, if it did
 
 
 def _data(reply: Reply, name: str, visit: Visit) -> Any:
@@ -146,10 +152,21 @@ def _epoch(iso: str) -> float:
     return datetime.fromisoformat(iso).timestamp()
 
 
-async def wait_turn(pool: Pool, event_id: str, token: str, visit: Visit) -> str | None:
+@dataclass(frozen=True)
+class Sockets:
+    """Where buyers keep their ``queueUpdates`` subscription (None: they poll ``queueStatus``)."""
+
+    session: aiohttp.ClientSession
+    ws_urls: Sequence[str]
+
+
+async def wait_turn(
+    pool: Pool, event_id: str, token: str, visit: Visit, sockets: Sockets | None = None
+) -> str | None:
     """Joins and waits; the admission once admitted, None when the room says it is over.
-    Like the page, it reads its first place from the join's answer and asks again only after
-    the ``pollAfterMs`` the room suggests."""
+    Like the page, it reads its first place from the join's answer, then follows its place on
+    the ``queueUpdates`` subscription (with ``sockets``), asking ``queueStatus`` after the
+    ``pollAfterMs`` the room suggests only without one or once it fails."""
     joined = _data(
         await pool.call(Call("join", JOIN, {"eventId": event_id}, token)), "joinQueue", visit
     )
@@ -158,24 +175,46 @@ async def wait_turn(pool: Pool, event_id: str, token: str, visit: Visit) -> str 
         visit.final_state = "join_refused"
         return None
     status = joined["status"]
+    if status is not None and (over := _turn_or_end(status, visit)) is not None:
+        return over or None
+    if sockets is not None:
+        ws_url = sockets.ws_urls[hash(token) % len(sockets.ws_urls)]
+        updates = queue_updates(sockets.session, ws_url, event_id, token, PLACE)
+        try:
+            async with contextlib.aclosing(updates):
+                async for status in updates:
+                    visit.updates += 1
+                    if (over := _turn_or_end(status, visit)) is not None:
+                        return over or None
+        except (SocketEnded, aiohttp.ClientError, OSError) as failed:
+            visit.socket_failed = str(failed)[:120] or type(failed).__name__
+        status = None  # the subscription ended early: as the page, poll from here
     while True:
         if status is None:
             await asyncio.sleep(1)
         else:
-            state = status["state"]
-            _place_seen(status, visit)
-            if state == "ADMITTED":
-                visit.admissions.add(status["admission"])
-                visit.admitted_at = _epoch(status["admittedAt"])
-                visit.noticed_at = time.time()
-                visit.turn_ends = _epoch(status["admissionExpiresAt"])
-                return str(status["admission"])
-            if state in DONE_STATES:
-                visit.final_state = state
-                return None
+            if (over := _turn_or_end(status, visit)) is not None:
+                return over or None
             await asyncio.sleep(status["pollAfterMs"] / 1000)
         reply = await pool.call(Call("status", STATUS, {"eventId": event_id}, token))
         status = _data(reply, "queueStatus", visit)
+
+
+def _turn_or_end(status: dict[str, Any], visit: Visit) -> str | None:
+    """What a status means for the waiting buyer: its admission (its turn came), "" (the room
+    says the wait is over), or None (wait on)."""
+    state = status["state"]
+    _place_seen(status, visit)
+    if state == "ADMITTED":
+        visit.admissions.add(status["admission"])
+        visit.admitted_at = _epoch(status["admittedAt"])
+        visit.noticed_at = time.time()
+        visit.turn_ends = _epoch(status["admissionExpiresAt"])
+        return str(status["admission"])
+    if state in DONE_STATES:
+        visit.final_state = state
+        return ""
+    return None
 
 
 def _place_seen(status: dict[str, Any], visit: Visit) -> None:
@@ -194,9 +233,15 @@ def _place_seen(status: dict[str, Any], visit: Visit) -> None:
 
 
 async def run_buyer(
-    pool: Pool, event_id: str, plan: Any, token: str, rng: random.Random, visit: Visit
+    pool: Pool,
+    event_id: str,
+    plan: Any,
+    token: str,
+    rng: random.Random,
+    visit: Visit,
+    sockets: Sockets | None = None,
 ) -> None:
-    admission = await wait_turn(pool, event_id, token, visit)
+    admission = await wait_turn(pool, event_id, token, visit, sockets)
     if admission is None:
         return
     while True:
@@ -514,7 +559,12 @@ async def run(
     turn_seconds: int = 20,
     abandon_share: float = 0.1,
     decline_share: float = 0.1,
+    waiting: str = "subscribed",
 ) -> dict[str, Any]:
+    """``waiting``: how buyers follow their place, "subscribed" (the page's ``queueUpdates``)
+    or "polled" (``queueStatus`` at the room's ``pollAfterMs``: the page without a socket)."""
+    if waiting not in WAYS_OF_WAITING:
+        raise ValueError(f"waiting is one of {sorted(WAYS_OF_WAITING)}, not {waiting!r}")
     client = await Client.connect(bench.stack.temporal_address, data_converter=DATA_CONVERTER)
     event = await asyncio.to_thread(seed_event, bench.engine, seats, 20, f"fair-{seed}")
     plans = plan_buyers(buyers, seed, abandon_share, decline_share, 0.0)
@@ -539,7 +589,13 @@ async def run(
     async def buyer(i: int) -> None:
         await asyncio.sleep(max(0.0, began + arrivals[i] - time.time()))
         await run_buyer(
-            pool, event.event_id, plans[i], tokens[i], random.Random(seed * 7 + i), visits[i]
+            pool,
+            event.event_id,
+            plans[i],
+            tokens[i],
+            random.Random(seed * 7 + i),
+            visits[i],
+            sockets,
         )
 
     async def opener() -> None:
@@ -551,7 +607,12 @@ async def run(
         given = [token for v in visits for token in v.admissions]
         return random.choice(given) if given else None
 
-    async with Pool(api_urls, clients) as pool:
+    async with (
+        Pool(api_urls, clients) as pool,
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session,
+    ):
+        ws_urls = [url.replace("http://", "ws://") + "/graphql" for url in api_urls]
+        sockets = Sockets(session, ws_urls) if waiting == "subscribed" else None
         # The bot first: it joins at the very start, before any buyer.
         bots = [
             asyncio.create_task(
@@ -607,6 +668,10 @@ async def run(
         "event_id": event.event_id,
         "buyers": buyers,
         "clients": clients,
+        "waiting": waiting,
+        # what the buyers' subscriptions sent, and why any ended before the wait did
+        "updates_received": sum(v.updates for v in visits),
+        "sockets_failed": dict(Counter(v.socket_failed for v in visits if v.socket_failed)),
         "hold_seconds": hold_seconds,
         "turn_seconds": turn_seconds,
         "arrival_seconds": arrival_seconds,

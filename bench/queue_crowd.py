@@ -20,14 +20,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
-import orjson
 
 from bench.buyer import Call
 from bench.fair_sale import JOIN, STATUS, Pool, open_sale, prepare_event
+from bench.queue_socket import SocketEnded, queue_updates
 from bench.stack import BenchStack, create_users, seed_event
 
-UPDATES = """subscription Updates($eventId: ID!) { queueUpdates(eventId: $eventId) {
-  state position etaSeconds pollAfterMs } }"""
+UPDATE_FIELDS = "state position etaSeconds pollAfterMs"
 FINAL_STATES = frozenset({"TURN_EXPIRED", "SOLD_OUT", "CLOSED"})
 OPENS_AFTER_SECONDS = 15.0  # time for the crowd to join the pre-queue before the opening
 
@@ -71,36 +70,27 @@ async def _subscriber(
     tally: Tally,
     until: float,
 ) -> None:
-    async with session.ws_connect(ws_url, protocols=("graphql-transport-ws",)) as ws:
-        await ws.send_str(
-            orjson.dumps(
-                {"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}
-            ).decode()
-        )
-        await ws.receive()  # connection_ack
-        payload = {"query": UPDATES, "variables": {"eventId": event_id}}
-        await ws.send_str(
-            orjson.dumps({"id": "1", "type": "subscribe", "payload": payload}).decode()
-        )
-        tally.waiting += 1
-        try:
-            while (left := until - time.time()) > 0:
-                with contextlib.suppress(TimeoutError):
-                    message = await ws.receive(timeout=left)
-                    if message.type != aiohttp.WSMsgType.TEXT:
-                        tally.ended[f"socket {message.type.name}"] += 1
-                        return
-                    body = orjson.loads(message.data)
-                    if body.get("type") != "next":
-                        tally.ended[f"{body.get('type')} {body.get('payload')}"[:120]] += 1
-                        return
-                    tally.statuses += 1
-                    status = body["payload"]["data"]["queueUpdates"]
-                    if status["state"] in FINAL_STATES:
-                        tally.ended[status["state"]] += 1
-                        return
-        finally:
-            tally.waiting -= 1
+    updates = queue_updates(session, ws_url, event_id, token, UPDATE_FIELDS)
+    tally.waiting += 1
+    try:
+        async with contextlib.aclosing(updates), asyncio.timeout_at(_loop_time(until)):
+            async for status in updates:
+                tally.statuses += 1
+                if status["state"] in FINAL_STATES:
+                    tally.ended[status["state"]] += 1
+                    return
+            tally.ended["completed by the server"] += 1
+    except TimeoutError:
+        pass  # the window ended with the buyer still waiting
+    except SocketEnded as ended:
+        tally.ended[str(ended)] += 1
+    finally:
+        tally.waiting -= 1
+
+
+def _loop_time(epoch: float) -> float:
+    """The event loop's clock at the wall-clock moment ``epoch``."""
+    return asyncio.get_running_loop().time() + (epoch - time.time())
 
 
 async def _room(bench: BenchStack, pool: Pool, tokens: list[str], seats: int) -> str:
