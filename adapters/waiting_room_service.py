@@ -78,6 +78,10 @@ from domain.waiting_room_forecast import Turns, play_forward
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 0.25
+# Polls come at most as many at once as the clients' HTTP connections; a crowd's subscriptions
+# wake on their own schedule, and ten thousand reading the room at once opened a Redis
+# connection each and timed out connecting. Their statuses are read this many at a time.
+PUSHES_AT_ONCE = 32
 # A room's clock outlives this process's last ask about it by this much: at least twice the
 # longest wait the room suggests between a buyer's asks (pollAfterMs), so it never stops under a
 # buyer still watching here, and short enough that a process does not tick for long a room whose
@@ -180,6 +184,7 @@ class WaitingRoom:
         self._clocks: dict[str, asyncio.Task[None]] = {}  # each room's clock (_run_clock)
         self._asked: dict[str, float] = {}  # when this process was last asked about a room
         self._refreshing: set[str] = set()
+        self._pushes = asyncio.Semaphore(PUSHES_AT_ONCE)
         self._pace = rules.Pace(
             floor=settings.waiting_room_min_rate,
             ceiling=settings.waiting_room_max_rate,
@@ -247,6 +252,12 @@ class WaitingRoom:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(seconds):
                 await changed.wait()
+
+    async def pushed_status(self, user_id: str, event_id: str) -> QueueStatus:
+        """``status`` for a subscription's next push, at most ``PUSHES_AT_ONCE`` at a time in
+        this process: the rest wait their turn here."""
+        async with self._pushes:
+            return await self.status(user_id, event_id)
 
     def forget(self, event_id: str) -> None:
         """Makes this process's copy stale: the next caller reads the event (and a change

@@ -2,11 +2,13 @@
 
 ``buyers`` buyers arrive over ``arrival_seconds`` (uniformly, from a seeded generator); the
 first ``early_share`` of that time is before the opening, so those buyers wait in the pre-queue.
-Each joins the room (``joinQueue``), asks ``queueStatus`` as often as the room suggests, and
-once admitted behaves as in the flash sale (``bench.buyer``: the same shares abandon and
-decline), its holds carrying the admission. Unlike the flash sale's buyer, an admitted buyer who
-finds no seat it can hold does not leave while its turn lasts: the room tells it held seats may
-come back, so it looks again every second until its turn ends.
+Each joins the room (``joinQueue``), follows its place on the ``queueUpdates`` subscription as
+the page does (or, ``waiting="polled"``, asks ``queueStatus`` as often as the room suggests, as
+the page does without a socket), and once admitted behaves as in the flash sale
+(``bench.buyer``: the same shares abandon and decline), its holds carrying the admission.
+Unlike the flash sale's buyer, an admitted buyer who finds no seat it can hold does not leave
+while its turn lasts: the room tells it held seats may come back, so it looks again every
+second until its turn ends.
 
 One bot account joins at the very start (in the pre-queue, like anyone early) from
 ``bot_clients`` clients at once. While it waits, its clients try to hold with no admission and
@@ -136,6 +138,7 @@ class Visit:
     attempts: list[Outcome] = field(default_factory=list)  # every attempt in the turn
     http_5xx: int = 0
     updates: int = 0  # statuses the subscription sent
+    update_errors: int = 0  # updates it sent with errors instead
     socket_failed: str | None = None  # why the subscription ended early, if it did
 
 
@@ -183,6 +186,9 @@ async def wait_turn(
         try:
             async with contextlib.aclosing(updates):
                 async for status in updates:
+                    if status is None:
+                        visit.update_errors += 1
+                        continue
                     visit.updates += 1
                     if (over := _turn_or_end(status, visit)) is not None:
                         return over or None
@@ -671,6 +677,7 @@ async def run(
         "waiting": waiting,
         # what the buyers' subscriptions sent, and why any ended before the wait did
         "updates_received": sum(v.updates for v in visits),
+        "update_errors": sum(v.update_errors for v in visits),
         "sockets_failed": dict(Counter(v.socket_failed for v in visits if v.socket_failed)),
         "hold_seconds": hold_seconds,
         "turn_seconds": turn_seconds,

@@ -75,6 +75,9 @@ async def _subscriber(
     try:
         async with contextlib.aclosing(updates), asyncio.timeout_at(_loop_time(until)):
             async for status in updates:
+                if status is None:
+                    tally.ended["an update with errors"] += 1
+                    continue
                 tally.statuses += 1
                 if status["state"] in FINAL_STATES:
                     tally.ended[status["state"]] += 1

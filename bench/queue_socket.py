@@ -24,9 +24,10 @@ def updates_query(fields: str) -> str:
 
 async def queue_updates(
     session: aiohttp.ClientSession, ws_url: str, event_id: str, token: str, fields: str
-) -> AsyncIterator[dict[str, Any]]:
-    """Each status the subscription sends; returns when the server completes it, raises
-    ``SocketEnded`` on anything else (a closed socket, an error message)."""
+) -> AsyncIterator[dict[str, Any] | None]:
+    """Each status the subscription sends (None: an update with errors instead); returns when
+    the server completes it, raises ``SocketEnded`` on anything else (a closed socket, an error
+    message)."""
     async with session.ws_connect(ws_url, protocols=(PROTOCOL,)) as ws:
         init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}
         await ws.send_str(orjson.dumps(init).decode())
@@ -47,4 +48,5 @@ async def queue_updates(
                 return
             if body.get("type") != "next":
                 raise SocketEnded(f"{body.get('type')} {body.get('payload')}"[:120])
-            yield body["payload"]["data"]["queueUpdates"]
+            # a status, or None for an update that carried errors instead (the page skips it)
+            yield (body["payload"].get("data") or {}).get("queueUpdates")

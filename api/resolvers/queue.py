@@ -9,6 +9,7 @@ from typing import Any
 
 from ariadne import MutationType, ObjectType, QueryType, SubscriptionType
 from graphql import GraphQLResolveInfo
+from redis.exceptions import RedisError
 
 from adapters.catalog import EventInfo
 from adapters.waiting_room_service import QueueStatus, WaitingRoom
@@ -126,7 +127,10 @@ async def _updates(
         # as the room suggests (its clock admits meanwhile), and at once when the wait is over
         # for everyone (sold out, closed, the room switched off)
         await waiting_room.until_changed(event_id, status.poll_after_ms / 1000)
-        status = await waiting_room.status(user_id, event_id)
+        try:
+            status = await waiting_room.pushed_status(user_id, event_id)
+        except RedisError:
+            continue  # Redis failed this once (the backend watch tells an outage): ask again
         if _fingerprint(status) != last:
             last = _fingerprint(status)
             yield status
