@@ -68,8 +68,9 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--fair-waiting",
         choices=sorted(fair_sale.WAYS_OF_WAITING),
-        default="subscribed",
-        help="how the fair sale's buyers follow their place: the page's subscription, or polls",
+        default="polled",
+        help="how the fair sale's buyers follow their place: polls (queueStatus at pollAfterMs),"
+        " or the page's queueUpdates subscription (docs/measurements.md, 2026-12-07 07:05)",
     )
     parser.add_argument("--quick", action="store_true", help="fewer samples in every section")
     parser.add_argument("--keep-database", action="store_true")

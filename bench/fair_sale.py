@@ -2,9 +2,9 @@
 
 ``buyers`` buyers arrive over ``arrival_seconds`` (uniformly, from a seeded generator); the
 first ``early_share`` of that time is before the opening, so those buyers wait in the pre-queue.
-Each joins the room (``joinQueue``), follows its place on the ``queueUpdates`` subscription as
-the page does (or, ``waiting="polled"``, asks ``queueStatus`` as often as the room suggests, as
-the page does without a socket), and once admitted behaves as in the flash sale
+Each joins the room (``joinQueue``), asks ``queueStatus`` as often as the room suggests (as the
+page does without a socket; or, ``waiting="subscribed"``, follows its place on the
+``queueUpdates`` subscription as the page does), and once admitted behaves as in the flash sale
 (``bench.buyer``: the same shares abandon and decline), its holds carrying the admission.
 Unlike the flash sale's buyer, an admitted buyer who finds no seat it can hold does not leave
 while its turn lasts: the room tells it held seats may come back, so it looks again every
@@ -565,10 +565,12 @@ async def run(
     turn_seconds: int = 20,
     abandon_share: float = 0.1,
     decline_share: float = 0.1,
-    waiting: str = "subscribed",
+    waiting: str = "polled",
 ) -> dict[str, Any]:
-    """``waiting``: how buyers follow their place, "subscribed" (the page's ``queueUpdates``)
-    or "polled" (``queueStatus`` at the room's ``pollAfterMs``: the page without a socket)."""
+    """``waiting``: how buyers follow their place, "polled" (``queueStatus`` at the room's
+    ``pollAfterMs``: the page without a socket) or "subscribed" (the page's ``queueUpdates``).
+    Polled is the bench's figure: on one API process sharing two cores with the sale, ten
+    thousand sockets opened in ten seconds starved the holds (``docs/measurements.md``)."""
     if waiting not in WAYS_OF_WAITING:
         raise ValueError(f"waiting is one of {sorted(WAYS_OF_WAITING)}, not {waiting!r}")
     client = await Client.connect(bench.stack.temporal_address, data_converter=DATA_CONVERTER)

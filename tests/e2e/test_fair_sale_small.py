@@ -44,6 +44,7 @@ async def test_small_fair_sale_admits_in_queue_order_and_sells_every_seat(
         bot_clients=10,
         max_tickets=4,
         turn_seconds=TURN_SECONDS,
+        waiting="subscribed",
     )
 
     assert result["violations"] == [] and result["invariant_violations"] == 0
