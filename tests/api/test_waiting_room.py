@@ -157,17 +157,22 @@ async def test_an_admitted_buyer_who_does_not_hold_in_time_loses_the_turn(
     assert (await join(gql, event.id, late))["state"] == "TURN_EXPIRED"
 
 
+def opens_in(engine: Engine, event_id: str, after: timedelta) -> None:
+    """Sets the event's onSaleAt ``after`` from now (the room is on without the organizer)."""
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE events SET on_sale_at = :t WHERE id = :e"),
+            {"t": datetime.now(UTC) + after, "e": event_id},
+        )
+
+
 async def open_after_pre_queue(
     gql: Any, services: Services, engine: Engine, event: Any, buyers: list[Any]
 ) -> WaitingRoom:
     """The event's sale opens in an hour (an onSaleAt: the room is on without the organizer);
     ``buyers`` join its pre-queue; then the sale opens, as the lifecycle does at onSaleAt
     (this process's copy of the event still says SCHEDULED). The room, for what follows."""
-    with engine.begin() as conn:
-        conn.execute(
-            text("UPDATE events SET on_sale_at = :t WHERE id = :e"),
-            {"t": datetime.now(UTC) + timedelta(hours=1), "e": event.id},
-        )
+    opens_in(engine, event.id, timedelta(hours=1))
     room = services.waiting_room
     assert room is not None
     room.forget(event.id)
@@ -205,11 +210,7 @@ async def test_the_pre_queue_is_told_to_ask_at_the_opening_front_first(
     # places a second apart, so the milliseconds between the test's asks cannot reorder them
     monkeypatch.setattr("domain.waiting_room.OPENING_MS_PER_PLACE", 1000.0)
     event = event_factory(seats=4, status="SCHEDULED")
-    with engine.begin() as conn:
-        conn.execute(
-            text("UPDATE events SET on_sale_at = :t WHERE id = :e"),
-            {"t": datetime.now(UTC) + timedelta(seconds=5), "e": event.id},
-        )
+    opens_in(engine, event.id, timedelta(seconds=5))
     services.waiting_room.forget(event.id)  # type: ignore[union-attr]
     early = [make_buyer() for _ in range(6)]
     for buyer in early:
