@@ -69,6 +69,7 @@ from api.backend_watch import (
 from api.health import cache_check
 from api.health import checks as backend_checks
 from api.ratelimit import RateLimiter
+from api.resolvers.subscriptions import seat_map_feeds
 from api.response_cache import SeatMapResponseCache
 from api.services import Services, TemporalConnector, run_sync
 from config.settings import Settings
@@ -420,6 +421,7 @@ def build_services(settings: Settings, temporal_client: Client | None = None) ->
         default_payment_token=default_payment_token(settings),
     )
     services.waiting_room = waiting_room(settings, services)
+    services.seat_map_feeds = seat_map_feeds(async_redis, settings.redis_prefix)
     services.backends = backend_watch(settings, services)
     watch = services.backends
     async_redis.guard = watch.guarding(REDIS_CALL, redis_down)

@@ -38,6 +38,7 @@ from api.auth import TokenService
 from api.backend_watch import BackendWatch
 from api.ratelimit import RateLimiter
 from api.response_cache import SeatMapResponseCache
+from api.seat_map_feeds import SeatMapFeeds
 from config.settings import Settings
 
 T = TypeVar("T")
@@ -118,6 +119,9 @@ class Services:
     # the waiting rooms (adapters/waiting_room_service.py); set by bootstrap.build_services,
     # their clocks started by the app's lifespan
     waiting_room: WaitingRoom | None = None
+    # one subscription per event's seat-map channel, shared by the pages following it here
+    # (api/seat_map_feeds.py); set by bootstrap.build_services
+    seat_map_feeds: SeatMapFeeds | None = None
     # which backends answer (api/backend_watch.py); set by bootstrap.build_services, started
     # by the app's lifespan
     backends: BackendWatch = field(default_factory=lambda: BackendWatch({}, 1.0, 1.0, 2))
@@ -126,6 +130,8 @@ class Services:
         return await self.temporal.checkouts()
 
     async def close(self) -> None:
+        if self.seat_map_feeds is not None:
+            await self.seat_map_feeds.aclose()
         await self.claims_mirror.close()
         await self.aredis.aclose()
         self.redis.close()

@@ -11,6 +11,7 @@ from typing import Any
 
 from ariadne import SubscriptionType
 from graphql import GraphQLResolveInfo
+from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
@@ -18,6 +19,7 @@ from adapters.checkout_client import CheckoutClient
 from adapters.seatmap_cache import seatmap_channel
 from api.context import ctx
 from api.resolvers.common import event_or_404, owned_checkout, uuid_arg
+from api.seat_map_feeds import SeatMapFeeds
 from domain.checkout import TERMINAL
 from domain.errors import DomainError
 from workflows.contract import CheckoutState
@@ -75,18 +77,30 @@ def resolve_checkout_progress(state: CheckoutState, *_: Any, **__: Any) -> Check
 async def seat_map_changes_source(
     _: Any, info: GraphQLResolveInfo, event_id: str
 ) -> AsyncIterator[dict[str, Any]]:
-    """Messages published by ``RedisSeatMapEvents`` (any worker or API process)."""
+    """Messages published by ``RedisSeatMapEvents`` (any worker or API process), through
+    this process's one subscription to the event's channel (``api/seat_map_feeds.py``)."""
     context = ctx(info)
     event = await event_or_404(context.services, uuid_arg(event_id, "eventId"))
-    channel = seatmap_channel(context.services.settings.redis_prefix, event.id)
-    redis = context.services.aredis
+    feeds = context.services.seat_map_feeds
+    assert feeds is not None, "bootstrap.build_services wires the seat-map feeds"
+    return await feeds.follow(event.id)
 
-    async def subscribed() -> PubSub:
+
+def seat_map_feeds(redis: Redis, prefix: str) -> SeatMapFeeds:
+    """The process's shared subscriptions to events' seat-map channels (api/seat_map_feeds.py),
+    each read by ``changes``."""
+
+    async def subscribed(event_id: str) -> PubSub:
         pubsub = redis.pubsub(ignore_subscribe_messages=True)
-        await pubsub.subscribe(channel)
+        await pubsub.subscribe(seatmap_channel(prefix, event_id))
         return pubsub
 
-    return _changes(subscribed, await subscribed(), event.id)
+    return SeatMapFeeds(subscribed, changes, resync)
+
+
+def resync(event_id: str) -> dict[str, Any]:
+    """The change that tells a page to read its whole map again."""
+    return {"event_id": event_id, "kind": RESYNC, "seat_ids": []}
 
 
 # The change that tells a subscriber it missed some: its map must be read again.
@@ -94,7 +108,7 @@ RESYNC = "resync"
 RESUBSCRIBE_SECONDS = 1.0
 
 
-async def _changes(
+async def changes(
     subscribed: Callable[[], Awaitable[PubSub]], pubsub: PubSub | None, event_id: str
 ) -> AsyncIterator[dict[str, Any]]:
     """The channel's changes, for as long as the subscriber stays. When Redis drops the
@@ -106,7 +120,7 @@ async def _changes(
             try:
                 if pubsub is None:
                     pubsub = await subscribed()
-                    yield {"event_id": event_id, "kind": RESYNC, "seat_ids": []}
+                    yield resync(event_id)
                 # Not listen(): it blocks on one read, which the client's socket timeout
                 # (short, so that a frozen Redis fails a call fast) would end on a quiet map.
                 message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)

@@ -143,6 +143,21 @@ async def test_a_seat_map_subscription_outlives_redis_dropping_it(
         await _heard(ws, services, event.id, event.seat_ids[1])
 
 
+async def test_pages_following_one_event_share_one_redis_subscription(
+    live_server: str, make_buyer: Any, event_factory: Any, services: Any, redis_client: Any
+) -> None:
+    event = event_factory(seats=2)
+    others = _subscriber_ids(redis_client)
+    first = await _subscribe_to_seat_map(live_server, make_buyer().token, event.id)
+    second = await _subscribe_to_seat_map(live_server, make_buyer().token, event.id)
+    async with first, second:
+        await _heard(first, services, event.id, event.seat_ids[0])
+        await _heard(second, services, event.id, event.seat_ids[1])
+
+        # one pub/sub connection for both pages (each held its own before)
+        assert len(_subscriber_ids(redis_client) - others) == 1
+
+
 def _subscriber_ids(redis_client: Any) -> set[str]:
     listed = redis_client.execute_command("CLIENT", "LIST", "TYPE", "pubsub")
     text = listed.decode() if isinstance(listed, bytes) else str(listed)

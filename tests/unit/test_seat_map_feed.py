@@ -9,7 +9,7 @@ import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from api.resolvers import subscriptions
-from api.resolvers.subscriptions import RESYNC, _changes
+from api.resolvers.subscriptions import RESYNC, changes
 
 
 class Feed:
@@ -49,7 +49,7 @@ async def test_a_lost_subscription_is_taken_again_and_the_subscriber_told_to_res
             raise AssertionError("subscribed more than once after the loss")
         return attempts.pop(0)
 
-    stream = _changes(subscribed, first, "e1")
+    stream = changes(subscribed, first, "e1")
     kinds = [(await anext(stream))["kind"] for _ in range(3)]
     await stream.aclose()
 

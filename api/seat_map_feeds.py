@@ -1,0 +1,112 @@
+"""One Redis subscription per event and API process, shared by every page following its map.
+
+Each page's ``seatMapChanges`` held a pub/sub connection of its own: ten thousand pages of one
+on-sale held ten thousand Redis connections (Redis refuses clients past ``maxclients``, 10,000 by
+default) and Redis sent every change ten thousand times. Now a process subscribes to an event's
+channel once, while any of its pages follows the event, and hands each change to every page.
+The feed is the stream ``api.resolvers.subscriptions.changes`` reads, so a subscription Redis
+drops is taken again and its pages told to read their maps again (a RESYNC change).
+
+A page that falls behind (its socket slower than the sale) loses its backlog for one RESYNC:
+it reads its map again, as after an outage, rather than holding the process's memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.asyncio.client import PubSub
+
+Change = dict[str, Any]
+Stream = Callable[[Callable[[], Awaitable[PubSub]], PubSub, str], AsyncIterator[Change]]
+
+BACKLOG = 256  # changes a page may be behind before it is told to read its map again
+
+
+@dataclass
+class _Feed:
+    subscribed: asyncio.Future[None]  # done once the channel is subscribed (or failed to be)
+    pages: set[asyncio.Queue[Change]] = field(default_factory=set)
+    task: asyncio.Task[None] | None = None
+
+
+class SeatMapFeeds:
+    def __init__(
+        self,
+        subscribe: Callable[[str], Awaitable[PubSub]],
+        stream: Stream,
+        resync: Callable[[str], Change],
+    ) -> None:
+        self._subscribe = subscribe  # an event's id -> a pub/sub subscribed to its channel
+        self._stream = stream
+        self._resync = resync
+        self._feeds: dict[str, _Feed] = {}
+
+    async def follow(self, event_id: str) -> AsyncIterator[Change]:
+        """The event's changes for one page. Subscribed when it returns, so a change published
+        after is heard; a failure to subscribe is raised here, before the stream starts."""
+        feed = self._feeds.get(event_id)
+        if feed is None:
+            feed = self._feeds[event_id] = _Feed(asyncio.get_running_loop().create_future())
+            try:
+                pubsub = await self._subscribe(event_id)
+            except BaseException as exc:
+                del self._feeds[event_id]
+                if isinstance(exc, Exception):
+                    feed.subscribed.set_exception(exc)  # the pages waiting on it raise it too
+                    feed.subscribed.exception()  # and none waiting is no warning
+                else:
+                    feed.subscribed.cancel()
+                raise
+            feed.task = asyncio.create_task(
+                self._relay(event_id, feed, pubsub), name=f"seat-map-feed-{event_id}"
+            )
+            feed.subscribed.set_result(None)
+        else:
+            await asyncio.shield(feed.subscribed)
+        page: asyncio.Queue[Change] = asyncio.Queue(maxsize=BACKLOG)
+        feed.pages.add(page)
+        return self._changes(event_id, feed, page)
+
+    async def _changes(
+        self, event_id: str, feed: _Feed, page: asyncio.Queue[Change]
+    ) -> AsyncIterator[Change]:
+        try:
+            while True:
+                yield await page.get()
+        finally:
+            feed.pages.discard(page)
+            if not feed.pages and self._feeds.get(event_id) is feed:
+                del self._feeds[event_id]  # the last page left: so does the subscription
+                if feed.task is not None:
+                    feed.task.cancel()
+
+    async def _relay(self, event_id: str, feed: _Feed, pubsub: PubSub) -> None:
+        stream = self._stream(lambda: self._subscribe(event_id), pubsub, event_id)
+        async with contextlib.aclosing(stream):
+            async for change in stream:
+                for page in list(feed.pages):
+                    self._offer(page, change, event_id)
+
+    def _offer(self, page: asyncio.Queue[Change], change: Change, event_id: str) -> None:
+        try:
+            page.put_nowait(change)
+        except asyncio.QueueFull:
+            while not page.empty():
+                page.get_nowait()
+            page.put_nowait(self._resync(event_id))
+
+    def following(self) -> dict[str, int]:
+        """Pages following each event here (for tests and operators)."""
+        return {event_id: len(feed.pages) for event_id, feed in self._feeds.items()}
+
+    async def aclose(self) -> None:
+        tasks = [feed.task for feed in self._feeds.values() if feed.task is not None]
+        self._feeds.clear()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

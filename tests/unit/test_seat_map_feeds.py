@@ -1,0 +1,103 @@
+"""Pages following one event's seat map share one subscription to its channel in a process."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from api import seat_map_feeds
+from api.resolvers.subscriptions import RESYNC, resync
+from api.seat_map_feeds import SeatMapFeeds
+
+EVENT = "e1"
+
+
+class Channel:
+    """An event's channel as the feed's stream sees it: each change put here is heard."""
+
+    def __init__(self) -> None:
+        self.subscriptions = 0
+        self.live = 0  # subscriptions not yet closed
+        self.changes: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+    async def subscribe(self, event_id: str) -> Any:
+        self.subscriptions += 1
+        self.live += 1
+        return self
+
+    async def stream(
+        self, subscribed: Callable[[], Awaitable[Any]], pubsub: Any, event_id: str
+    ) -> AsyncIterator[dict[str, Any]]:
+        try:
+            while True:
+                yield await self.changes.get()
+        finally:
+            self.live -= 1
+
+    def publish(self, kind: str) -> None:
+        self.changes.put_nowait({"event_id": EVENT, "kind": kind, "seat_ids": ["s1"]})
+
+
+async def next_of(page: AsyncIterator[dict[str, Any]]) -> dict[str, Any]:
+    return await asyncio.wait_for(anext(page), 5)
+
+
+async def test_pages_of_one_event_share_one_subscription_until_the_last_leaves() -> None:
+    channel = Channel()
+    feeds = SeatMapFeeds(channel.subscribe, channel.stream, resync)
+
+    first, second = await feeds.follow(EVENT), await feeds.follow(EVENT)
+    channel.publish("held")
+
+    assert (await next_of(first))["kind"] == (await next_of(second))["kind"] == "held"
+    assert channel.subscriptions == 1 and feeds.following() == {EVENT: 2}
+
+    await first.aclose()  # type: ignore[attr-defined]
+    channel.publish("released")
+    assert (await next_of(second))["kind"] == "released"
+    await second.aclose()  # type: ignore[attr-defined]
+    for _ in range(100):
+        if channel.live == 0:
+            break
+        await asyncio.sleep(0.01)
+    assert feeds.following() == {} and channel.live == 0  # the subscription went with them
+
+    again = await feeds.follow(EVENT)  # a new page subscribes anew
+    assert channel.subscriptions == 2
+    await again.aclose()  # type: ignore[attr-defined]
+    await feeds.aclose()
+
+
+async def test_a_page_that_falls_behind_is_told_to_read_its_map_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(seat_map_feeds, "BACKLOG", 3)
+    channel = Channel()
+    feeds = SeatMapFeeds(channel.subscribe, channel.stream, resync)
+    slow = await feeds.follow(EVENT)
+    for kind in ("held", "held", "held", "booked"):
+        channel.publish(kind)
+    while not channel.changes.empty():
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.01)
+
+    assert (await next_of(slow))["kind"] == RESYNC  # its backlog is gone: it reads its map
+    channel.publish("released")
+    assert (await next_of(slow))["kind"] == "released"
+    await slow.aclose()  # type: ignore[attr-defined]
+    await feeds.aclose()
+
+
+async def test_a_failure_to_subscribe_is_the_page_s_error_and_leaves_no_feed() -> None:
+    async def down(event_id: str) -> Any:
+        raise RedisConnectionError("Redis is down")
+
+    feeds = SeatMapFeeds(down, Channel().stream, resync)
+
+    with pytest.raises(RedisConnectionError):
+        await feeds.follow(EVENT)
+    assert feeds.following() == {}
