@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from redis.asyncio.client import PubSub
+
+log = logging.getLogger(__name__)
 
 Change = dict[str, Any]
 Stream = Callable[[Callable[[], Awaitable[PubSub]], PubSub, str], AsyncIterator[Change]]
@@ -30,7 +33,7 @@ BACKLOG = 256  # changes a page may be behind before it is told to read its map 
 @dataclass
 class _Feed:
     subscribed: asyncio.Future[None]  # done once the channel is subscribed (or failed to be)
-    pages: set[asyncio.Queue[Change]] = field(default_factory=set)
+    pages: set[asyncio.Queue[Change | None]] = field(default_factory=set)  # None: it stopped
     task: asyncio.Task[None] | None = None
 
 
@@ -68,16 +71,17 @@ class SeatMapFeeds:
             feed.subscribed.set_result(None)
         else:
             await asyncio.shield(feed.subscribed)
-        page: asyncio.Queue[Change] = asyncio.Queue(maxsize=BACKLOG)
+        page: asyncio.Queue[Change | None] = asyncio.Queue(maxsize=BACKLOG)
         feed.pages.add(page)
         return self._changes(event_id, feed, page)
 
     async def _changes(
-        self, event_id: str, feed: _Feed, page: asyncio.Queue[Change]
+        self, event_id: str, feed: _Feed, page: asyncio.Queue[Change | None]
     ) -> AsyncIterator[Change]:
         try:
-            while True:
-                yield await page.get()
+            while (change := await page.get()) is not None:
+                yield change
+            raise RuntimeError("the seat map's feed stopped: subscribe again")
         finally:
             feed.pages.discard(page)
             if not feed.pages and self._feeds.get(event_id) is feed:
@@ -87,18 +91,27 @@ class SeatMapFeeds:
 
     async def _relay(self, event_id: str, feed: _Feed, pubsub: PubSub) -> None:
         stream = self._stream(lambda: self._subscribe(event_id), pubsub, event_id)
-        async with contextlib.aclosing(stream):
-            async for change in stream:
-                for page in list(feed.pages):
-                    self._offer(page, change, event_id)
+        try:
+            async with contextlib.aclosing(stream):
+                async for change in stream:
+                    for page in list(feed.pages):
+                        self._offer(page, change)
+        except Exception:  # a bug, not an outage (the stream rides those out): the pages end
+            log.exception("seat map feed of %s stopped", event_id)
+            if self._feeds.get(event_id) is feed:
+                del self._feeds[event_id]  # the next page subscribes anew
+            for page in list(feed.pages):
+                self._offer(page, None)
 
-    def _offer(self, page: asyncio.Queue[Change], change: Change, event_id: str) -> None:
+    def _offer(self, page: asyncio.Queue[Change | None], change: Change | None) -> None:
+        """Queues ``change`` for the page; a page that is full loses its backlog for a
+        resync (or for the end, None)."""
         try:
             page.put_nowait(change)
         except asyncio.QueueFull:
             while not page.empty():
                 page.get_nowait()
-            page.put_nowait(self._resync(event_id))
+            page.put_nowait(change if change is None else self._resync(change["event_id"]))
 
     def following(self) -> dict[str, int]:
         """Pages following each event here (for tests and operators)."""

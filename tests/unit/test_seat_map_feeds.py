@@ -101,3 +101,22 @@ async def test_a_failure_to_subscribe_is_the_page_s_error_and_leaves_no_feed() -
     with pytest.raises(RedisConnectionError):
         await feeds.follow(EVENT)
     assert feeds.following() == {}
+
+
+async def test_a_feed_that_breaks_ends_its_pages_and_the_next_page_subscribes_anew() -> None:
+    channel = Channel()
+
+    async def breaks(*_: Any) -> AsyncIterator[dict[str, Any]]:
+        yield {"event_id": EVENT, "kind": "held", "seat_ids": ["s1"]}
+        raise ValueError("a message that is not JSON")
+
+    feeds = SeatMapFeeds(channel.subscribe, breaks, resync)
+    page = await feeds.follow(EVENT)
+
+    assert (await next_of(page))["kind"] == "held"
+    with pytest.raises(RuntimeError):
+        await next_of(page)  # the page's stream ends: it subscribes again
+    assert feeds.following() == {}
+    await (await feeds.follow(EVENT)).aclose()  # type: ignore[attr-defined]
+    assert channel.subscriptions == 2
+    await feeds.aclose()
