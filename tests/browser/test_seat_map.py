@@ -7,6 +7,7 @@ from typing import Any
 
 from playwright.async_api import expect
 
+from adapters.seatmap_cache import seatmap_channel
 from tests.browser.conftest import signed_in_page
 from tests.browser.data import arena, mapped_event
 
@@ -86,4 +87,31 @@ async def test_the_map_is_one_tab_stop_and_zooms(
     await shots(page, "zoomed-in")
     await page.get_by_role("button", name="Whole venue").click()
     await expect(svg).to_have_attribute("viewBox", whole or "")
+    await page.context.close()
+
+
+async def test_a_map_whose_live_feed_breaks_follows_it_again(
+    browser: Any, site: Any, engine: Any, new_buyer: Any, browser_services: Any, shots: Any
+) -> None:
+    event = mapped_event(engine, arena())
+    page = await signed_in_page(browser, site.url, new_buyer())
+    await page.goto(f"/events/{event.id}")
+    await expect(page.locator("svg.seatmap")).to_have_attribute("data-ready", "5100")
+
+    # The server's feed of the event meets a message it cannot read and ends every page's
+    # stream (api/seat_map_feeds.py): the page must follow the map again by itself.
+    channel = seatmap_channel(browser_services.settings.redis_prefix, event.id)
+    await browser_services.aredis.publish(channel, "not json")
+
+    name = "FLOOR row A seat 15, VIP, $120.00"
+    seat = page.locator(f'[data-id="{event.seats["FLOOR row A seat 15"]}"]')
+    for _ in range(40):  # until the page follows again and hears a change
+        browser_services.seatmap_events.changed(
+            event.id, [event.seats["FLOOR row A seat 15"]], "held"
+        )
+        if await seat.get_attribute("aria-label") == f"{name}, held":
+            break
+        await page.wait_for_timeout(250)
+    await expect(seat).to_have_attribute("aria-label", f"{name}, held", timeout=LIVE)
+    await shots(page, "followed-again", "buyer")
     await page.context.close()

@@ -63,12 +63,7 @@ class EventPage {
   async mount() {
     // Subscribe first, then read the event and its map at once: a change that lands between
     // the subscription and the read is not lost (see loadMap), and neither read waits on the other.
-    this.stops.push(
-      subscriptions.subscribe(CHANGES, { e: this.eventId }, {
-        next: (payload) => this.changed(payload.data && payload.data.seatMapChanges),
-        restarted: () => this.loadMap(),
-      }),
-    );
+    this.followMap();
     const asked = Date.now();
     const mapRead = gql(MAP, { e: this.eventId }).then((d) => d.seatMap, (error) => error);
     let event;
@@ -94,7 +89,29 @@ class EventPage {
     this.renderSelection();
   }
 
+  // The map's live changes. A stream the server ends (its feed of the event broke) is followed
+  // again a second later, and the map read anew: what was published meanwhile was not heard.
+  followMap() {
+    const again = () => {
+      if (this.left) return;
+      setTimeout(() => {
+        if (this.left) return;
+        this.followMap();
+        this.loadMap();
+      }, 1000);
+    };
+    this.stops.push(
+      subscriptions.subscribe(CHANGES, { e: this.eventId }, {
+        next: (payload) => this.changed(payload.data && payload.data.seatMapChanges),
+        restarted: () => this.loadMap(),
+        error: again,
+        complete: again,
+      }),
+    );
+  }
+
   unmount() {
+    this.left = true;
     for (const stop of this.stops) stop();
     this.checkout.close();
     if (this.queue) this.queue.close();
