@@ -54,7 +54,7 @@ import math
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -82,11 +82,11 @@ TICK_SECONDS = 0.25
 # wake on their own schedule, and ten thousand reading the room at once opened a Redis
 # connection each and timed out connecting. Their statuses are read this many at a time.
 PUSHES_AT_ONCE = 32
-# A room's clock outlives this process's last ask about it by this much: at least twice the
-# longest wait the room suggests between a buyer's asks (pollAfterMs), so it never stops under a
-# buyer still watching here, and short enough that a process does not tick for long a room whose
-# buyers have all gone to other processes (theirs run their own clocks).
-CLOCK_IDLE_SECONDS = 60.0
+# A room's clock outlives this process's last ask about it by this much: twice the longest wait
+# the room suggests between a buyer's asks (pollAfterMs), so it never stops under a buyer still
+# watching here, and short enough that a process does not tick for long a room whose buyers
+# have all gone to other processes (theirs run their own clocks).
+CLOCK_IDLE_SECONDS = 2 * rules.LONGEST_POLL_MS / 1000
 # Long enough for a tick on a busy process; the admission script ends it with the tick.
 LEASE_MS = 2000
 EVENT_TTL_SECONDS = 1.0  # how stale this process's copy of an event's switch and status may be
@@ -376,9 +376,7 @@ class WaitingRoom:
         status = QueueStatus(event.id, True, state, queued=entry.queued)
         if state == QueueState.PRE_QUEUE and entry.rank is not None:
             ask_after = rules.pre_queue_poll_after_ms(now_ms, _opens_ms(event), entry.rank)
-            status = QueueStatus(
-                event.id, True, state, queued=entry.queued, poll_after_ms=ask_after
-            )
+            status = replace(status, poll_after_ms=ask_after)
         if state in (QueueState.WAITING, QueueState.ADMITTED) and entry.rank is not None:
             plan = rules.Forecast.decode(entry.plan)
             place = rules.place(entry.rank, entry.admitted, plan, now_ms)

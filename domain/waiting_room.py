@@ -446,8 +446,18 @@ def smoothed(previous: float | None, sample: float, weight: float = 0.5) -> floa
     return sample if previous is None else previous + weight * (sample - previous)
 
 
+# How soon and how late a waiting client is told to ask again (``pollAfterMs``); the pre-queue's
+# spread at the opening comes on top of the ceiling, so no hint is longer than LONGEST_POLL_MS.
+POLL_FLOOR_MS = 1000
+POLL_CEILING_MS = 15_000
+LONGEST_POLL_MS = 2 * POLL_CEILING_MS
+
+
 def poll_after_ms(
-    eta_seconds: int | None, ahead: int = 0, floor_ms: int = 1000, ceiling_ms: int = 15_000
+    eta_seconds: int | None,
+    ahead: int = 0,
+    floor_ms: int = POLL_FLOOR_MS,
+    ceiling_ms: int = POLL_CEILING_MS,
 ) -> int:
     """When a waiting client should ask again: often near its turn, rarely far back, so a
     crowd of ten thousand costs the API a few hundred reads a second, not thousands. With no
@@ -468,8 +478,8 @@ def pre_queue_poll_after_ms(
     now_ms: int,
     opens_ms: int | None,
     rank: int,
-    floor_ms: int = 1000,
-    ceiling_ms: int = 15_000,
+    floor_ms: int = POLL_FLOOR_MS,
+    ceiling_ms: int = POLL_CEILING_MS,
 ) -> int:
     """When a buyer in the pre-queue should ask again: nothing changes for it before the
     opening, so at the opening (at most ``ceiling_ms`` ahead: the opening may be moved), and
