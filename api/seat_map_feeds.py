@@ -34,7 +34,39 @@ BACKLOG = 256  # changes a page may be behind before it is told to read its map 
 class _Feed:
     subscribed: asyncio.Future[None]  # done once the channel is subscribed (or failed to be)
     pages: set[asyncio.Queue[Change | None]] = field(default_factory=set)  # None: it stopped
+    waiting: int = 0  # pages waiting in follow for the subscription
     task: asyncio.Task[None] | None = None
+
+
+class _Page:
+    """One page's changes. It leaves the feed when closed, read or not: a generator closed
+    before its first read would never run its cleanup, and the feed would go on for nobody."""
+
+    def __init__(self, leave: Callable[[], None]) -> None:
+        self.queue: asyncio.Queue[Change | None] = asyncio.Queue(maxsize=BACKLOG)
+        self._leave = leave
+        self._left = False
+
+    def __aiter__(self) -> _Page:
+        return self
+
+    async def __anext__(self) -> Change:
+        if self._left:
+            raise StopAsyncIteration
+        try:
+            change = await self.queue.get()
+        except BaseException:  # cancelled while waiting (the page went away)
+            await self.aclose()
+            raise
+        if change is None:
+            await self.aclose()
+            raise RuntimeError("the seat map's feed stopped: subscribe again")
+        return change
+
+    async def aclose(self) -> None:
+        if not self._left:
+            self._left = True
+            self._leave()
 
 
 class SeatMapFeeds:
@@ -55,41 +87,46 @@ class SeatMapFeeds:
         feed = self._feeds.get(event_id)
         if feed is None:
             feed = self._feeds[event_id] = _Feed(asyncio.get_running_loop().create_future())
-            try:
-                pubsub = await self._subscribe(event_id)
-            except BaseException as exc:
-                del self._feeds[event_id]
-                if isinstance(exc, Exception):
-                    feed.subscribed.set_exception(exc)  # the pages waiting on it raise it too
-                    feed.subscribed.exception()  # and none waiting is no warning
-                else:
-                    feed.subscribed.cancel()
-                raise
             feed.task = asyncio.create_task(
-                self._relay(event_id, feed, pubsub), name=f"seat-map-feed-{event_id}"
+                self._relay(event_id, feed), name=f"seat-map-feed-{event_id}"
             )
-            feed.subscribed.set_result(None)
-        else:
-            await asyncio.shield(feed.subscribed)
-        page: asyncio.Queue[Change | None] = asyncio.Queue(maxsize=BACKLOG)
-        feed.pages.add(page)
-        return self._changes(event_id, feed, page)
-
-    async def _changes(
-        self, event_id: str, feed: _Feed, page: asyncio.Queue[Change | None]
-    ) -> AsyncIterator[Change]:
+        feed.waiting += 1
         try:
-            while (change := await page.get()) is not None:
-                yield change
-            raise RuntimeError("the seat map's feed stopped: subscribe again")
+            await asyncio.shield(feed.subscribed)
         finally:
-            feed.pages.discard(page)
-            if not feed.pages and self._feeds.get(event_id) is feed:
-                del self._feeds[event_id]  # the last page left: so does the subscription
-                if feed.task is not None:
-                    feed.task.cancel()
+            feed.waiting -= 1
+            if not feed.pages and not feed.waiting and not feed.subscribed.done():
+                self._end(event_id, feed)  # every page waiting for it went away
+        if self._feeds.get(event_id) is not feed:  # it broke before this page was in it
+            raise RuntimeError("the seat map's feed stopped: subscribe again")
+        page = _Page(lambda: self._leave(event_id, feed, page))
+        feed.pages.add(page.queue)
+        return page
 
-    async def _relay(self, event_id: str, feed: _Feed, pubsub: PubSub) -> None:
+    def _leave(self, event_id: str, feed: _Feed, page: _Page) -> None:
+        feed.pages.discard(page.queue)
+        if not feed.pages and not feed.waiting:
+            self._end(event_id, feed)  # the last page left: so does the subscription
+
+    def _end(self, event_id: str, feed: _Feed) -> None:
+        if self._feeds.get(event_id) is feed:
+            del self._feeds[event_id]
+        if feed.task is not None:
+            feed.task.cancel()
+
+    async def _relay(self, event_id: str, feed: _Feed) -> None:
+        """Subscribes (the pages waiting in ``follow`` are told how it went), then hands each
+        change to every page until cancelled. The subscription is made here, in the task that
+        closes it: a task cancelled before it ran holds no connection."""
+        try:
+            pubsub = await self._subscribe(event_id)
+        except Exception as exc:
+            if self._feeds.get(event_id) is feed:
+                del self._feeds[event_id]
+            feed.subscribed.set_exception(exc)  # the pages waiting on it raise it
+            feed.subscribed.exception()  # and none waiting is no warning
+            return
+        feed.subscribed.set_result(None)
         stream = self._stream(lambda: self._subscribe(event_id), pubsub, event_id)
         try:
             async with contextlib.aclosing(stream):

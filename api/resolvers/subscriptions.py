@@ -92,7 +92,11 @@ def seat_map_feeds(redis: Redis, prefix: str) -> SeatMapFeeds:
 
     async def subscribed(event_id: str) -> PubSub:
         pubsub = redis.pubsub(ignore_subscribe_messages=True)
-        await pubsub.subscribe(seatmap_channel(prefix, event_id))
+        try:
+            await pubsub.subscribe(seatmap_channel(prefix, event_id))
+        except BaseException:  # failed or cancelled: its connection goes back now
+            await pubsub.aclose()
+            raise
         return pubsub
 
     return SeatMapFeeds(subscribed, changes, resync)

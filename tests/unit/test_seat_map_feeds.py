@@ -105,18 +105,73 @@ async def test_a_failure_to_subscribe_is_the_page_s_error_and_leaves_no_feed() -
 
 async def test_a_feed_that_breaks_ends_its_pages_and_the_next_page_subscribes_anew() -> None:
     channel = Channel()
+    followed = asyncio.Event()
 
     async def breaks(*_: Any) -> AsyncIterator[dict[str, Any]]:
+        await followed.wait()  # the change comes once the page follows
         yield {"event_id": EVENT, "kind": "held", "seat_ids": ["s1"]}
         raise ValueError("a message that is not JSON")
 
     feeds = SeatMapFeeds(channel.subscribe, breaks, resync)
     page = await feeds.follow(EVENT)
+    followed.set()
 
     assert (await next_of(page))["kind"] == "held"
     with pytest.raises(RuntimeError):
         await next_of(page)  # the page's stream ends: it subscribes again
     assert feeds.following() == {}
+    followed.clear()
     await (await feeds.follow(EVENT)).aclose()  # type: ignore[attr-defined]
     assert channel.subscriptions == 2
     await feeds.aclose()
+
+
+async def test_a_page_closed_before_it_read_anything_leaves_the_feed() -> None:
+    channel = Channel()
+    feeds = SeatMapFeeds(channel.subscribe, channel.stream, resync)
+    page = await feeds.follow(EVENT)
+
+    await page.aclose()  # type: ignore[attr-defined] - the socket went away at once
+
+    assert feeds.following() == {}
+    for _ in range(100):
+        if channel.live == 0:
+            break
+        await asyncio.sleep(0.01)
+    assert channel.live == 0  # nobody follows: the subscription ended with the page
+
+
+async def test_a_page_whose_read_is_cancelled_leaves_the_feed() -> None:
+    channel = Channel()
+    feeds = SeatMapFeeds(channel.subscribe, channel.stream, resync)
+    page = await feeds.follow(EVENT)
+    reading = asyncio.create_task(next_of(page))
+    await asyncio.sleep(0.01)
+
+    reading.cancel()
+    await asyncio.gather(reading, return_exceptions=True)
+
+    assert feeds.following() == {}
+    await feeds.aclose()
+
+
+async def test_a_page_that_leaves_while_the_channel_is_being_subscribed_ends_the_feed() -> None:
+    subscribing, cancelled = asyncio.Event(), asyncio.Event()
+
+    async def slow(event_id: str) -> Any:
+        subscribing.set()
+        try:
+            await asyncio.Event().wait()  # Redis is slow to answer
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    feeds = SeatMapFeeds(slow, Channel().stream, resync)
+    following = asyncio.create_task(feeds.follow(EVENT))
+    await subscribing.wait()
+
+    following.cancel()
+    await asyncio.gather(following, return_exceptions=True)
+
+    assert feeds.following() == {}
+    await asyncio.wait_for(cancelled.wait(), 5)  # the subscription under way was given up
