@@ -32,6 +32,7 @@ from bench import (
     page,
     queue_crowd,
     saga,
+    seat_map_fanout,
 )
 from bench.stack import BenchStack, check_invariants, start
 from bench.stats import BOX, ratio
@@ -49,6 +50,7 @@ SECTIONS = (
     "scaling",
     "fair",
     "crowd",
+    "fanout",
 )
 RESULTS = Path(__file__).resolve().parent / "results"
 SCALING_ORDER = (1, 2, 2, 1)
@@ -115,7 +117,9 @@ async def run_sections(
 
     needs_api = {"api", "flash", "organizer", "page", "scaling"} & set(chosen)
     if not needs_api:
-        return await _crowd_section(bench, args, await _fair_section(bench, args, out))
+        return await _fanout_section(
+            bench, args, await _crowd_section(bench, args, await _fair_section(bench, args, out))
+        )
     apis = [await asyncio.to_thread(bench.start_api, **api_env) for _ in range(args.api_processes)]
     urls = [url for _, url in apis]
     if "api" in chosen:
@@ -164,7 +168,8 @@ async def run_sections(
             out["scaling"][name] = await _sale(
                 bench, urls, args, buyers, seats, workers, seed=100 + workers
             )
-    return await _crowd_section(bench, args, await _fair_section(bench, args, out))
+    out = await _crowd_section(bench, args, await _fair_section(bench, args, out))
+    return await _fanout_section(bench, args, out)
 
 
 # --- fair: issue 25's sale through the waiting room (its own API processes and workers) ---
@@ -237,6 +242,24 @@ async def _crowd_section(
     proc, url = await asyncio.to_thread(bench.start_api, HOLD_SECONDS=str(args.hold_seconds))
     try:
         out["crowd"] = await queue_crowd.run(bench, url, proc.pid, buyers, args.seats)
+    finally:
+        await asyncio.to_thread(bench.stop_app, proc)
+    return out
+
+
+# --- fanout: what pages following one seat map cost the API ---
+
+
+async def _fanout_section(
+    bench: BenchStack, args: argparse.Namespace, out: dict[str, Any]
+) -> dict[str, Any]:
+    if "fanout" not in args.sections.split(","):
+        return out
+    pages = max(200, args.buyers // 5)
+    print(f"== fanout: {pages} pages following one seat map, 300 changes at 30/s", flush=True)
+    proc, url = await asyncio.to_thread(bench.start_api, HOLD_SECONDS=str(args.hold_seconds))
+    try:
+        out["fanout"] = await seat_map_fanout.run(bench, url, proc.pid, pages)
     finally:
         await asyncio.to_thread(bench.stop_app, proc)
     return out

@@ -4,7 +4,8 @@ the room sends until the wait is over."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
@@ -22,12 +23,17 @@ def updates_query(fields: str) -> str:
   {fields} }} }}"""
 
 
-async def queue_updates(
-    session: aiohttp.ClientSession, ws_url: str, event_id: str, token: str, fields: str
-) -> AsyncIterator[dict[str, Any] | None]:
-    """Each status the subscription sends (None: an update with errors instead); returns when
-    the server completes it, raises ``SocketEnded`` on anything else (a closed socket, an error
-    message)."""
+async def subscription(
+    session: aiohttp.ClientSession,
+    ws_url: str,
+    token: str,
+    query: str,
+    variables: dict[str, Any],
+    subscribed: Callable[[], None] = lambda: None,
+) -> AsyncIterator[dict[str, Any]]:
+    """Each payload the subscription sends (``subscribed`` is called once it is asked for);
+    returns when the server completes it, raises ``SocketEnded`` on anything else (a closed
+    socket, an error message)."""
     async with session.ws_connect(ws_url, protocols=(PROTOCOL,)) as ws:
         init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}
         await ws.send_str(orjson.dumps(init).decode())
@@ -36,9 +42,10 @@ async def queue_updates(
             "connection_ack"
         ):
             raise SocketEnded(f"no connection_ack: {ack.type.name} {str(ack.data)[:80]}")
-        payload = {"query": updates_query(fields), "variables": {"eventId": event_id}}
+        payload = {"query": query, "variables": variables}
         subscribe = {"id": "1", "type": "subscribe", "payload": payload}
         await ws.send_str(orjson.dumps(subscribe).decode())
+        subscribed()
         while True:
             message = await ws.receive()
             if message.type != aiohttp.WSMsgType.TEXT:
@@ -48,5 +55,15 @@ async def queue_updates(
                 return
             if body.get("type") != "next":
                 raise SocketEnded(f"{body.get('type')} {body.get('payload')}"[:120])
-            # a status, or None for an update that carried errors instead (the page skips it)
-            yield (body["payload"].get("data") or {}).get("queueUpdates")
+            yield body["payload"]
+
+
+async def queue_updates(
+    session: aiohttp.ClientSession, ws_url: str, event_id: str, token: str, fields: str
+) -> AsyncIterator[dict[str, Any] | None]:
+    """Each status the ``queueUpdates`` subscription sends (None: an update with errors
+    instead, which the page skips), as ``subscription``."""
+    updates = subscription(session, ws_url, token, updates_query(fields), {"eventId": event_id})
+    async with contextlib.aclosing(updates):
+        async for payload in updates:
+            yield (payload.get("data") or {}).get("queueUpdates")
