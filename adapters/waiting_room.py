@@ -10,8 +10,7 @@ Keys, under ``<prefix>wr:<event id>:``:
   (``pace``, ``win_ms``, ``win_n``), what the pace was derived from (operators read it), and
   the latest forecast of the turns to come (``plan``, ``domain.waiting_room.Forecast``), and
   what turns take (``turns_used``, ``turn_seats``: seats held within them; ``order_size``: the
-  platform's recent orders, read once for the room's first estimate); ``paid_seats``,
-  ``failed_seats``: seats whose payment was answered, paid for or declined.
+  platform's recent orders, read once for the room's first estimate).
 - ``turns``: sorted set, buyer -> turn deadline (ms), for turns not used yet;
   ``granted``: hash, buyer -> deadline, every turn ever given (to re-issue the same admission);
   ``given_at``: hash, buyer -> the moment (ms) its turn was given (one value per admission
@@ -20,7 +19,8 @@ Keys, under ``<prefix>wr:<event id>:``:
   unused (they lose it: one entry per account, no second turn); ``ends``: hash, deadline ->
   turns given with it, until it passes and they count in ``meta``'s ``ended`` (how many
   turns are decided, used or lost: what the lost share is measured over); ``delays``: hash,
-  how long after its turn each buyer first held (quarter seconds) -> turns.
+  how long after its turn each buyer first held (quarter seconds) -> turns; ``payments``:
+  hash, ``<second submitted>:paid`` / ``:declined`` -> seats, of the payments answered.
 - ``lease``: the one API process that advances the cursor now (``SET NX PX``), until its
   tick's admission script ends it (or it expires, if that process died mid-tick).
 
@@ -64,7 +64,7 @@ return {1, key}
 # reports the room.
 _SNAPSHOT = """
 local q, turns, lost, meta, ends = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local delays = KEYS[6]
+local delays, payments = KEYS[6], KEYS[7]
 local expired = redis.call('ZRANGEBYSCORE', turns, '-inf', ARGV[1])
 for _, buyer in ipairs(expired) do
   redis.call('ZREM', turns, buyer)
@@ -80,9 +80,10 @@ for i = 1, #deadlines, 2 do
 end
 local m = redis.call('HMGET', meta, 'admitted', 'credit', 'tick_ms', 'opened_ms', 'pace',
   'win_ms', 'win_n', 'rate', 'lost', 'completions_per_s', 'hold_ms', 'capacity', 'turns_used',
-  'turn_seats', 'order_size', 'ended', 'tick_gap_ms', 'paid_seats', 'failed_seats')
+  'turn_seats', 'order_size', 'ended', 'tick_gap_ms')
 return {m, redis.call('ZCARD', q), redis.call('ZCARD', turns), redis.call('SCARD', lost),
-  redis.call('ZRANGE', turns, 0, -1, 'WITHSCORES'), redis.call('HGETALL', delays)}
+  redis.call('ZRANGE', turns, 0, -1, 'WITHSCORES'), redis.call('HGETALL', delays),
+  redis.call('HGETALL', payments)}
 """
 
 # Gives the next ARGV[2] positions their turn, if the cursor is still at ARGV[1]; either way
@@ -156,6 +157,15 @@ def hold_delays(buckets: dict[Any, Any]) -> tuple[tuple[int, int], ...]:
     )
 
 
+def payments_by_second(fields: dict[Any, Any]) -> tuple[tuple[int, int, int], ...]:
+    """The ``payments`` hash as (the second submitted, seats paid, seats declined)."""
+    seconds: dict[int, list[int]] = {}
+    for name, seats in fields.items():
+        second, _, outcome = (name.decode() if isinstance(name, bytes) else name).partition(":")
+        seconds.setdefault(int(second), [0, 0])[outcome != "paid"] += int(seats)
+    return tuple((second, paid, declined) for second, (paid, declined) in sorted(seconds.items()))
+
+
 @dataclass(frozen=True)
 class RoomSnapshot:
     admitted: int
@@ -177,8 +187,8 @@ class RoomSnapshot:
     order_size: float | None = None  # seats per order in the platform's recent sales
     ended: int = 0  # turns whose deadline has passed, used or lost
     tick_gap_ms: float | None = None  # how far apart ticks come, smoothed
-    paid_seats: int = 0  # seats whose payment was answered: paid for
-    failed_seats: int = 0  # and declined
+    # the payments answered: (the second they were submitted, seats paid, seats declined)
+    payments: tuple[tuple[int, int, int], ...] = ()
     unused_deadlines_ms: tuple[int, ...] = ()  # of the turns given and not used yet
     # how long after its turn was given each buyer first held: (ms, the middle of its
     # DELAY_BUCKET_MS; turns)
@@ -234,12 +244,12 @@ class RedisWaitingRooms:
         return int(result[0]) == 1
 
     async def snapshot(self, event_id: str, now_ms: int) -> RoomSnapshot:
-        names = ("q", "turns", "lost", "meta", "ends", "delays")
+        names = ("q", "turns", "lost", "meta", "ends", "delays", "payments")
         keys = [self._k(event_id, n) for n in names]
-        meta, queued, outstanding, lost_now, unused, delays = await self._snapshot(
+        meta, queued, outstanding, lost_now, unused, delays, payments = await self._snapshot(
             keys=keys, args=[now_ms]
         )
-        *room, turns_used, turn_seats, order_size, ended, tick_gap, paid, failed = meta
+        *room, turns_used, turn_seats, order_size, ended, tick_gap = meta
         (admitted, credit, tick, opened, pace, win_ms, win_n, rate, lost, done, hold, cap) = room
         return RoomSnapshot(
             admitted=int(_num(admitted)),
@@ -261,8 +271,7 @@ class RedisWaitingRooms:
             order_size=_opt(order_size),
             ended=int(_num(ended)),
             tick_gap_ms=_opt(tick_gap),
-            paid_seats=int(_num(paid)),
-            failed_seats=int(_num(failed)),
+            payments=payments_by_second(dict(zip(payments[::2], payments[1::2], strict=True))),
             unused_deadlines_ms=tuple(int(_num(score)) for score in unused[1::2]),
             hold_delays_ms=hold_delays(dict(zip(delays[::2], delays[1::2], strict=True))),
         )
@@ -321,10 +330,17 @@ class RedisWaitingRooms:
             args=[user_id, KEY_TTL_SECONDS, seats, now_ms, DELAY_BUCKET_MS],
         )
 
-    async def payment_answered(self, event_id: str, seats: int, paid: bool) -> None:
-        """A payment for ``seats`` seats was answered: paid for, or declined."""
-        field = "paid_seats" if paid else "failed_seats"
-        await self._redis.hincrby(self._k(event_id, "meta"), field, seats)  # type: ignore[misc]
+    async def payment_answered(
+        self, event_id: str, seats: int, paid: bool, submitted_ms: int
+    ) -> None:
+        """A payment for ``seats`` seats, submitted at ``submitted_ms``, was answered: paid
+        for, or declined."""
+        key = self._k(event_id, "payments")
+        field = f"{submitted_ms // 1000}:{'paid' if paid else 'declined'}"
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hincrby(key, field, seats)
+            pipe.expire(key, KEY_TTL_SECONDS)
+            await pipe.execute()
 
     async def held_expiries_ms(self, event_id: str, now_ms: int) -> list[int]:
         """The expiry (epoch ms) of every live held seat of the event, one entry per seat, from

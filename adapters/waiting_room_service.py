@@ -31,7 +31,8 @@ within the operator's floor and ceiling; and, once per room, from before the ope
 per order of the platform's latest bookings, where the estimate of a turn's seats starts
 (``domain.waiting_room.seats_per_turn``; each hold in a turn then reports its seats, and a
 turn's first hold how long after the turn it came: the forecast's soonest hold). Each answered
-payment reports its seats, paid for or declined: the forecast's failed share.
+payment reports its seats, paid for or declined, by the second it was submitted: the forecast's
+failed share, read from the seconds whose payments have all been answered.
 
 **Recovery.** Everything is in Redis (AOF on the dev stack, a replicated ElastiCache in
 production) except the organizer's switch (PostgreSQL). An API process that dies loses
@@ -191,7 +192,6 @@ class WaitingRoom:
             headroom=settings.waiting_room_headroom,
             latency_target_ms=settings.waiting_room_hold_latency_target_ms,
         )
-        self._returns = room_returns(settings)
 
     # --- the event: this process's copy, at most EVENT_TTL_SECONDS old ---
 
@@ -294,15 +294,18 @@ class WaitingRoom:
         except Exception as exc:  # noqa: BLE001 - never fail a hold that succeeded
             log.warning("turn of %s for %s not marked used: %s", user_id, event_id, exc)
 
-    async def payment_answered(self, event_id: str, seats: int, paid: bool) -> None:
-        """A payment for ``seats`` seats of the event was answered: the room counts what share
-        is declined (its forecast's failed share). Only while the room is on, and best effort:
-        a payment not counted only leaves the share a little less measured."""
+    async def payment_answered(
+        self, event_id: str, seats: int, paid: bool, submitted_ms: int
+    ) -> None:
+        """A payment for ``seats`` seats of the event, submitted at ``submitted_ms`` (epoch
+        ms), was answered: the room counts what share is declined (its forecast's
+        failed share). Only while the room is on, and best effort: a payment not counted only
+        leaves the share a little less measured."""
         event = await self.event(event_id)
         if event is None or not event.room_on:
             return
         try:
-            await self._store.payment_answered(event_id, seats, paid)
+            await self._store.payment_answered(event_id, seats, paid, submitted_ms)
         except Exception as exc:  # noqa: BLE001 - never fail a payment that was answered
             log.warning("payment for %s not counted in its waiting room: %s", event_id, exc)
 
@@ -522,7 +525,7 @@ class WaitingRoom:
             # average, since some end unused (see rules.seats_per_turn).
             per_holder = self._seats_per_turn(snap)
             per_turn = self._seats_per_turn(snap, snap.lost)
-            how = self._measured_returns(snap)
+            how = self._measured_returns(snap, now_ms)
             returns = rules.expected_returns(now_ms, available, held, how, rate * per_turn)
             lead_ms = int(self._settings.waiting_room_return_lead_seconds * 1000)
             soon = rules.returning_within(returns, now_ms, lead_ms)
@@ -606,8 +609,8 @@ class WaitingRoom:
         """The admission rate the room runs at: the last measured, the floor before any."""
         return snap.rate if snap.rate is not None else self._pace.floor
 
-    def _measured_returns(self, snap: RoomSnapshot) -> rules.Returns:
-        return rules.measured_returns(self._returns, snap.failed_seats, snap.paid_seats)
+    def _measured_returns(self, snap: RoomSnapshot, now_ms: int) -> rules.Returns:
+        return room_measured_returns(self._settings, snap.payments, now_ms)
 
     def _seats_per_turn(self, snap: RoomSnapshot, lost_turns: int = 0) -> float:
         prior = snap.order_size or self._settings.waiting_room_seats_per_buyer
@@ -679,7 +682,7 @@ class WaitingRoom:
             "hold_latency_ms": snap.hold_ms,
             "seat_capacity": snap.capacity,
             "seats_per_turn": round(self._seats_per_turn(snap), 2),
-            "failed_share": round(self._measured_returns(snap).failed_share, 3),
+            "failed_share": round(self._measured_returns(snap, now_ms).failed_share, 3),
             "soonest_hold_seconds": room_hold_after_ms(self._settings, first_holds) / 1000,
             "lost_share": round(
                 room_lost_share(self._settings, first_holds, (snap.lost, snap.ended)), 3
@@ -715,6 +718,16 @@ def room_returns(settings: Settings) -> rules.Returns:
         failed_share=settings.waiting_room_failed_share,
         abandoned_share=settings.waiting_room_abandoned_share,
     )
+
+
+def room_measured_returns(
+    settings: Settings, payments: Sequence[tuple[int, int, int]], now_ms: int
+) -> rules.Returns:
+    """How held seats come back, the failed share measured on the sale's payments whose
+    seconds have all been answered (``domain.waiting_room.settled_payments``)."""
+    settle_ms = int(settings.waiting_room_payment_settle_seconds * 1000)
+    declined, paid = rules.settled_payments(payments, now_ms, settle_ms)
+    return rules.measured_returns(room_returns(settings), declined, paid)
 
 
 def room_first_holds(

@@ -18,8 +18,8 @@ from typing import Any
 import redis
 
 from adapters.seat_claims import GRANT, claims_key
-from adapters.waiting_room import hold_delays
-from adapters.waiting_room_service import room_forecast, room_returns
+from adapters.waiting_room import hold_delays, payments_by_second
+from adapters.waiting_room_service import room_forecast, room_measured_returns, room_returns
 from bench.stack import seats_sold
 from bench.stats import percentile
 from config.settings import Settings
@@ -36,8 +36,6 @@ FIELDS = (
     "turn_seats",
     "ended",
     "tick_gap_ms",
-    "paid_seats",
-    "failed_seats",
     "order_size",
     "completions_per_s",
     "hold_ms",
@@ -53,6 +51,7 @@ def sample(client: redis.Redis, engine: Any, prefix: str, event_id: str, opened_
     meta = client.hmget(room + "meta", list(FIELDS))
     turns = client.zrange(room + "turns", 0, -1, withscores=True)
     delays = client.hgetall(room + "delays")
+    payments = client.hgetall(room + "payments")
     grants = client.hgetall(claims_key(prefix, event_id))
     held: Counter[int] = Counter()
     for name, value in grants.items():
@@ -67,6 +66,10 @@ def sample(client: redis.Redis, engine: Any, prefix: str, event_id: str, opened_
         "unused_deadlines_ms": sorted(int(score - opened_at * 1000) for _, score in turns),
         "held_expiries_ms": dict(sorted(held.items())),
         "hold_delays": {int(bucket): int(count) for bucket, count in delays.items()},
+        # the payments answered, by the epoch second they were submitted: (second, paid,
+        # declined), and the reading's epoch ms to settle them by
+        "payments": [list(second) for second in payments_by_second(payments)],
+        "epoch_ms": int(now * 1000),
         "sold": seats_sold(engine, event_id),
     }
     return reading
@@ -129,11 +132,20 @@ def recomputed(reading: dict, seats: int, settings: Settings) -> rules.Forecast:
         hold_delays_ms=hold_delays(reading.get("hold_delays", {})),
         # recorded since the forecast read it; before, as if never measured
         hold_latency_ms=None if reading.get("hold_ms") is None else float(reading["hold_ms"]),
-        how=rules.measured_returns(
-            room_returns(settings),
-            int(float(reading.get("failed_seats") or 0)),
-            int(float(reading.get("paid_seats") or 0)),
-        ),
+        how=_returns(reading, settings),
+    )
+
+
+def _returns(reading: dict, settings: Settings) -> rules.Returns:
+    """How held seats came back as the tick measured them; a reading recorded before payments
+    were counted by the second submitted has the answered totals."""
+    if "payments" in reading:
+        answered = [tuple(second) for second in reading["payments"]]
+        return room_measured_returns(settings, answered, reading["epoch_ms"])
+    return rules.measured_returns(
+        room_returns(settings),
+        int(float(reading.get("failed_seats") or 0)),
+        int(float(reading.get("paid_seats") or 0)),
     )
 
 

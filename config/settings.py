@@ -174,6 +174,10 @@ class Settings(BaseSettings):
     # buyers ahead of time, so they are there, seat map read, when the seats are.
     waiting_room_pay_seconds: float = 60.0
     waiting_room_failed_share: float = 0.1
+    # The failed share is measured on the sale's payments, by the second they were submitted,
+    # once this long has passed (a decline is answered at once, an approval only once captured
+    # and booked: the payments answered so far over-count the declines).
+    waiting_room_payment_settle_seconds: float = 10.0
     waiting_room_abandoned_share: float = 0.1
     waiting_room_return_lead_seconds: float = 5.0
     # The ETAs' model of admitted buyers (domain/waiting_room_forecast.py): how long after its

@@ -166,6 +166,21 @@ def held_seats_back(now_ms: int, expiries_ms: list[int], how: Returns) -> list[t
     return lots
 
 
+def settled_payments(
+    answered: Sequence[tuple[int, int, int]], now_ms: int, settle_ms: int
+) -> tuple[int, int]:
+    """(declined, paid) seats of the payments answered, counted over the seconds in which
+    they were *submitted* and only the seconds at least ``settle_ms`` past: a decline is
+    answered at once and an approval only once captured and booked, so the payments answered
+    so far over-count the declines; those submitted long enough ago have all been answered.
+    ``answered``: (the second submitted, seats paid, seats declined)."""
+    declined = paid = 0
+    for second, paid_seats, failed_seats in answered:
+        if (second + 1) * 1000 + settle_ms <= now_ms:
+            declined, paid = declined + failed_seats, paid + paid_seats
+    return declined, paid
+
+
 def measured_returns(how: Returns, failed_seats: int, paid_seats: int) -> Returns:
     """``how``, its failed share measured on the sale itself: of the seats whose payment was
     answered, ``failed_seats`` were declined (from the configured share, counted as

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -110,6 +111,7 @@ async def resolve_submit_payment(
     user_id = context.require_user().user_id
     checkout = uuid_arg(checkout_id, "checkoutId")
     token = checked_token(context, payment_token)
+    submitted_ms = int(time.time() * 1000)  # the waiting room counts payments by it
     # Ownership is checked by the workflow's update validator, not by a query first: a
     # query would cost every payment one more Temporal round trip.
     client = await context.services.checkouts()
@@ -127,7 +129,7 @@ async def resolve_submit_payment(
     confirmed = final.status == CheckoutStatus.CONFIRMED.value
     room = context.services.waiting_room
     if room is not None and final.status in TERMINAL:
-        await room.payment_answered(final.event_id, len(final.seat_ids), confirmed)
+        await room.payment_answered(final.event_id, len(final.seat_ids), confirmed, submitted_ms)
     return state_payload(final, confirmed)
 
 

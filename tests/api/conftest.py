@@ -38,7 +38,12 @@ _PASSWORD_HASH = hash_password(PASSWORD)
 def api_settings(settings: Settings, dynamodb: Any) -> Settings:
     # Own task queue: other suites run workers with recording fakes on the run's queue.
     return settings.model_copy(
-        update={"task_queue": f"{settings.task_queue}-api", "rate_limit_enabled": False}
+        update={
+            "task_queue": f"{settings.task_queue}-api",
+            "rate_limit_enabled": False,
+            # a test's payments count in its room's failed share once their second is over
+            "waiting_room_payment_settle_seconds": 0.0,
+        }
     )
 
 

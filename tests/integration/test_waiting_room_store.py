@@ -58,19 +58,20 @@ async def test_the_ticks_lease_lasts_until_its_admission_is_applied(
     assert await rooms.lease(event, 60_000)
 
 
-async def test_answered_payments_count_their_seats_paid_for_or_declined(
+async def test_answered_payments_count_their_seats_by_the_second_submitted(
     rooms: RedisWaitingRooms,
 ) -> None:
     event = str(uuid.uuid4())
     await queue(rooms, event, ["a", "b", "c"])
     assert await rooms.admit(event, 0, 3, NOW + 30_000, NOW, {}) == 3
-    await rooms.payment_answered(event, 3, paid=True)
-    await rooms.payment_answered(event, 2, paid=False)
-    await rooms.payment_answered(event, 1, paid=True)
-    snap = await rooms.snapshot(event, NOW + 1_000)
-    assert (snap.paid_seats, snap.failed_seats) == (4, 2)
+    await rooms.payment_answered(event, 3, paid=True, submitted_ms=NOW + 2_500)
+    await rooms.payment_answered(event, 2, paid=False, submitted_ms=NOW + 2_900)
+    await rooms.payment_answered(event, 1, paid=True, submitted_ms=NOW)
+    snap = await rooms.snapshot(event, NOW + 5_000)
+    second = NOW // 1000
+    assert snap.payments == ((second, 1, 0), (second + 2, 3, 2))
     other = await rooms.snapshot(str(uuid.uuid4()), NOW)
-    assert (other.paid_seats, other.failed_seats) == (0, 0)  # per room
+    assert other.payments == ()  # per room
 
 
 async def test_a_turns_first_hold_counts_how_long_after_the_turn_it_came(

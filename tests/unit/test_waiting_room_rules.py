@@ -94,6 +94,16 @@ def test_the_failed_share_is_measured_on_the_sales_answered_payments() -> None:
     assert rules.measured_returns(nobody_pays, 3, 0) == nobody_pays
 
 
+def test_payments_count_once_every_one_submitted_with_them_is_answered() -> None:
+    # (the second submitted, seats paid, seats declined): declines are answered at once and
+    # approvals later, so the latest seconds read mostly declines until they settle
+    answered = [(100, 9, 1), (101, 8, 2), (102, 0, 3)]
+    assert rules.settled_payments(answered, 103_000, 0) == (6, 17)
+    assert rules.settled_payments(answered, 112_000, 10_000) == (3, 17)  # 102 not settled
+    assert rules.settled_payments(answered, 110_999, 10_000) == (0, 0)  # nor 100, yet
+    assert rules.settled_payments([], 200_000, 0) == (0, 0)
+
+
 def test_a_buyer_holds_after_the_median_wait_of_the_turns_that_hold() -> None:
     prior = 4000
     assert rules.hold_after_ms(None, 30_000, prior) == prior  # nothing read yet: the guess
