@@ -7,8 +7,12 @@ channel once, while any of its pages follows the event, and hands each change to
 The feed is the stream ``api.resolvers.subscriptions.changes`` reads, so a subscription Redis
 drops is taken again and its pages told to read their maps again (a RESYNC change).
 
-A page that falls behind (its socket slower than the sale) loses its backlog for one RESYNC:
-it reads its map again, as after an outage, rather than holding the process's memory.
+A page sent fewer pushes than there are changes when it is behind: the changes waiting for it
+when it reads are sent as one push per kind (``merged``), so a process busy with a sale sends
+each of its pages a few pushes of many seats rather than falling further behind one change at a
+time; a page that keeps up is sent each change as it comes. A page that falls behind all the
+same (its socket slower than the sale) loses its backlog for one RESYNC: it reads its map
+again, as after an outage, rather than holding the process's memory.
 """
 
 from __future__ import annotations
@@ -28,6 +32,39 @@ Change = dict[str, Any]
 Stream = Callable[[Callable[[], Awaitable[PubSub]], PubSub, str], AsyncIterator[Change]]
 
 BACKLOG = 256  # changes a page may be behind before it is told to read its map again
+# The kinds a page applies seat by seat (what the event page knows): anything else (a resync,
+# an event's status) is sent on its own, with no change moved across it.
+SEAT_KINDS = frozenset(
+    {"held", "released", "booked", "cancelled", "refunded", "blocked", "unblocked"}
+)
+
+
+def merged(changes: list[Change]) -> list[Change]:
+    """``changes`` as fewer changes, one per kind where the seats allow: a change joins the
+    latest one of its kind when no change between them names any of its seats (changes of
+    other seats may go in either order; one seat's go in the order published), so a page
+    reads every seat as it was left."""
+    out: list[Change] = []
+    seats_of: list[set[str]] = []  # the seats each change in ``out`` names
+    for change in changes:
+        ids = change["seat_ids"]
+        target = None
+        if change["kind"] in SEAT_KINDS:
+            for i in range(len(out) - 1, -1, -1):
+                if out[i]["kind"] not in SEAT_KINDS:
+                    break
+                if out[i]["kind"] == change["kind"]:
+                    target = i
+                    break
+                if not seats_of[i].isdisjoint(ids):
+                    break
+        if target is None:
+            out.append({**change, "seat_ids": list(ids)})
+            seats_of.append(set(ids))
+        else:
+            out[target]["seat_ids"].extend(ids)
+            seats_of[target].update(ids)
+    return out
 
 
 @dataclass
@@ -46,6 +83,8 @@ class _Page:
         self.queue: asyncio.Queue[Change | None] = asyncio.Queue(maxsize=BACKLOG)
         self._leave = leave
         self._left = False
+        self._ready: list[Change] = []  # taken from the queue, merged, not sent yet
+        self._stopped = False  # the feed stopped after what is ready
 
     def __aiter__(self) -> _Page:
         return self
@@ -53,15 +92,25 @@ class _Page:
     async def __anext__(self) -> Change:
         if self._left:
             raise StopAsyncIteration
-        try:
-            change = await self.queue.get()
-        except BaseException:  # cancelled while waiting (the page went away)
-            await self.aclose()
-            raise
-        if change is None:
+        if not self._ready and not self._stopped:
+            try:
+                self._take(await self.queue.get())
+            except BaseException:  # cancelled while waiting (the page went away)
+                await self.aclose()
+                raise
+        while not self._stopped and not self.queue.empty():
+            self._take(self.queue.get_nowait())
+        self._ready = merged(self._ready)
+        if not self._ready:
             await self.aclose()
             raise RuntimeError("the seat map's feed stopped: subscribe again")
-        return change
+        return self._ready.pop(0)
+
+    def _take(self, change: Change | None) -> None:
+        if change is None:
+            self._stopped = True
+        else:
+            self._ready.append(change)
 
     async def aclose(self) -> None:
         if not self._left:

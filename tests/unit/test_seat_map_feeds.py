@@ -175,3 +175,50 @@ async def test_a_page_that_leaves_while_the_channel_is_being_subscribed_ends_the
 
     assert feeds.following() == {}
     await asyncio.wait_for(cancelled.wait(), 5)  # the subscription under way was given up
+
+
+def change(kind: str, *seats: str) -> dict[str, Any]:
+    return {"event_id": EVENT, "kind": kind, "seat_ids": list(seats)}
+
+
+def kinds_and_seats(changes: list[dict[str, Any]]) -> list[tuple[str, list[str]]]:
+    return [(c["kind"], c["seat_ids"]) for c in changes]
+
+
+def test_changes_of_other_seats_merge_by_kind_and_one_seats_keep_their_order() -> None:
+    # two checkouts, each held, booked, its locks released: one push per kind
+    sale = [change(k, s) for s in ("a", "b") for k in ("held", "booked", "released")]
+    assert kinds_and_seats(seat_map_feeds.merged(sale)) == [
+        ("held", ["a", "b"]),
+        ("booked", ["a", "b"]),
+        ("released", ["a", "b"]),
+    ]
+    # a seat held again after its release is not moved before the release
+    again = [change("held", "a"), change("released", "a"), change("held", "a", "c")]
+    assert kinds_and_seats(seat_map_feeds.merged(again)) == kinds_and_seats(again)
+    # nothing moves across a change that is not a seat's (a resync, the event's status)
+    barrier = [change("held", "a"), change(RESYNC), change("held", "b")]
+    assert kinds_and_seats(seat_map_feeds.merged(barrier)) == kinds_and_seats(barrier)
+    status = [change("held", "a"), change("status:PAUSED"), change("held", "b")]
+    assert kinds_and_seats(seat_map_feeds.merged(status)) == kinds_and_seats(status)
+    # what was published is left as it was (every page of the feed shares it)
+    assert sale[0]["seat_ids"] == ["a"]
+
+
+async def test_a_page_behind_the_sale_is_sent_what_waits_for_it_in_fewer_pushes() -> None:
+    channel = Channel()
+    feeds = SeatMapFeeds(channel.subscribe, channel.stream, resync)
+    page = await feeds.follow(EVENT)
+    for seat in ("a", "b", "c"):
+        for kind in ("held", "booked"):
+            channel.changes.put_nowait(change(kind, seat))
+    while not channel.changes.empty():
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.01)
+
+    pushes = [await next_of(page), await next_of(page)]
+    assert kinds_and_seats(pushes) == [("held", ["a", "b", "c"]), ("booked", ["a", "b", "c"])]
+    channel.changes.put_nowait(change("released", "a"))  # one that keeps up: as it comes
+    assert kinds_and_seats([await next_of(page)]) == [("released", ["a"])]
+    await page.aclose()  # type: ignore[attr-defined]
+    await feeds.aclose()
