@@ -52,6 +52,15 @@ def room_on(engine: Engine, event_id: str, services: Any) -> None:
     services.waiting_room.forget(event_id)
 
 
+async def following(services: Any, event_id: str, pages: int) -> None:
+    """Waits until ``pages`` pages of the site follow the event's seat map."""
+    for _ in range(100):
+        if services.seat_map_feeds.following().get(event_id, 0) == pages:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{services.seat_map_feeds.following()} pages follow, not {pages}")
+
+
 class OtherBuyer:
     """A buyer in the same queue, over HTTP."""
 
@@ -146,6 +155,8 @@ async def test_a_buyer_queues_gets_a_turn_holds_with_it_and_ends_with_a_ticket(
     )
     await expect(page.locator("#queue-title")).to_be_focused()
     await shots(page, "waiting")
+    # Waiting, the page does not follow the map: the sale's changes are not sent to it.
+    await following(browser_services, event.id, 0)
 
     await first.hold(event.seats["FLOOR row A seat 1"])  # the second buyer's turn comes
     await expect(live).to_contain_text("Nobody is ahead of you", timeout=ROOM)
@@ -155,6 +166,13 @@ async def test_a_buyer_queues_gets_a_turn_holds_with_it_and_ends_with_a_ticket(
     await expect(live).to_contain_text("It's your turn", timeout=ROOM)
     await expect(queue.get_by_role("timer")).to_contain_text("Time left in your turn:")
     await expect(page).to_have_title(f"It's your turn · {event.name} · Tickets")
+    # In its turn the page follows the map again, read anew: the seats held while it waited
+    # show held.
+    await following(browser_services, event.id, 1)
+    for seat in (1, 2):
+        await expect(
+            page.get_by_role("button", name=f"FLOOR row A seat {seat}, Regular, $48.00, held")
+        ).to_be_visible(timeout=ROOM)
     await shots(page, "your-turn")
 
     await page.get_by_role("button", name="FLOOR row A seat 3, Regular, $48.00, available").click()

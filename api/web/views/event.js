@@ -93,25 +93,42 @@ class EventPage {
   // again a second later, and the map read anew: what was published meanwhile was not heard.
   followMap() {
     const again = () => {
-      if (this.left) return;
+      if (this.left || !this.unfollow) return;
       setTimeout(() => {
-        if (this.left) return;
+        if (this.left || !this.unfollow) return;
+        this.unfollow = null;
         this.followMap();
         this.loadMap();
       }, 1000);
     };
-    this.stops.push(
-      subscriptions.subscribe(CHANGES, { e: this.eventId }, {
-        next: (payload) => this.changed(payload.data && payload.data.seatMapChanges),
-        restarted: () => this.loadMap(),
-        error: again,
-        complete: again,
-      }),
-    );
+    this.unfollow = subscriptions.subscribe(CHANGES, { e: this.eventId }, {
+      next: (payload) => this.changed(payload.data && payload.data.seatMapChanges),
+      restarted: () => this.loadMap(),
+      error: again,
+      complete: again,
+    });
+  }
+
+  // A buyer waiting in the queue cannot choose seats: its page does not follow the map (in an
+  // on-sale, thousands of waiting pages would each be sent every change of the sale), and
+  // follows it again, read anew, when seats may be chosen. The read may be as old as the
+  // API's staleness bound, so it is read once more after it.
+  followWhileChoosing() {
+    if (!this.mayChoose()) {
+      if (this.unfollow) this.unfollow();
+      this.unfollow = null;
+    } else if (!this.unfollow) {
+      this.followMap();
+      this.loadMap();
+      clearTimeout(this.reread);
+      this.reread = setTimeout(() => this.loadMap(), STALE_MS);
+    }
   }
 
   unmount() {
     this.left = true;
+    if (this.unfollow) this.unfollow();
+    clearTimeout(this.reread);
     for (const stop of this.stops) stop();
     this.checkout.close();
     if (this.queue) this.queue.close();
@@ -243,6 +260,7 @@ class EventPage {
     this.queueSlot.append(this.queuePanel.el);
     this.renderQueue();
     this.renderSelection();
+    this.followWhileChoosing();
     if (session.user) {
       this.queue.read().catch((error) => showError(`Your place in the queue could not be read: ${error.message}`));
     }
@@ -291,6 +309,7 @@ class EventPage {
     }
     this.renderQueue();
     this.renderSelection();
+    this.followWhileChoosing();
   }
 
   turnTick() {
