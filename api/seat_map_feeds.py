@@ -7,7 +7,7 @@ channel once, while any of its pages follows the event, and hands each change to
 The feed is the stream ``api.resolvers.subscriptions.changes`` reads, so a subscription Redis
 drops is taken again and its pages told to read their maps again (a RESYNC change).
 
-A page sent fewer pushes than there are changes when it is behind: the changes waiting for it
+A page that is behind is sent fewer pushes than there are changes: the changes waiting for it
 when it reads are sent as one push per kind (``merged``), so a process busy with a sale sends
 each of its pages a few pushes of many seats rather than falling further behind one change at a
 time; a page that keeps up is sent each change as it comes. A page that falls behind all the
