@@ -2,7 +2,7 @@
 ``seatMapChanges`` (as the event page does at mount), then ``changes`` changes published on the
 event's channel at ``per_second``, as a sale publishes them (``sale_changes``). Measured over the
 changes and the seconds after them: the API process's CPU (``/proc``), the pushes the pages
-received and the seat changes in them (a push may carry a run of changes of one kind; a page
+received and the seat changes in them (a push may carry several changes of one kind; a page
 that falls behind gets a resync instead of its backlog, ``api/seat_map_feeds.py``), and the
 Redis pub/sub connections the pages cost (one per event and API process)."""
 
