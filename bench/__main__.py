@@ -16,7 +16,7 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -232,6 +232,20 @@ async def _fair_section(
 # --- crowd: what the waiting crowd costs the API, polled and subscribed ---
 
 
+async def _on_its_own_api(
+    bench: BenchStack,
+    args: argparse.Namespace,
+    run: Callable[[str, int], Awaitable[dict[str, Any]]],
+) -> dict[str, Any]:
+    """``run(url, pid)`` against an API process of its own (its CPU is the section's figure),
+    stopped after."""
+    proc, url = await asyncio.to_thread(bench.start_api, HOLD_SECONDS=str(args.hold_seconds))
+    try:
+        return await run(url, proc.pid)
+    finally:
+        await asyncio.to_thread(bench.stop_app, proc)
+
+
 async def _crowd_section(
     bench: BenchStack, args: argparse.Namespace, out: dict[str, Any]
 ) -> dict[str, Any]:
@@ -239,11 +253,9 @@ async def _crowd_section(
         return out
     buyers = max(200, args.buyers // 5)
     print(f"== crowd: {buyers} buyers waiting in a room, polled, then subscribed", flush=True)
-    proc, url = await asyncio.to_thread(bench.start_api, HOLD_SECONDS=str(args.hold_seconds))
-    try:
-        out["crowd"] = await queue_crowd.run(bench, url, proc.pid, buyers, args.seats)
-    finally:
-        await asyncio.to_thread(bench.stop_app, proc)
+    out["crowd"] = await _on_its_own_api(
+        bench, args, lambda url, pid: queue_crowd.run(bench, url, pid, buyers, args.seats)
+    )
     return out
 
 
@@ -257,11 +269,9 @@ async def _fanout_section(
         return out
     pages = max(200, args.buyers // 5)
     print(f"== fanout: {pages} pages following one seat map, 300 changes at 30/s", flush=True)
-    proc, url = await asyncio.to_thread(bench.start_api, HOLD_SECONDS=str(args.hold_seconds))
-    try:
-        out["fanout"] = await seat_map_fanout.run(bench, url, proc.pid, pages)
-    finally:
-        await asyncio.to_thread(bench.stop_app, proc)
+    out["fanout"] = await _on_its_own_api(
+        bench, args, lambda url, pid: seat_map_fanout.run(bench, url, pid, pages)
+    )
     return out
 
 
@@ -345,7 +355,7 @@ async def _organizer(
     from temporalio.client import Client
 
     from adapters.temporal_converter import DATA_CONVERTER
-    from bench.stack import create_users, seed_event
+    from bench.stack import seed_event
 
     procs = await asyncio.to_thread(
         bench.start_workers, args.workers, HOLD_SECONDS=str(args.hold_seconds)
@@ -364,9 +374,7 @@ async def _organizer(
 
         n = 100 if args.quick else 1000
         event = await asyncio.to_thread(seed_event, bench.engine, n, 50, "cancel")
-        users = await asyncio.to_thread(create_users, bench.engine, n)
-        minted = bench.tokens()
-        tokens = [minted.issue(user_id, email) for user_id, email in users]
+        tokens = await asyncio.to_thread(bench.buyer_tokens, n)
         began = time.perf_counter()
         sold = await organizer.sell_one_seat_each(urls[0], event.event_id, event.seat_ids, tokens)
         selling_s = time.perf_counter() - began

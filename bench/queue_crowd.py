@@ -24,7 +24,7 @@ import aiohttp
 from bench.buyer import Call
 from bench.fair_sale import JOIN, STATUS, Pool, open_sale, prepare_event
 from bench.queue_socket import SocketEnded, queue_updates
-from bench.stack import BenchStack, create_users, seed_event
+from bench.stack import BenchStack, seed_event
 
 UPDATE_FIELDS = "state position etaSeconds pollAfterMs"
 FINAL_STATES = frozenset({"TURN_EXPIRED", "SOLD_OUT", "CLOSED"})
@@ -122,9 +122,7 @@ async def run(
 ) -> dict[str, Any]:
     """Each way in turn: the crowd joins a new room, the sale opens, the API's CPU is read
     over ``window_seconds`` after ``settle_seconds`` (the first statuses after the opening)."""
-    users = await asyncio.to_thread(create_users, bench.engine, buyers)
-    minted = bench.tokens()
-    tokens = [minted.issue(user_id, email) for user_id, email in users]
+    tokens = await asyncio.to_thread(bench.buyer_tokens, buyers)
     ws_url = api_url.replace("http://", "ws://") + "/graphql"
     out: dict[str, Any] = {"buyers": buyers, "seats": seats, "window_seconds": window_seconds}
     async with (

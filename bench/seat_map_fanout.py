@@ -20,7 +20,7 @@ import redis
 from adapters.seatmap_cache import seatmap_channel
 from bench.queue_crowd import cpu_seconds
 from bench.queue_socket import subscription
-from bench.stack import BenchStack, create_users, seed_event
+from bench.stack import BenchStack, seed_event
 
 CHANGES = "subscription Changes($e: ID!) { seatMapChanges(eventId: $e) { kind seatIds } }"
 SETTLE_SECONDS = 3.0  # after the last page subscribed, and after the last change published
@@ -79,9 +79,7 @@ async def run(
     changes: int = 300,
     per_second: float = 30.0,
 ) -> dict[str, Any]:
-    users = await asyncio.to_thread(create_users, bench.engine, pages)
-    minted = bench.tokens()
-    tokens = [minted.issue(user_id, email) for user_id, email in users]
+    tokens = await asyncio.to_thread(bench.buyer_tokens, pages)
     event = await asyncio.to_thread(seed_event, bench.engine, 100, 20, "fanout")
     client = redis.Redis.from_url(bench.stack.redis_url)
     channel = seatmap_channel(bench.redis_prefix, event.event_id)

@@ -97,6 +97,11 @@ class BenchStack:
     def tokens(self) -> TokenService:
         return TokenService(self.jwt_secret, ttl_seconds=6 * 3600)
 
+    def buyer_tokens(self, n: int) -> list[str]:
+        """``n`` new buyers (``create_users``), each one's token."""
+        minted = self.tokens()
+        return [minted.issue(user_id, email) for user_id, email in create_users(self.engine, n)]
+
     def dynamodb(self) -> Any:
         return make_client(self.stack.dynamodb_endpoint)
 
