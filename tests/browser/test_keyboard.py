@@ -20,6 +20,21 @@ FOCUSED = """() => {
   return (label || el.textContent || '').trim();
 }"""
 
+# The buyer's open checkout extended by a request of its own, as another tab would.
+EXTEND_ELSEWHERE = """async () => {
+  const token = JSON.parse(localStorage.getItem('tb.session')).token;
+  const key = Object.keys(sessionStorage).find((k) => k.startsWith('tb.checkout.'));
+  const response = await fetch('/graphql', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({
+      query: 'mutation ($c: ID!) { extendHold(checkoutId: $c) { success } }',
+      variables: { c: sessionStorage.getItem(key) },
+    }),
+  });
+  return (await response.json()).data.extendHold.success;
+}"""
+
 
 async def tab_to(page: Any, name: str, limit: int = 40) -> int:
     """Presses Tab until the focused element is called ``name``; answers how many presses."""
@@ -70,6 +85,14 @@ async def test_a_purchase_with_the_keyboard_alone(
     await expect(page.get_by_role("timer")).to_contain_text("Time left to pay")
     await tab_to(page, "Test card")
     await page.keyboard.press("ArrowDown")  # a select: the next card, then back
+    # The hold changes elsewhere (extended from another tab): the page rebuilds its hold panel
+    # while the buyer is on the card, and the keyboard stays there with the card they chose.
+    assert await page.evaluate(EXTEND_ELSEWHERE) is True
+    await expect(page.get_by_text("1 extension(s) left")).to_be_visible()
+    assert await page.evaluate(FOCUSED) == "Test card"
+    await expect(page.get_by_label("Test card")).to_have_value(
+        "tok_chargeDeclinedInsufficientFunds"
+    )
     await page.keyboard.press("ArrowUp")
     await expect(page.get_by_label("Test card")).to_have_value("tok_visa")
     await tab_to(page, "Pay")

@@ -37,6 +37,9 @@ const KINDS = {
 const STALE_MS = 2500;
 const TURN_TITLE = "It's your turn · ";
 
+// What names a control across a rebuild of its panel: a field's name, else a button's words.
+const controlKey = (el) => el.name || el.textContent;
+
 export const TEST_CARDS = [
   ['tok_visa', 'Visa 4242: approved'],
   ['tok_chargeDeclinedInsufficientFunds', 'Declined: insufficient funds'],
@@ -528,7 +531,8 @@ class EventPage {
       target.tabIndex = -1;
       target.focus();
     } else if (this.lastFocus && (!document.activeElement || document.activeElement === document.body)) {
-      const again = [...this.holdPanel.querySelectorAll('button')].find((b) => b.textContent === this.lastFocus);
+      const again = [...this.holdPanel.querySelectorAll('button, select')]
+        .find((el) => controlKey(el) === this.lastFocus);
       if (again && !again.disabled) again.focus();
     }
   }
@@ -536,7 +540,7 @@ class EventPage {
   drawHold() {
     const state = this.checkout.state;
     const active = document.activeElement;
-    if (active && this.holdPanel.contains(active)) this.lastFocus = active.textContent;
+    if (active && this.holdPanel.contains(active)) this.lastFocus = controlKey(active);
     if (!state || TERMINAL.has(state.status)) {
       this.holdPanel.hidden = true;
       return;
