@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -76,13 +77,16 @@ class _Feed:
 
 
 class _Page:
-    """One page's changes. It leaves the feed when closed, read or not: a generator closed
-    before its first read would never run its cleanup, and the feed would go on for nobody."""
+    """One page's changes. It leaves the feed when closed, read or not, and when nothing holds
+    it any more: graphql-core maps it through an async generator, and a generator closed
+    before its first step (the client completed the operation at once) runs none of its
+    code, so it never closes the page, only drops it; the feed would go on for nobody."""
 
-    def __init__(self, leave: Callable[[], None]) -> None:
-        self.queue: asyncio.Queue[Change | None] = asyncio.Queue(maxsize=BACKLOG)
-        self._leave = leave
-        self._left = False
+    def __init__(self, queue: asyncio.Queue[Change | None], leave: Callable[[], None]) -> None:
+        self.queue = queue
+        # ``leave`` must not hold the page, or the page would never be dropped.
+        self._leave = weakref.finalize(self, leave)
+        self._leave.atexit = False  # nothing to leave once the process ends
         self._ready: list[Change] = []  # taken from the queue, merged, not sent yet
         self._stopped = False  # the feed stopped after what is ready
 
@@ -90,7 +94,7 @@ class _Page:
         return self
 
     async def __anext__(self) -> Change:
-        if self._left:
+        if not self._leave.alive:
             raise StopAsyncIteration
         if not self._ready and not self._stopped:
             try:
@@ -113,9 +117,7 @@ class _Page:
             self._ready.append(change)
 
     async def aclose(self) -> None:
-        if not self._left:
-            self._left = True
-            self._leave()
+        self._leave()  # once: a finalizer runs at most once
 
 
 class SeatMapFeeds:
@@ -148,12 +150,12 @@ class SeatMapFeeds:
                 self._end(event_id, feed)  # every page waiting for it went away
         if self._feeds.get(event_id) is not feed:  # it broke before this page was in it
             raise RuntimeError("the seat map's feed stopped: subscribe again")
-        page = _Page(lambda: self._leave(event_id, feed, page))
-        feed.pages.add(page.queue)
-        return page
+        queue: asyncio.Queue[Change | None] = asyncio.Queue(maxsize=BACKLOG)
+        feed.pages.add(queue)
+        return _Page(queue, lambda: self._leave(event_id, feed, queue))
 
-    def _leave(self, event_id: str, feed: _Feed, page: _Page) -> None:
-        feed.pages.discard(page.queue)
+    def _leave(self, event_id: str, feed: _Feed, queue: asyncio.Queue[Change | None]) -> None:
+        feed.pages.discard(queue)
         if not feed.pages and not feed.waiting:
             self._end(event_id, feed)  # the last page left: so does the subscription
 

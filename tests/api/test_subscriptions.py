@@ -158,6 +158,35 @@ async def test_pages_following_one_event_share_one_redis_subscription(
         assert len(_subscriber_ids(redis_client) - others) == 1
 
 
+async def test_a_page_that_stops_following_at_once_is_not_followed_on(
+    live_server: str, make_buyer: Any, event_factory: Any, services: Any
+) -> None:
+    """The event page subscribes, then learns it waits in a queue and completes the
+    operation: both frames in one burst, the complete handled before the stream's first
+    read. Many times over, so the race is run both ways."""
+    event = event_factory(seats=2)
+    async with websockets.connect(
+        f"ws://{live_server}/graphql", subprotocols=["graphql-transport-ws"]
+    ) as ws:
+        init = {
+            "type": "connection_init",
+            "payload": {"Authorization": f"Bearer {make_buyer().token}"},
+        }
+        await ws.send(json.dumps(init))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        payload = {"query": SEAT_MAP, "variables": {"e": event.id}}
+        for n in range(20):
+            await ws.send(json.dumps({"id": f"map{n}", "type": "subscribe", "payload": payload}))
+            await ws.send(json.dumps({"id": f"map{n}", "type": "complete"}))
+        await ws.send(json.dumps({"type": "ping"}))
+        assert json.loads(await ws.recv())["type"] == "pong"  # every frame before it handled
+        for _ in range(50):
+            if services.seat_map_feeds.following().get(event.id, 0) == 0:
+                break
+            await asyncio.sleep(0.1)
+        assert services.seat_map_feeds.following().get(event.id, 0) == 0
+
+
 def _subscriber_ids(redis_client: Any) -> set[str]:
     listed = redis_client.execute_command("CLIENT", "LIST", "TYPE", "pubsub")
     text = listed.decode() if isinstance(listed, bytes) else str(listed)

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
+from graphql import map_async_iterable
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from api import seat_map_feeds
@@ -139,6 +140,24 @@ async def test_a_page_closed_before_it_read_anything_leaves_the_feed() -> None:
             break
         await asyncio.sleep(0.01)
     assert channel.live == 0  # nobody follows: the subscription ended with the page
+
+
+async def test_a_page_whose_stream_is_closed_before_its_first_read_leaves_the_feed() -> None:
+    """graphql-core maps the page through an async generator, and the socket's handler closes
+    that when the client completes the operation: closed before its first step, a generator
+    runs none of its code, so the page it wraps is never closed, only dropped."""
+    channel = Channel()
+    feeds = SeatMapFeeds(channel.subscribe, channel.stream, resync)
+
+    async def as_result(change: Any) -> Any:
+        return change
+
+    stream = map_async_iterable(await feeds.follow(EVENT), as_result)
+    await stream.aclose()  # the client's "complete" came before the stream was first read
+    del stream
+
+    assert feeds.following() == {}
+    await feeds.aclose()
 
 
 async def test_a_page_whose_read_is_cancelled_leaves_the_feed() -> None:
