@@ -707,6 +707,9 @@ async def run(
         "eta_missing": eta_missing(visits),
         "eta_by_position": eta_by_position(visits),
         "calls_by_phase": calls_by_phase(pool.calls, opened_at),
+        # the same a second at a time: how the crush's queue builds and drains (what a turn
+        # given then waits to be noticed), for modelling it against the room's timeline
+        "calls_by_second": calls_by_phase(pool.calls, opened_at, seconds=1.0),
         # each admitted buyer's first status after the opening: where the ETA's misses are
         "eta_told": [
             {
