@@ -94,22 +94,25 @@ class EventPage {
 
   // The map's live changes. A stream the server ends (its feed of the event broke) is followed
   // again a second later, and the map read anew: what was published meanwhile was not heard.
+  // Only the stream still followed is followed again: one the page left meanwhile (and any it
+  // followed since) is not replaced, or that later one would be left open.
   followMap() {
     const again = () => {
-      if (this.left || !this.unfollow) return;
+      if (this.left || this.unfollow !== stop) return;
       setTimeout(() => {
-        if (this.left || !this.unfollow) return;
+        if (this.left || this.unfollow !== stop) return;
         this.unfollow = null;
         this.followMap();
         this.loadMap();
       }, 1000);
     };
-    this.unfollow = subscriptions.subscribe(CHANGES, { e: this.eventId }, {
+    const stop = subscriptions.subscribe(CHANGES, { e: this.eventId }, {
       next: (payload) => this.changed(payload.data && payload.data.seatMapChanges),
       restarted: () => this.loadMap(),
       error: again,
       complete: again,
     });
+    this.unfollow = stop;
   }
 
   // A buyer waiting in the queue cannot choose seats: its page does not follow the map (in an
