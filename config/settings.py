@@ -183,9 +183,12 @@ class Settings(BaseSettings):
     # The ETAs' model of admitted buyers (domain/waiting_room_forecast.py): how long after its
     # turn is given a buyer holds (a status poll, the seat map, a hold; a person choosing seats
     # takes longer than the bench's scripted buyers); a first guess, which the median wait for a
-    # first hold of the sale's own turns replaces once 5 have held. When the saga falls behind
-    # (holds slower than the latency target), buyers hold as fast as it completes checkouts.
-    waiting_room_hold_after_seconds: float = 4.0
+    # first hold of the sale's own turns replaces once 5 have held, and the least it counts
+    # until most of them hold within it (domain.waiting_room.hold_after_ms): a guess for an
+    # opening's crush, when buyers see their turn only once their ask gets through the crowd's
+    # joins. When the saga falls behind (holds slower than the latency target), buyers hold as
+    # fast as it completes checkouts.
+    waiting_room_hold_after_seconds: float = 10.0
     # ...and the share of turns that end unused (the buyer left, or saw the turn too late): a
     # first guess, which the sale's first holds and unused turns replace within seconds, and
     # the turns whose deadline has passed as they come (domain/waiting_room.py).

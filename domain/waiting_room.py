@@ -402,17 +402,43 @@ class FirstHolds:
 
     def median_ms(self, turn_ms: int) -> int:
         """The delay by which half the turns that hold within ``turn_ms`` have held."""
-        holding = 1.0 - self.unused_at(turn_ms)
-        delay = self.delay_until(1.0 - holding / 2)
+        delay = self.delay_until(self._unused_when_held(0.5, turn_ms))
         return turn_ms if delay is None else min(delay, turn_ms)
+
+    def seen_held_ms(self, share: float, turn_ms: int) -> int | None:
+        """The delay by which ``share`` of the turns that hold within ``turn_ms`` have held, if
+        the delays read (``points``) reach it; None where only the fall extrapolated past them
+        would."""
+        unused = self._unused_when_held(share, turn_ms)
+        return next((ms for ms, left in self.points if left <= unused), None)
+
+    def _unused_when_held(self, share: float, turn_ms: int) -> float:
+        """The share still unused when ``share`` of the turns that hold within ``turn_ms`` have."""
+        return 1.0 - share * (1.0 - self.unused_at(turn_ms))
+
+
+# The configured guess of a turn's wait for its hold stays the least the forecast counts until
+# the sale's own holds show this share of the turns that hold doing so within it.
+MOST_HOLD = 0.75
 
 
 def hold_after_ms(first_holds: FirstHolds | None, turn_ms: int, prior_ms: int) -> int:
     """How long after its turn a buyer holds, as the forecast counts it: the median wait of
     the turns that hold (``FirstHolds.median_ms``), ``prior_ms`` (the configured guess) until
     it can be read. Measured, because it is mostly the platform's speed and the buyers' polls:
-    a second or two on a quick one, several on a loaded one."""
-    return prior_ms if first_holds is None else first_holds.median_ms(turn_ms)
+    a second or two on a quick one, several on a loaded one.
+
+    The guess is also the least it counts until most turns are seen to hold within it
+    (``MOST_HOLD``). At an opening the first to hold are the buyers who happened to ask just
+    after their turn, while the rest ask behind the crowd's joins, and the turns given as that
+    queue grows wait longer than the ones before: a median read from the first seconds is low
+    just when most buyers are told their ETA, and it put the turns after the first seats a
+    third early. A platform that keeps up shows most holds within the guess in seconds."""
+    if first_holds is None:
+        return prior_ms
+    median = first_holds.median_ms(turn_ms)
+    most = first_holds.seen_held_ms(MOST_HOLD, turn_ms)
+    return median if most is not None and most <= prior_ms else max(median, prior_ms)
 
 
 def turn_deadline_ms(given_ms: int, turn_seconds: int) -> int:

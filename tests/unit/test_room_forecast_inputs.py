@@ -8,7 +8,11 @@ from config.settings import Settings
 from domain import waiting_room as rules
 
 NOW = 1_700_000_000_000
-SETTINGS = Settings(waiting_room_hold_latency_target_ms=2000, waiting_room_lost_share=0.1)
+SETTINGS = Settings(
+    waiting_room_hold_latency_target_ms=2000,
+    waiting_room_lost_share=0.1,
+    waiting_room_hold_after_seconds=4,
+)
 NOBODY_RETURNS = rules.Returns(hold_seconds=30, pay_seconds=5, failed_share=0, abandoned_share=0)
 
 
