@@ -432,8 +432,9 @@ def hold_after_ms(first_holds: FirstHolds | None, turn_ms: int, prior_ms: int) -
     (``MOST_HOLD``). At an opening the first to hold are the buyers who happened to ask just
     after their turn, while the rest ask behind the crowd's joins, and the turns given as that
     queue grows wait longer than the ones before: a median read from the first seconds is low
-    just when most buyers are told their ETA, and it put the turns after the first seats a
-    third early. A platform that keeps up shows most holds within the guess in seconds."""
+    just when most buyers are told their ETA, and it put the turns after the first seats early
+    (docs/measurements.md). A platform that keeps up shows most holds within the guess in
+    seconds, and its own median takes over."""
     if first_holds is None:
         return prior_ms
     median = first_holds.median_ms(turn_ms)
