@@ -392,9 +392,9 @@ class FirstHolds:
 
     def delay_until(self, unused: float) -> int | None:
         """The delay after which only ``unused`` of the turns are left unused (None: never)."""
-        for ms, share in self.points:
-            if share <= unused:
-                return ms
+        read = self._read_until(unused)
+        if read is not None:
+            return read
         last_ms, last = self.points[-1]
         if unused <= 0.0 or self.per_ms <= 0.0:
             return None
@@ -409,7 +409,11 @@ class FirstHolds:
         """The delay by which ``share`` of the turns that hold within ``turn_ms`` have held, if
         the delays read (``points``) reach it; None where only the fall extrapolated past them
         would."""
-        unused = self._unused_when_held(share, turn_ms)
+        return self._read_until(self._unused_when_held(share, turn_ms))
+
+    def _read_until(self, unused: float) -> int | None:
+        """The first delay read at which only ``unused`` of the turns were left (None: past
+        the points)."""
         return next((ms for ms, left in self.points if left <= unused), None)
 
     def _unused_when_held(self, share: float, turn_ms: int) -> float:
