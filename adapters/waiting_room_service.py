@@ -180,11 +180,11 @@ class WaitingRoom:
         self._ticked: dict[str, float] = {}
         self._ticking: set[str] = set()
         self._measured: dict[str, float] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
         self._clock_on = False
         self._clocks: dict[str, asyncio.Task[None]] = {}  # each room's clock (_run_clock)
         self._asked: dict[str, float] = {}  # when this process was last asked about a room
-        self._refreshing: set[str] = set()
+        self._reading: dict[str, asyncio.Task[RoomEvent | None]] = {}  # reads in flight (_read)
         self._pushes = asyncio.Semaphore(PUSHES_AT_ONCE)
         self._pace = rules.Pace(
             floor=settings.waiting_room_min_rate,
@@ -197,33 +197,54 @@ class WaitingRoom:
 
     async def event(self, event_id: str) -> RoomEvent | None:
         cached = self._events.get(event_id)
-        now = time.monotonic()
-        if cached is not None and now - cached[0] < EVENT_TTL_SECONDS:
+        if cached is not None and time.monotonic() - cached[0] < EVENT_TTL_SECONDS:
             return cached[1]
-        found = await self._run_sync(room_event, self._engine, event_id)
-        self._keep(event_id, found, now)
-        return found
+        # shielded: a caller that gives up (its request cancelled) leaves the read to the rest
+        return await asyncio.shield(self._read(event_id))
 
     def cached_event(self, event_id: str) -> RoomEvent | None | bool:
         """This process's fresh copy without I/O; False when it has none. A copy past half its
         life is refreshed in the background, so a steady stream of callers always finds one."""
         cached = self._events.get(event_id)
         age = EVENT_TTL_SECONDS if cached is None else time.monotonic() - cached[0]
-        if age >= EVENT_TTL_SECONDS / 2 and event_id not in self._refreshing:
-            self._refreshing.add(event_id)
+        if age >= EVENT_TTL_SECONDS / 2 and event_id not in self._reading:
             self._spawn(self._refresh(event_id))
         if cached is None or age >= EVENT_TTL_SECONDS:
             return False
         return cached[1]
 
+    def _read(self, event_id: str) -> asyncio.Task[RoomEvent | None]:
+        """The read of the event in flight, or a new one. Every caller that finds the copy
+        stale waits for the same read: under a crowd's asks a stale copy was read once per
+        caller until one read came back, those reads queued for the database's connections,
+        so each took longer and more callers found the copy stale (docs/measurements.md)."""
+        reading = self._reading.get(event_id)
+        if reading is None:
+            reading = self._reading[event_id] = asyncio.create_task(self._read_event(event_id))
+            self._tasks.add(reading)
+
+            def done(task: asyncio.Task[RoomEvent | None]) -> None:
+                self._tasks.discard(task)
+                if self._reading.get(event_id) is task:
+                    del self._reading[event_id]
+                if not task.cancelled():
+                    task.exception()  # its callers have it; one that gave up must not log it
+
+            reading.add_done_callback(done)
+        return reading
+
+    async def _read_event(self, event_id: str) -> RoomEvent | None:
+        started = time.monotonic()
+        found = await self._run_sync(room_event, self._engine, event_id)
+        if self._reading.get(event_id) is asyncio.current_task():  # not forgotten meanwhile
+            self._keep(event_id, found, started)
+        return found
+
     async def _refresh(self, event_id: str) -> None:
         try:
-            found = await self._run_sync(room_event, self._engine, event_id)
-            self._keep(event_id, found, time.monotonic())
+            await self._read(event_id)
         except Exception as exc:  # noqa: BLE001 - the next caller reads it itself
             log.warning("event %s not read for its waiting room: %s", event_id, exc)
-        finally:
-            self._refreshing.discard(event_id)
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)
@@ -265,6 +286,7 @@ class WaitingRoom:
         cached = self._events.get(event_id)
         if cached is not None:
             self._events[event_id] = (-math.inf, cached[1])
+        self._reading.pop(event_id, None)  # a read begun before the change is not the copy
 
     async def switch(self, event_id: str, enabled: bool) -> None:
         await self._run_sync(switch_waiting_room, self._engine, event_id, enabled)

@@ -1,5 +1,6 @@
-"""The end of the wait (sold out, closed, the room switched off) wakes the subscriptions waiting
-on the event at once; any other change of the process's copy of the event does not."""
+"""The process's copy of an event: the end of the wait (sold out, closed, the room switched off)
+wakes the subscriptions waiting on the event at once, any other change does not; however many
+callers find the copy stale at once, the event is read once."""
 
 from __future__ import annotations
 
@@ -15,12 +16,15 @@ from config.settings import Settings
 EVENT = "e1"
 
 
-def room_reading(*copies: RoomEvent) -> WaitingRoom:
-    """A room whose reads of the event return ``copies`` in turn."""
+def room_reading(*copies: RoomEvent, gate: asyncio.Event | None = None) -> WaitingRoom:
+    """A room whose reads of the event return ``copies`` in turn, each once ``gate`` is set."""
     answers = list(copies)
 
     async def run_sync(*_: Any) -> RoomEvent:
-        return answers.pop(0)
+        answer = answers.pop(0)  # at the read's start: a second read takes the next copy
+        if gate is not None:
+            await gate.wait()
+        return answer
 
     async def nothing(_: str) -> int:
         return 0
@@ -81,3 +85,42 @@ async def test_without_a_change_the_wait_ends_at_its_time() -> None:
     await room.event(EVENT)
 
     await asyncio.wait_for(room.until_changed(EVENT, 0.01), 1)
+
+
+async def test_callers_that_find_the_copy_stale_together_share_one_read() -> None:
+    gate = asyncio.Event()
+    room = room_reading(copy("ON_SALE"), copy("SOLD_OUT"), gate=gate)
+    callers = [asyncio.create_task(room.event(EVENT)) for _ in range(50)]
+    await asyncio.sleep(0.01)
+    gate.set()
+
+    found = await asyncio.gather(*callers)
+
+    assert {event.status for event in found if event is not None} == {"ON_SALE"}  # one read
+    assert room.cached_event(EVENT) == copy("ON_SALE")
+
+
+async def test_a_caller_that_gives_up_leaves_the_read_to_the_others() -> None:
+    gate = asyncio.Event()
+    room = room_reading(copy("ON_SALE"), gate=gate)
+    impatient = asyncio.create_task(room.event(EVENT))
+    patient = asyncio.create_task(room.event(EVENT))
+    await asyncio.sleep(0.01)
+    impatient.cancel()
+    gate.set()
+
+    assert await patient == copy("ON_SALE")
+
+
+async def test_a_read_begun_before_a_change_is_not_kept_as_the_copy() -> None:
+    gate = asyncio.Event()
+    room = room_reading(copy("ON_SALE"), copy("SOLD_OUT"), gate=gate)
+    before = asyncio.create_task(room.event(EVENT))
+    await asyncio.sleep(0.01)
+    room.forget(EVENT)  # the event changed (the room switched, the sale sold out) after it began
+    after = asyncio.create_task(room.event(EVENT))
+    await asyncio.sleep(0.01)
+    gate.set()
+
+    assert (await before, await after) == (copy("ON_SALE"), copy("SOLD_OUT"))
+    assert room.cached_event(EVENT) == copy("SOLD_OUT")
