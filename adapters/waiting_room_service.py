@@ -847,6 +847,7 @@ def room_forecast(
         int(settings.waiting_room_return_lead_seconds * 1000),
         waiting,
         tick_gap_ms,
+        None if first_holds is None else first_holds.unused_at,
     )
 
 

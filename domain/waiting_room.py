@@ -325,6 +325,16 @@ def lost_share(lost: int, ended: int, prior: float) -> float:
     return min(max(per_turn(lost, ended, prior), 0.0), 1.0)
 
 
+def lost_if_unused(lost: float, unused: float) -> float:
+    """The chance that a turn still unused at some age ends unused, when ``lost`` of all turns
+    do and ``unused`` of them are still unused at that age: a turn is lost only if it is still
+    unused, so the older an unused turn, the likelier it is lost (at the opening's crush, most
+    turns unused at twenty seconds were the buyers who had not yet got through the queue, and
+    most of them were lost; counted at the share of all turns, they freed their places later
+    than they did)."""
+    return 1.0 if unused <= lost else lost / unused
+
+
 # What the turns' wait for their first hold is read from: no fewer first holds than this, and
 # each age with at least this many turns still at risk (unused, or never used, as old or older).
 MIN_FIRST_HOLDS = 5

@@ -13,7 +13,9 @@ spacing), with a model of what the admitted buyers then do:
   hold grows until the seats bound the admissions); a turn the platform does not reach before
   it ends is lost; a buyer finding no seat looks again until its turn ends;
 - a share of the turns (``lost_share``) never hold: their buyer left, or saw the turn too late;
-  they end unused at their deadline, and their place goes to the turns after them;
+  they end unused at their deadline, and their place goes to the turns after them; a turn
+  already unused for a while is likelier lost (``lost_if_unused``), as the sale's first holds
+  show how many turns are still unused at its age;
 - a turn takes ``seats`` while seats are plentiful, and fewer as they run out: the last seats
   are shorter runs, then scattered singles (``SEATS_AS_THEY_RUN_OUT``);
 - what a buyer holds comes back as ``Returns`` says (a failed payment's share soon after the
@@ -32,6 +34,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from domain.waiting_room import (
@@ -40,6 +43,7 @@ from domain.waiting_room import (
     accrue,
     admissions_now,
     held_seats_back,
+    lost_if_unused,
     seat_capacity,
     seats_per_turn,
 )
@@ -131,9 +135,10 @@ class _Room:
         else:
             heapq.heappush(self.far, (at_ms, seats))
 
-    def give(self, hold_at_ms: int, ends_ms: int, count: int) -> None:
+    def give(self, hold_at_ms: int, ends_ms: int, count: int, share: float | None = None) -> None:
+        """``count`` turns, of which ``share`` (None: ``absent_share``) never hold."""
         self.outstanding += count
-        self.absent_carry += count * self.absent_share
+        self.absent_carry += count * (self.absent_share if share is None else share)
         absent = min(count, math.floor(self.absent_carry + 1e-9))
         self.absent_carry -= absent
         if absent:
@@ -238,6 +243,7 @@ def play_forward(
     lead_ms: int,
     waiting: int,
     tick_ms: float | None = None,
+    unused_at: Callable[[int], float] | None = None,
 ) -> Forecast:
     """The turns to come after the ``len(unused_given_ms)`` unused ones, as ``Forecast`` steps.
 
@@ -265,7 +271,14 @@ def play_forward(
     )
     # In the order given (the first come first at the platform); a tick's turns share a moment.
     for given_ms, count in sorted(Counter(unused_given_ms).items()):
-        room.give(max(given_ms + turns.hold_after_ms, now_ms), given_ms + turns.turn_ms, count)
+        share = (
+            None
+            if unused_at is None
+            else lost_if_unused(turns.lost_share, unused_at(max(now_ms - given_ms, 0)))
+        )
+        room.give(
+            max(given_ms + turns.hold_after_ms, now_ms), given_ms + turns.turn_ms, count, share
+        )
     for at_ms, seats in held_seats_back(now_ms, held_expiries_ms, how):
         room.expect(at_ms, seats, now_ms)
     steps: list[tuple[int, int]] = []

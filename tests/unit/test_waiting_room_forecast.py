@@ -144,6 +144,62 @@ def test_turns_whose_buyer_never_comes_end_unused_and_free_their_place() -> None
     assert etas(spread, 2) == [30, None]
 
 
+def test_a_turn_still_unused_late_in_its_time_is_likelier_lost_than_a_new_one() -> None:
+    # 10 seats at 2 a turn, five turns unused. One in five of all turns is lost, and only half
+    # of all turns are still unused at twenty seconds: of the five given twenty seconds ago,
+    # two in five are lost (0.2 / 0.5), and their seats serve two turns after them at their
+    # deadline, ten seconds from now; given just now, one in five, at thirty seconds.
+    def half_unused_at_20s(age_ms: int) -> float:
+        return 1.0 if age_ms < 20_000 else 0.5
+
+    turns = Turns(2.0, 1000, 30_000, lost_share=0.2)
+    old = [NOW - 20_000] * 5
+    aged = play_forward(
+        NOW,
+        10,
+        0.0,
+        10,
+        [],
+        old,
+        10,
+        (0, 0, 2.0),
+        NOBODY_RETURNS,
+        turns,
+        5_000,
+        100,
+        250,
+        half_unused_at_20s,
+    )
+    assert etas(aged, 3) == [10, 10, None]
+    new = [NOW] * 5
+    fresh = play_forward(
+        NOW,
+        10,
+        0.0,
+        10,
+        [],
+        new,
+        10,
+        (0, 0, 2.0),
+        NOBODY_RETURNS,
+        turns,
+        5_000,
+        100,
+        250,
+        half_unused_at_20s,
+    )
+    assert etas(fresh, 2) == [30, None]
+    # without the ages read, every unused turn is as likely lost as any: one in five
+    assert etas(forward(10, unused=old, turns=turns), 2) == [10, None]
+
+
+def test_an_unused_turn_is_lost_at_most_surely() -> None:
+    assert rules.lost_if_unused(0.2, 1.0) == 0.2  # a turn just given: as any turn
+    assert rules.lost_if_unused(0.2, 0.4) == 0.5
+    assert rules.lost_if_unused(0.2, 0.2) == 1.0  # only the lost are left unused that late
+    assert rules.lost_if_unused(0.2, 0.1) == 1.0
+
+
 def test_a_forecast_survives_its_redis_field_and_stays_short() -> None:
     plan = forward(100_000, rate=1)
     assert rules.Forecast.decode(plan.encode()) == plan
