@@ -204,6 +204,11 @@ async def test_a_buyer_queues_gets_a_turn_holds_with_it_and_ends_with_a_ticket(
     await first.confirmed()
     await second.confirmed()
     await expect(late_live).to_contain_text("Sold out", timeout=ROOM)
+    # the map, read while two seats were held, is read again: every seat shows booked
+    for seat in (1, 2, 3):
+        await expect(
+            late.get_by_role("button", name=f"FLOOR row A seat {seat}, Regular, $48.00, booked")
+        ).to_be_visible(timeout=ROOM)
     await shots(late, "sold-out", "late")
     await page.context.close()
     await late.context.close()

@@ -125,9 +125,7 @@ class EventPage {
       this.unfollow = null;
     } else if (!this.unfollow) {
       this.followMap();
-      this.loadMap();
-      clearTimeout(this.reread);
-      this.reread = setTimeout(() => this.loadMap(), STALE_MS);
+      this.rereadMap();
     }
   }
 
@@ -188,6 +186,12 @@ class EventPage {
       this.best(Number(count.value), this.sectionSelect.value || null);
     });
     return form;
+  }
+
+  rereadMap() {
+    this.loadMap();
+    clearTimeout(this.reread);
+    this.reread = setTimeout(() => this.loadMap(), STALE_MS);
   }
 
   async loadMap() {
@@ -307,6 +311,9 @@ class EventPage {
   queueChanged(status) {
     // A turn that ran out with nothing held was lost; one that ended after a hold was used.
     if (this.lastState === 'ADMITTED' && status.state === 'TURN_EXPIRED' && !this.heldInTurn) this.lost = true;
+    // A waiting page does not follow the map, so the seats it last read held would still show
+    // held beside "Sold out": read it again (and once more past the API's staleness bound).
+    if (status.state === 'SOLD_OUT' && this.lastState !== 'SOLD_OUT') this.rereadMap();
     this.lastState = status.state;
     clearInterval(this.turnTimer);
     this.turnTimer = null;
