@@ -686,9 +686,9 @@ class WaitingRoom:
             raise DomainError(ErrorCode.NOT_FOUND, "event not found")
         now_ms = self._now_ms()
         snap = await self._store.snapshot(event.id, now_ms)
-        first_holds = room_first_holds(
-            self._settings, now_ms, snap.hold_delays_ms, snap.unused_deadlines_ms, snap.lost
-        )
+        reading = (snap.hold_delays_ms, snap.unused_deadlines_ms, snap.lost)
+        first_holds = room_first_holds(self._settings, now_ms, *reading)
+        tail = room_first_holds(self._settings, now_ms, *reading, rules.LOST_SHARE_AT_RISK)
         return {
             "event_id": event.id,
             "enabled": event.room_on,
@@ -706,9 +706,7 @@ class WaitingRoom:
             "seats_per_turn": round(self._seats_per_turn(snap), 2),
             "failed_share": round(self._measured_returns(snap, now_ms).failed_share, 3),
             "soonest_hold_seconds": room_hold_after_ms(self._settings, first_holds) / 1000,
-            "lost_share": round(
-                room_lost_share(self._settings, first_holds, (snap.lost, snap.ended)), 3
-            ),
+            "lost_share": round(room_lost_share(self._settings, tail, (snap.lost, snap.ended)), 3),
             "max_rate": self._pace.ceiling,
             "turn_seconds": self._settings.waiting_room_turn_seconds,
         }
@@ -758,12 +756,15 @@ def room_first_holds(
     delays_ms: Sequence[tuple[int, int]],
     unused_deadlines_ms: Sequence[int],
     lost: int,
+    least_at_risk: float = 0.0,
 ) -> rules.FirstHolds | None:
     """How long the sale's turns wait for their first hold (``domain.waiting_room.FirstHolds``),
-    from the first holds' delays (ms, turns), the unused turns' deadlines and the turns lost."""
+    from the first holds' delays (ms, turns), the unused turns' deadlines and the turns lost;
+    ``least_at_risk``: read as far as that share of the turns is still at risk (the lost
+    share's read, ``rules.LOST_SHARE_AT_RISK``)."""
     turn_ms = settings.waiting_room_turn_seconds * 1000
     ages_ms = [now_ms - (deadline - turn_ms) for deadline in unused_deadlines_ms]
-    return rules.FirstHolds.read(delays_ms, ages_ms, lost, turn_ms)
+    return rules.FirstHolds.read(delays_ms, ages_ms, lost, turn_ms, least_at_risk)
 
 
 def room_hold_after_ms(settings: Settings, first_holds: rules.FirstHolds | None) -> int:
@@ -823,7 +824,9 @@ def room_forecast(
     turn_ms = settings.waiting_room_turn_seconds * 1000
     unused = [deadline - turn_ms for deadline in unused_deadlines_ms] + [now_ms] * admitting
     behind = rules.falling_behind(hold_latency_ms, settings.waiting_room_hold_latency_target_ms)
-    first_holds = room_first_holds(settings, now_ms, hold_delays_ms, unused_deadlines_ms, ended[0])
+    reading = (hold_delays_ms, unused_deadlines_ms, ended[0])
+    first_holds = room_first_holds(settings, now_ms, *reading)
+    tail = room_first_holds(settings, now_ms, *reading, rules.LOST_SHARE_AT_RISK)
     turns = Turns(
         seats=rules.seats_per_turn(turn_seats, turns_used, prior),
         hold_after_ms=room_hold_after_ms(settings, first_holds),
@@ -831,7 +834,7 @@ def room_forecast(
         # Falling behind, the saga takes what the rate was derived from: rate / headroom
         # checkouts a second; keeping up, the holds as they come.
         holds_per_s=rate / settings.waiting_room_headroom if behind else math.inf,
-        lost_share=room_lost_share(settings, first_holds, ended),
+        lost_share=room_lost_share(settings, tail, ended),
     )
     return play_forward(
         now_ms,
@@ -847,7 +850,7 @@ def room_forecast(
         int(settings.waiting_room_return_lead_seconds * 1000),
         waiting,
         tick_gap_ms,
-        None if first_holds is None else first_holds.unused_at,
+        None if tail is None else tail.unused_at,
     )
 
 

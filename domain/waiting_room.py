@@ -339,6 +339,12 @@ def lost_if_unused(lost: float, unused: float) -> float:
 # each age with at least this many turns still at risk (unused, or never used, as old or older).
 MIN_FIRST_HOLDS = 5
 MIN_TURNS_AT_RISK = 10
+# The share of turns that end unused is carried to the turn's end from the ages at which at
+# least this share of the turns read is still at risk. The older ages rest on the few turns given
+# first, each of them a large step of the curve: carried thirty seconds on, they swung the lost
+# share from tick to tick (0.05 to 0.29 within ten seconds of one opening). The wait for a first
+# hold is read from every age: it is read where the curve is dense.
+LOST_SHARE_AT_RISK = 0.25
 
 
 @dataclass(frozen=True)
@@ -364,10 +370,12 @@ class FirstHolds:
         unused_ages_ms: Sequence[int],
         lost: int,
         turn_ms: int,
+        least_at_risk: float = 0.0,
     ) -> FirstHolds | None:
         """From ``delays_ms`` ((ms, turns) of the first holds), the unused turns' ages and the
         turns ``lost``; None until ``MIN_FIRST_HOLDS`` held, with ``MIN_TURNS_AT_RISK`` turns
-        at risk at the first of them."""
+        at risk at the first of them. Ages are read while ``MIN_TURNS_AT_RISK`` turns, and
+        ``least_at_risk`` of all those read, are still at risk (``LOST_SHARE_AT_RISK``)."""
         if sum(count for _, count in delays_ms) < MIN_FIRST_HOLDS:
             return None
         # At one age the holds come before the censored: a turn aged exactly so may not hold later.
@@ -377,9 +385,10 @@ class FirstHolds:
             + ([(turn_ms, lost, True)] if lost else [])
         )
         at_risk = sum(count for _, count, _ in events)
+        fewest = max(MIN_TURNS_AT_RISK, least_at_risk * at_risk)
         points = [(0, 1.0)]
         for age, count, censored in events:
-            if at_risk < MIN_TURNS_AT_RISK or age >= turn_ms:
+            if at_risk < fewest or age >= turn_ms:
                 break
             if not censored:
                 points.append((age, points[-1][1] * (1 - count / at_risk)))

@@ -288,6 +288,19 @@ def test_the_share_left_unused_is_read_from_the_first_seconds() -> None:
     assert unused_at_end(quick, [8_000] * 10, lost=50) > unused_at_end(quick, [8_000] * 10)
 
 
+def test_the_lost_share_is_read_where_a_quarter_of_the_turns_are_still_at_risk() -> None:
+    # 100 turns given 20 s ago: 40 held at 2 s, 20 at 4 s, 10 at 6 s, 10 at 8 s, 5 at 10 s, and
+    # 15 are still unused. At risk at each: 100, 60, 40, 30, 20.
+    delays = [(2_000, 40), (4_000, 20), (6_000, 10), (8_000, 10), (10_000, 5)]
+    full = rules.FirstHolds.read(delays, [20_000] * 15, 0, 30_000)
+    tail = rules.FirstHolds.read(delays, [20_000] * 15, 0, 30_000, rules.LOST_SHARE_AT_RISK)
+    assert full is not None and tail is not None
+    assert [ms for ms, _ in full.points] == [0, 2_000, 4_000, 6_000, 8_000, 10_000]
+    # the 10 s step rests on 20 turns, fewer than a quarter: the lost share is carried from 8 s
+    assert tail.points == full.points[:5]
+    assert tail.unused_at(8_000) == full.unused_at(8_000) == pytest.approx(0.2)
+
+
 def test_the_wait_for_a_first_hold_counts_the_turns_not_used_yet() -> None:
     # Early in a sale only the quickest have held: 20 held within 2 s, 80 given 3 s ago have
     # not yet. The delays alone would put the median at 1 s; read with the unused turns, half
