@@ -341,9 +341,9 @@ MIN_FIRST_HOLDS = 5
 MIN_TURNS_AT_RISK = 10
 # The share of turns that end unused is carried to the turn's end from the ages at which at
 # least this share of the turns read is still at risk. The older ages rest on the few turns given
-# first, each of them a large step of the curve: carried thirty seconds on, they swung the lost
-# share from tick to tick (0.05 to 0.29 within ten seconds of one opening). The wait for a first
-# hold is read from every age: it is read where the curve is dense.
+# first, each of them a large step of the curve: carried to the turn's end, they swung the lost
+# share from tick to tick (docs/measurements.md). The wait for a first hold is read from every
+# age: its median lies where the curve is dense, and a quick platform's holds are seen whole.
 LOST_SHARE_AT_RISK = 0.25
 
 
