@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from domain import waiting_room as rules
 from domain.waiting_room_forecast import MAX_STEPS, Turns, play_forward
 
@@ -25,6 +27,7 @@ def forward(
     how: rules.Returns = NOBODY_RETURNS,
     waiting: int = 10_000,
     tick_ms: int = 250,
+    unused_at: Callable[[int], float] | None = None,
 ) -> rules.Forecast:
     return play_forward(
         NOW,
@@ -40,6 +43,7 @@ def forward(
         5_000,
         waiting,
         tick_ms,
+        unused_at,
     )
 
 
@@ -154,40 +158,9 @@ def test_a_turn_still_unused_late_in_its_time_is_likelier_lost_than_a_new_one() 
 
     turns = Turns(2.0, 1000, 30_000, lost_share=0.2)
     old = [NOW - 20_000] * 5
-    aged = play_forward(
-        NOW,
-        10,
-        0.0,
-        10,
-        [],
-        old,
-        10,
-        (0, 0, 2.0),
-        NOBODY_RETURNS,
-        turns,
-        5_000,
-        100,
-        250,
-        half_unused_at_20s,
-    )
+    aged = forward(10, unused=old, turns=turns, unused_at=half_unused_at_20s)
     assert etas(aged, 3) == [10, 10, None]
-    new = [NOW] * 5
-    fresh = play_forward(
-        NOW,
-        10,
-        0.0,
-        10,
-        [],
-        new,
-        10,
-        (0, 0, 2.0),
-        NOBODY_RETURNS,
-        turns,
-        5_000,
-        100,
-        250,
-        half_unused_at_20s,
-    )
+    fresh = forward(10, unused=[NOW] * 5, turns=turns, unused_at=half_unused_at_20s)
     assert etas(fresh, 2) == [30, None]
     # without the ages read, every unused turn is as likely lost as any: one in five
     assert etas(forward(10, unused=old, turns=turns), 2) == [10, None]
