@@ -56,7 +56,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from redis.exceptions import RedisError
 from sqlalchemy import Engine
@@ -686,9 +686,9 @@ class WaitingRoom:
             raise DomainError(ErrorCode.NOT_FOUND, "event not found")
         now_ms = self._now_ms()
         snap = await self._store.snapshot(event.id, now_ms)
-        reading = (snap.hold_delays_ms, snap.unused_deadlines_ms, snap.lost)
-        first_holds = room_first_holds(self._settings, now_ms, *reading)
-        tail = room_first_holds(self._settings, now_ms, *reading, rules.LOST_SHARE_AT_RISK)
+        holds = room_first_holds(
+            self._settings, now_ms, snap.hold_delays_ms, snap.unused_deadlines_ms, snap.lost
+        )
         return {
             "event_id": event.id,
             "enabled": event.room_on,
@@ -705,8 +705,10 @@ class WaitingRoom:
             "seat_capacity": snap.capacity,
             "seats_per_turn": round(self._seats_per_turn(snap), 2),
             "failed_share": round(self._measured_returns(snap, now_ms).failed_share, 3),
-            "soonest_hold_seconds": room_hold_after_ms(self._settings, first_holds) / 1000,
-            "lost_share": round(room_lost_share(self._settings, tail, (snap.lost, snap.ended)), 3),
+            "soonest_hold_seconds": room_hold_after_ms(self._settings, holds.wait) / 1000,
+            "lost_share": round(
+                room_lost_share(self._settings, holds.lost, (snap.lost, snap.ended)), 3
+            ),
             "max_rate": self._pace.ceiling,
             "turn_seconds": self._settings.waiting_room_turn_seconds,
         }
@@ -750,21 +752,30 @@ def room_measured_returns(
     return rules.measured_returns(room_returns(settings), declined, paid)
 
 
+class FirstHoldsReads(NamedTuple):
+    """The sale's first holds (``domain.waiting_room.FirstHolds``), read twice."""
+
+    wait: rules.FirstHolds | None  # every age: how soon buyers hold
+    # the ages at which ``rules.LOST_SHARE_AT_RISK`` of the turns are still at risk: the share
+    # of turns that end unused, and how likely an unused turn of an age is among them
+    lost: rules.FirstHolds | None
+
+
 def room_first_holds(
     settings: Settings,
     now_ms: int,
     delays_ms: Sequence[tuple[int, int]],
     unused_deadlines_ms: Sequence[int],
     lost: int,
-    least_at_risk: float = 0.0,
-) -> rules.FirstHolds | None:
-    """How long the sale's turns wait for their first hold (``domain.waiting_room.FirstHolds``),
-    from the first holds' delays (ms, turns), the unused turns' deadlines and the turns lost;
-    ``least_at_risk``: read as far as that share of the turns is still at risk (the lost
-    share's read, ``rules.LOST_SHARE_AT_RISK``)."""
+) -> FirstHoldsReads:
+    """How long the sale's turns wait for their first hold, from the first holds' delays (ms,
+    turns), the unused turns' deadlines and the turns lost."""
     turn_ms = settings.waiting_room_turn_seconds * 1000
     ages_ms = [now_ms - (deadline - turn_ms) for deadline in unused_deadlines_ms]
-    return rules.FirstHolds.read(delays_ms, ages_ms, lost, turn_ms, least_at_risk)
+    return FirstHoldsReads(
+        rules.FirstHolds.read(delays_ms, ages_ms, lost, turn_ms),
+        rules.FirstHolds.read(delays_ms, ages_ms, lost, turn_ms, rules.LOST_SHARE_AT_RISK),
+    )
 
 
 def room_hold_after_ms(settings: Settings, first_holds: rules.FirstHolds | None) -> int:
@@ -824,17 +835,15 @@ def room_forecast(
     turn_ms = settings.waiting_room_turn_seconds * 1000
     unused = [deadline - turn_ms for deadline in unused_deadlines_ms] + [now_ms] * admitting
     behind = rules.falling_behind(hold_latency_ms, settings.waiting_room_hold_latency_target_ms)
-    reading = (hold_delays_ms, unused_deadlines_ms, ended[0])
-    first_holds = room_first_holds(settings, now_ms, *reading)
-    tail = room_first_holds(settings, now_ms, *reading, rules.LOST_SHARE_AT_RISK)
+    holds = room_first_holds(settings, now_ms, hold_delays_ms, unused_deadlines_ms, ended[0])
     turns = Turns(
         seats=rules.seats_per_turn(turn_seats, turns_used, prior),
-        hold_after_ms=room_hold_after_ms(settings, first_holds),
+        hold_after_ms=room_hold_after_ms(settings, holds.wait),
         turn_ms=turn_ms,
         # Falling behind, the saga takes what the rate was derived from: rate / headroom
         # checkouts a second; keeping up, the holds as they come.
         holds_per_s=rate / settings.waiting_room_headroom if behind else math.inf,
-        lost_share=room_lost_share(settings, tail, ended),
+        lost_share=room_lost_share(settings, holds.lost, ended),
     )
     return play_forward(
         now_ms,
@@ -850,7 +859,7 @@ def room_forecast(
         int(settings.waiting_room_return_lead_seconds * 1000),
         waiting,
         tick_gap_ms,
-        None if tail is None else tail.unused_at,
+        None if holds.lost is None else holds.lost.unused_at,
     )
 
 
