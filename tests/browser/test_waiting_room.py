@@ -146,7 +146,7 @@ async def test_a_buyer_queues_gets_a_turn_holds_with_it_and_ends_with_a_ticket(
     live = queue.get_by_role("status")
     await expect(live).to_have_attribute("aria-live", "polite")
     await expect(live).to_contain_text("You are number 3 in the queue")
-    await expect(live).to_contain_text("1 person ahead of you")
+    await expect(live).to_contain_text("1 person ahead of you is still waiting")
     # The ETA in words, or that none is known (no seat in sight serves the turn yet): as the
     # room answers this buyer (nothing changes between the two reads but the clock).
     eta = (await OtherBuyer(site.url, buyer, event.id).status())["etaSeconds"]
@@ -159,7 +159,7 @@ async def test_a_buyer_queues_gets_a_turn_holds_with_it_and_ends_with_a_ticket(
     await following(browser_services, event.id, 0)
 
     await first.hold(event.seats["FLOOR row A seat 1"])  # the second buyer's turn comes
-    await expect(live).to_contain_text("Nobody is ahead of you", timeout=ROOM)
+    await expect(live).to_contain_text("Nobody ahead of you is still waiting", timeout=ROOM)
     await shots(page, "next")
 
     await second.hold(event.seats["FLOOR row A seat 2"])  # and then ours

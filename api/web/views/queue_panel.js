@@ -47,8 +47,11 @@ export function queueWords(event, view) {
         ],
       };
     case 'WAITING': {
+      // The position counts those whose turn has come too; "ahead" only those still waiting.
       const lines = [
-        s.ahead ? `${people(s.ahead)} ahead of you.` : 'Nobody is ahead of you: you are next.',
+        s.ahead
+          ? `${people(s.ahead)} ahead of you ${s.ahead === 1 ? 'is' : 'are'} still waiting.`
+          : 'Nobody ahead of you is still waiting: you are next.',
       ];
       // With every seat held, the turn waits on seats coming back, which no pace predicts.
       if (s.seatsMayComeBack) {
